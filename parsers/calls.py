@@ -1,0 +1,141 @@
+"""Call edges within a file: CALLS, FORMAL_ARG_NAME, RETURNS_TO.
+
+Calls are resolved by name, as python-graphs does: a call whose callee is a plain identifier goes to
+every function of that name defined in the file; ``self.m()`` / ``this.m()`` goes to method ``m`` of
+the enclosing class. Positional arguments bind to formal parameters by position (skipping the receiver
+parameter of a method called through ``self``), keyword arguments by name.
+"""
+
+from __future__ import annotations
+
+from parsers.dataflow import WRITE, DataTables, data_tables, scan
+from parsers.graph import EdgeType
+from parsers.languages import LanguageSpec
+from parsers.tree import FlatTree
+
+
+def _child(ft: FlatTree, n: int, fid: int) -> int:
+    if fid < 0:
+        return -1
+    for c in ft.children(n):
+        if ft.field[c] == fid:
+            return c
+    return -1
+
+
+def _formals(ft: FlatTree, dt: DataTables, fn: int, params_fid: int) -> list[tuple[bytes, int]]:
+    params = _child(ft, fn, params_fid)
+    if params < 0:
+        return []
+    acc: list[tuple] = []
+    scan(ft, dt, params, acc)
+    return [(name, node) for _, node, name, mode in sorted(acc, key=lambda a: a[1]) if mode & WRITE]
+
+
+def call_edges(ft: FlatTree, spec: LanguageSpec, edges: list[list[int]], want: set[int]) -> None:
+    dt = data_tables(spec)
+    fl = dt.flow
+    tab = fl.tab
+    kind, parent = ft.kind, ft.parent
+    et, es, ed = edges
+    name_fid = tab.field(spec.name_field)
+    params_fid = tab.field(spec.parameters_field)
+
+    if EdgeType.RETURNS_TO in want:
+        returns = tab.kinds(spec.return_kinds | spec.yield_kinds)
+        for n in ft.nodes_of(returns):
+            p = parent[n]
+            while p >= 0 and kind[p] not in fl.scopes:
+                p = parent[p]
+            if p >= 0:
+                et.append(EdgeType.RETURNS_TO)
+                es.append(n)
+                ed.append(p)
+
+    if (EdgeType.CALLS not in want and EdgeType.FORMAL_ARG_NAME not in want) or not spec.call_kinds:
+        return
+    by_name: dict[bytes, list[int]] = {}
+    methods: dict[tuple[int, bytes], int] = {}
+    for n in ft.nodes_of(fl.functions):
+        name = _child(ft, n, name_fid)
+        if name < 0:
+            continue
+        text = ft.text(name)
+        by_name.setdefault(text, []).append(n)
+        owner = _enclosing(ft, n, fl.classes, fl.functions)
+        if owner >= 0 and kind[owner] in fl.classes:
+            methods[(owner, text)] = n
+    calls = {
+        k: (tab.field(f), tab.field(a)) for kn, (f, a) in spec.call_kinds.items() for k in tab.kinds({kn})
+    }
+    members = {
+        k: (tab.field(o), tab.field(m)) for kn, (o, m) in spec.member_kinds.items() for k in tab.kinds({kn})
+    }
+    keywords = {
+        k: (tab.field(nf), tab.field(vf))
+        for kn, (nf, vf) in spec.keyword_argument_kinds.items()
+        for k in tab.kinds({kn})
+    }
+    formals_cache: dict[int, list[tuple[bytes, int]]] = {}
+    for n in ft.nodes_of(frozenset(calls)):
+        fields = calls[kind[n]]
+        callee = _child(ft, n, fields[0])
+        if callee < 0:
+            continue
+        targets: list[int] = []
+        via_self = False
+        if kind[callee] in dt.identifiers:
+            targets = by_name.get(ft.text(callee), [])
+        elif kind[callee] in members:
+            ofid, mfid = members[kind[callee]]
+            obj, member = _child(ft, callee, ofid), _child(ft, callee, mfid)
+            if obj >= 0 and member >= 0 and ft.text(obj).decode(errors="replace") in spec.self_names:
+                cls = _enclosing(ft, n, fl.classes, frozenset())
+                m = methods.get((cls, ft.text(member)))
+                if m is not None:
+                    targets, via_self = [m], True
+        if not targets:
+            continue
+        args = _child(ft, n, fields[1])
+        for target in targets:
+            if EdgeType.CALLS in want:
+                et.append(EdgeType.CALLS)
+                es.append(n)
+                ed.append(target)
+            if EdgeType.FORMAL_ARG_NAME not in want or args < 0:
+                continue
+            if target not in formals_cache:
+                formals_cache[target] = _formals(ft, dt, target, params_fid)
+            formals = formals_cache[target]
+            if via_self and formals and formals[0][0].decode(errors="replace") in spec.self_names:
+                formals = formals[1:]
+            by_formal = dict(formals)
+            pos = 0
+            for a in ft.children(args):
+                if not fl.named[kind[a]]:
+                    continue
+                kw = keywords.get(kind[a])
+                if kw is not None:
+                    name = _child(ft, a, kw[0])
+                    if name >= 0 and ft.text(name) in by_formal:
+                        et.append(EdgeType.FORMAL_ARG_NAME)
+                        es.append(a)
+                        ed.append(by_formal[ft.text(name)])
+                    continue
+                if pos < len(formals):
+                    et.append(EdgeType.FORMAL_ARG_NAME)
+                    es.append(a)
+                    ed.append(formals[pos][1])
+                pos += 1
+
+
+def _enclosing(ft: FlatTree, n: int, kinds: frozenset[int], stop_kinds: frozenset[int]) -> int:
+    """Nearest ancestor of ``n`` whose kind is in ``kinds`` (-1 if a ``stop_kinds`` node comes first)."""
+    p = ft.parent[n]
+    while p >= 0:
+        if ft.kind[p] in kinds:
+            return p
+        if ft.kind[p] in stop_kinds:
+            return -1
+        p = ft.parent[p]
+    return -1

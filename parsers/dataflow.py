@@ -1,0 +1,436 @@
+"""Variable accesses and def-use edges: LAST_WRITE, LAST_READ, LAST_LEXICAL_USE, COMPUTED_FROM.
+
+Each CFG point performs an ordered list of accesses ``(node, name, mode)``. An identifier's mode comes
+from its context, found by walking up through pattern kinds (tuples, lists, parentheses) until a parent
+decides: a write field (assignment target, parameter, for target...), an update field (``a += 1``:
+read then write), a non-variable field (attribute names, keyword names), or anything else (a read).
+Evaluation order is source order, except for deferred parts: an assignment's target runs after its
+value, a comprehension's element after its ``for`` clauses.
+
+Reaching accesses are a forward fixpoint over the CFG with Python integers as bitsets (one bit per
+write, one per read), so ``return a`` after a loop sees both the loop body's write and the parameter.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
+
+from parsers.controlflow import FlowTables, ScopeCFG, flow_tables
+from parsers.graph import EdgeType
+from parsers.languages import LanguageSpec
+from parsers.tree import FlatTree, tables
+
+READ, WRITE, UPDATE = 1, 2, 3  # UPDATE = READ | WRITE
+
+Name = bytes | tuple[int, bytes]
+"""A variable's key: its text, or (comprehension node, text) for a comprehension-local name."""
+
+
+@dataclass(frozen=True, slots=True)
+class DataTables:
+    flow: FlowTables
+    identifiers: frozenset[int]
+    writes: frozenset[tuple[int, int]]
+    updates: frozenset[tuple[int, int]]
+    op_updates: frozenset[int]
+    non_variables: frozenset[tuple[int, int]]
+    patterns: frozenset[int]
+    deferred: frozenset[tuple[int, int]]
+    comprehensions: dict[int, tuple[int, int]]
+    """Comprehension kind -> (clause kind, target field)."""
+    skip: frozenset[int]
+    """Kinds whose subtree is not scanned from outside: nested scopes and classes."""
+    operator_field: int
+    kind_flags: np.ndarray
+    """Grammar kind id -> bits: 1 identifier, 2 nested scope/class (SKIP), 4 comprehension, 8 pattern."""
+    pair_class: np.ndarray
+    """(parent kind, field) -> 0 undecided, 1 non-variable, 2 write, 3 update, 4 deferred (bit 8 added)."""
+
+
+def _pairs(tab, pairs) -> frozenset[tuple[int, int]]:
+    out = set()
+    for kind, fname in pairs:
+        fid = 0 if fname is None else tab.field(fname)
+        if fid < 0:
+            continue
+        for k in tab.kinds({kind}):
+            out.add((k, fid))
+    return frozenset(out)
+
+
+@cache
+def data_tables(spec: LanguageSpec) -> DataTables:
+    tab = tables(spec)
+    comps = {}
+    for kind, (clause, target) in spec.comprehension_kinds.items():
+        ck = tab.kinds({clause})
+        for k in tab.kinds({kind}):
+            comps[k] = (next(iter(ck)) if ck else -1, tab.field(target))
+    flow = flow_tables(spec)
+    nk = len(tab.names)
+    nf = len(tab.field_names) + 1
+    kind_flags = np.zeros(nk + 1, dtype=np.int64)  # index nk: "no parent"
+    for bit, kinds in (
+        (1, tab.kinds(spec.identifier_kinds)),
+        (2, flow.scopes | flow.classes),
+        (4, frozenset(comps)),
+        (8, tab.kinds(spec.pattern_kinds)),
+    ):
+        for k in kinds:
+            kind_flags[k] |= bit
+    pair_class = np.zeros((nk + 1, nf), dtype=np.int64)
+    for code, pairs in ((3, spec.update_fields), (2, spec.write_fields), (1, spec.non_variable_fields)):
+        for k, f in _pairs(tab, pairs):
+            pair_class[k, f] = code
+    for k, f in _pairs(tab, spec.deferred_fields):
+        pair_class[k, f] |= 8
+    return DataTables(
+        flow=flow,
+        identifiers=tab.kinds(spec.identifier_kinds),
+        writes=_pairs(tab, spec.write_fields),
+        updates=_pairs(tab, spec.update_fields),
+        op_updates=tab.kinds(spec.update_operator_kinds),
+        non_variables=_pairs(tab, spec.non_variable_fields),
+        patterns=tab.kinds(spec.pattern_kinds),
+        deferred=_pairs(tab, spec.deferred_fields),
+        comprehensions=comps,
+        skip=flow.scopes | flow.classes,
+        operator_field=tab.field("operator"),
+        kind_flags=kind_flags,
+        pair_class=pair_class,
+    )
+
+
+SKIP, DEFER, COMP, IDENT = 1, 2, 4, 8
+
+
+@dataclass(slots=True)
+class Events:
+    """Per-file index of the nodes a scan stops at, in preorder (parallel lists)."""
+
+    node: list[int]
+    flag: list[int]
+    """Bit set of SKIP (nested scope or class), DEFER (evaluated late), COMP (comprehension), IDENT."""
+    mode: list[int]
+    """IDENT events: READ, WRITE or UPDATE."""
+    name: list[bytes | None]
+    defer_key: list[int]
+    """DEFER events: the order key of the deferred part (one past its parent's subtree)."""
+
+
+def access_modes(ft: FlatTree, dt: DataTables, ids: np.ndarray) -> np.ndarray:
+    """READ, WRITE, UPDATE or 0 (not a variable here) for identifier nodes ``ids``, vectorised.
+
+    An identifier's context is decided by the first ancestor, walking up through pattern kinds, whose
+    (kind, field of the child) pair is a write, update or non-variable field; anything else reads.
+    """
+    kind, parent, field = ft.array("kind"), ft.array("parent"), ft.array("field")
+    no_parent = len(dt.kind_flags) - 1
+    mode = np.full(len(ids), READ, dtype=np.int64)
+    todo = np.arange(len(ids))
+    cur = ids.copy()
+    to_mode = np.array([READ, 0, WRITE, UPDATE], dtype=np.int64)
+    while len(todo):
+        p = parent[cur]
+        pk = np.where(p < 0, no_parent, kind[np.maximum(p, 0)])
+        cls = dt.pair_class[pk, field[cur]] & 7
+        mode[todo] = to_mode[cls]
+        up = (cls == 0) & ((dt.kind_flags[pk] & 8) > 0)
+        todo, cur = todo[up], p[up]
+    if dt.op_updates:  # ``x += 1`` in grammars with one assignment kind and an operator token
+        for j in np.flatnonzero(mode == WRITE).tolist():
+            p = ft.parent[int(ids[j])]
+            while p >= 0 and ft.kind[p] in dt.patterns:
+                p = ft.parent[p]
+            if p >= 0 and ft.kind[p] in dt.op_updates and _is_compound_operator(ft, dt, p):
+                mode[j] = UPDATE
+    return mode
+
+
+def _is_compound_operator(ft: FlatTree, dt: DataTables, n: int) -> bool:
+    for c in ft.children(n):
+        if ft.field[c] == dt.operator_field:
+            return ft.text(c) != b"="
+    return False
+
+
+def events(ft: FlatTree, dt: DataTables) -> Events:
+    """The file's scan events (computed once per file and cached on the tree)."""
+    key = "dataflow.events"
+    cached = ft.memo.get(key)
+    if cached is not None:
+        return cached  # type: ignore[return-value]
+    kind, parent, field, stop = ft.array("kind"), ft.array("parent"), ft.array("field"), ft.array("stop")
+    kf = dt.kind_flags[kind]
+    ids = np.flatnonzero(kf & 1)
+    modes = access_modes(ft, dt, ids)
+    flag = (kf & 2 > 0) * SKIP | (kf & 4 > 0) * COMP
+    defer_key = np.zeros(len(kind), dtype=np.int64)
+    if len(kind) > 1:
+        pk = np.concatenate(([len(dt.kind_flags) - 1], kind[parent[1:]]))
+        deferred = (dt.pair_class[pk, field] & 8) > 0
+        flag[deferred] |= DEFER
+        defer_key[deferred] = stop[parent[deferred]]
+    mode = np.zeros(len(kind), dtype=np.int64)
+    mode[ids] = modes
+    flag[ids[modes > 0]] |= IDENT
+    nodes = np.flatnonzero(flag)
+    src, start, end = ft.source, ft.start, ft.end
+    names: list[bytes | None] = [None] * len(nodes)
+    node_list = nodes.tolist()
+    flag_list = flag[nodes].tolist()
+    for j, (i, f) in enumerate(zip(node_list, flag_list, strict=True)):
+        if f & IDENT:
+            names[j] = src[start[i] : end[i]]
+    ev = Events(node_list, flag_list, mode[nodes].tolist(), names, defer_key[nodes].tolist())
+    ft.memo[key] = ev
+    return ev
+
+
+def scan(ft: FlatTree, dt: DataTables, root: int, out: list[tuple[tuple, int, Name, int]]) -> None:
+    """Append the accesses in the subtree of ``root`` as ``(order, node, name, mode)``."""
+    kind, stop, start, end, src = ft.kind, ft.stop, ft.start, ft.end, ft.source
+    if kind[root] in dt.skip:
+        name = _definition_name(ft, dt, root)
+        if name >= 0:
+            out.append(((stop[root],), name, src[start[name] : end[name]], WRITE))
+        return
+    ev = events(ft, dt)
+    ev_node, ev_flag, ev_mode, ev_name, ev_key = ev.node, ev.flag, ev.mode, ev.name, ev.defer_key
+    regions: list[tuple[int, int]] = []  # (stop of deferred subtree, order key)
+    scopes: list[tuple[int, int, set[bytes]]] = []  # (stop, comprehension node, bound names)
+    skip_until = -1
+    for j in range(bisect_left(ev_node, root), bisect_left(ev_node, stop[root])):
+        i = ev_node[j]
+        if i < skip_until:
+            continue
+        f = ev_flag[j]
+        if regions:
+            while regions and regions[-1][0] <= i:
+                regions.pop()
+        if f & SKIP:
+            name = _definition_name(ft, dt, i)
+            if name >= 0:
+                order = (*(r[1] for r in regions), stop[i]) if regions else (stop[i],)
+                out.append((order, name, src[start[name] : end[name]], WRITE))
+            skip_until = stop[i]
+            continue
+        if f & DEFER and i != root:
+            regions.append((stop[i], ev_key[j]))
+        if f & COMP:
+            while scopes and scopes[-1][0] <= i:
+                scopes.pop()
+            scopes.append((stop[i], i, _bound_names(ft, dt, i)))
+        if f & IDENT:
+            name: Name = ev_name[j]  # type: ignore[assignment]
+            if scopes:
+                while scopes and scopes[-1][0] <= i:
+                    scopes.pop()
+                for sc in reversed(scopes):
+                    if name in sc[2]:
+                        name = (sc[1], name)  # type: ignore[assignment]
+                        break
+            out.append(((*(r[1] for r in regions), i) if regions else (i,), i, name, ev_mode[j]))
+
+
+def _definition_name(ft: FlatTree, dt: DataTables, n: int) -> int:
+    """The name identifier of a nested definition (written in the enclosing scope), or -1."""
+    if ft.kind[n] not in dt.flow.functions and ft.kind[n] not in dt.flow.classes:
+        return -1
+    fid = dt.flow.fid.get(dt.flow.tab.spec.name_field, -1)
+    for c in ft.children(n):
+        if ft.field[c] == fid and ft.kind[c] in dt.identifiers:
+            return c
+    return -1
+
+
+def _bound_names(ft: FlatTree, dt: DataTables, comp: int) -> set[bytes]:
+    clause, target = dt.comprehensions[ft.kind[comp]]
+    names = set()
+    for c in ft.children(comp):
+        if ft.kind[c] != clause:
+            continue
+        for t in ft.children(c):
+            if ft.field[t] != target:
+                continue
+            for j in range(t, ft.stop[t]):
+                if ft.kind[j] in dt.identifiers:
+                    names.add(ft.text(j))
+    return names
+
+
+def scope_dataflow(
+    ft: FlatTree, spec: LanguageSpec, cfg: ScopeCFG, edges: list[list[int]], want: set[int]
+) -> None:
+    """Append def-use edges of one scope to ``edges`` (parallel lists: type, src, dst)."""
+    dt = data_tables(spec)
+    per_point: list[list[tuple[tuple, int, Name, int]]] = []
+    for roots in cfg.reads:
+        acc: list[tuple[tuple, int, Name, int]] = []
+        for r in roots:
+            if r >= 0:
+                scan(ft, dt, r, acc)
+        if len(acc) > 1:
+            acc.sort(key=_order)
+        per_point.append(acc)
+    et, es, ed = edges
+
+    if EdgeType.LAST_LEXICAL_USE in want:
+        flat = [(a[1], a[2]) for acc in per_point for a in acc]
+        flat.sort(key=_first)
+        prev: dict[Name, int] = {}
+        for n, name in flat:
+            q = prev.get(name)
+            if q is not None:
+                et.append(EdgeType.LAST_LEXICAL_USE)
+                es.append(n)
+                ed.append(q)
+            prev[name] = n
+
+    want_w = EdgeType.LAST_WRITE in want
+    want_r = EdgeType.LAST_READ in want
+    if not (want_w or want_r):
+        return
+    # one bit per write and per read; per point: the bits it generates and the names it redefines
+    w_node: list[int] = []
+    r_node: list[int] = []
+    w_mask: dict[Name, int] = {}
+    r_mask: dict[Name, int] = {}
+    npts = len(per_point)
+    gen_w = [0] * npts
+    gen_r = [0] * npts
+    touched_w: list[list[Name]] = [[] for _ in range(npts)]
+    touched_r: list[list[Name]] = [[] for _ in range(npts)]
+    numbered: list[list[tuple[int, Name, int, int]]] = []
+    for p, acc in enumerate(per_point):
+        row = []
+        gw = gr = 0
+        tw, tr = touched_w[p], touched_r[p]
+        for _, n, name, mode in acc:
+            wb = rb = 0
+            if mode & WRITE:
+                wb = 1 << len(w_node)
+                w_node.append(n)
+                old = w_mask.get(name, 0)
+                w_mask[name] = old | wb
+                gw = (gw & ~old) | wb
+                tw.append(name)
+            if mode & READ:
+                rb = 1 << len(r_node)
+                r_node.append(n)
+                old = r_mask.get(name, 0)
+                r_mask[name] = old | rb
+                gr = (gr & ~old) | rb
+                tr.append(name)
+            row.append((n, name, wb, rb))
+        gen_w[p], gen_r[p] = gw, gr
+        numbered.append(row)
+    keep_w = [~0] * npts
+    keep_r = [~0] * npts
+    for p in range(npts):
+        if touched_w[p]:
+            k = 0
+            for name in touched_w[p]:
+                k |= w_mask[name]
+            keep_w[p] = ~k
+        if touched_r[p]:
+            k = 0
+            for name in touched_r[p]:
+                k |= r_mask[name]
+            keep_r[p] = ~k
+    # forward fixpoint: IN[p] = OR of OUT[preds]; OUT[p] = (IN[p] & keep[p]) | gen[p]
+    preds: list[list[int]] = [[] for _ in range(npts)]
+    for p, succ in enumerate(cfg.succ):
+        for q in succ:
+            preds[q].append(p)
+    in_w = [0] * npts
+    in_r = [0] * npts
+    out_w = gen_w[:]
+    out_r = gen_r[:]
+    succ_of = cfg.succ
+    work = list(range(npts - 1, -1, -1))
+    queued = [True] * npts
+    while work:
+        p = work.pop()
+        queued[p] = False
+        iw = ir = 0
+        for q in preds[p]:
+            iw |= out_w[q]
+            ir |= out_r[q]
+        in_w[p], in_r[p] = iw, ir
+        ow = (iw & keep_w[p]) | gen_w[p]
+        orr = (ir & keep_r[p]) | gen_r[p]
+        if ow != out_w[p] or orr != out_r[p]:
+            out_w[p], out_r[p] = ow, orr
+            for q in succ_of[p]:
+                if not queued[q]:
+                    queued[q] = True
+                    work.append(q)
+    LW, LR = EdgeType.LAST_WRITE, EdgeType.LAST_READ
+    for p, row in enumerate(numbered):
+        sw, sr = in_w[p], in_r[p]
+        for n, name, wb, rb in row:
+            if want_w and sw:
+                m = sw & w_mask.get(name, 0)
+                while m:
+                    low = m & -m
+                    et.append(LW)
+                    es.append(n)
+                    ed.append(w_node[low.bit_length() - 1])
+                    m ^= low
+            if want_r and sr:
+                m = sr & r_mask.get(name, 0)
+                while m:
+                    low = m & -m
+                    et.append(LR)
+                    es.append(n)
+                    ed.append(r_node[low.bit_length() - 1])
+                    m ^= low
+            if wb:
+                sw = (sw & ~w_mask[name]) | wb
+            if rb:
+                sr = (sr & ~r_mask[name]) | rb
+
+
+def _order(a: tuple) -> tuple:
+    return a[0]
+
+
+def _first(a: tuple) -> int:
+    return a[0]
+
+
+def computed_from(ft: FlatTree, spec: LanguageSpec, edges: list[list[int]]) -> None:
+    """COMPUTED_FROM: each variable written by an assignment -> each variable its value reads."""
+    dt = data_tables(spec)
+    tab = dt.flow.tab
+    et, es, ed = edges
+    assign = {}
+    for kname, (tfield, vfield) in spec.assignments.items():
+        for k in tab.kinds({kname}):
+            assign[k] = (tab.field(tfield), -2 if vfield == "*" else tab.field(vfield))
+    if not assign:
+        return
+    kind = ft.kind
+    for a in ft.nodes_of(frozenset(assign)):
+        tfid, vfid = assign[kind[a]]
+        targets: list[tuple] = []
+        sources: list[tuple] = []
+        for c in ft.children(a):
+            f = ft.field[c]
+            if f == tfid:
+                scan(ft, dt, c, targets)
+            elif f == vfid or (vfid == -2 and f != tfid):
+                scan(ft, dt, c, sources)
+        reads = [s[1] for s in sources if s[3] & READ]
+        for t in targets:
+            if t[3] & WRITE:
+                for r in reads:
+                    if r != t[1]:
+                        et.append(EdgeType.COMPUTED_FROM)
+                        es.append(t[1])
+                        ed.append(r)

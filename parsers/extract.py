@@ -1,0 +1,292 @@
+"""Source file -> code graphs of its units. The one entry point the rest of galla calls.
+
+The file is parsed and flattened once; every edge kind is computed once at file level (control and
+data flow per scope, calls per file); each unit (function, class, file) is then a contiguous preorder
+range of nodes, and its graph is the edges with both ends inside that range.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Literal
+
+import numpy as np
+
+from parsers.calls import call_edges
+from parsers.controlflow import build_cfg, flow_tables
+from parsers.dataflow import computed_from, scope_dataflow
+from parsers.graph import EDGE_GROUPS, CodeGraph, EdgeType
+from parsers.languages import LanguageSpec, get_language
+from parsers.tree import FlatTree, flatten, tables
+
+Unit = Literal["function", "class", "file"]
+UNITS: tuple[Unit, ...] = ("function", "class", "file")
+ALL_EDGES = frozenset(t for group in EDGE_GROUPS.values() for t in group)
+DEFAULT_MAX_NODES = 50_000
+DEFAULT_MAX_EDGES = 500_000
+
+
+NODE_COLUMNS = (
+    "node_kind",
+    "node_named",
+    "node_start_byte",
+    "node_end_byte",
+    "node_start_line",
+    "node_start_col",
+    "node_end_line",
+    "node_end_col",
+)
+EDGE_COLUMNS = ("edge_src", "edge_dst", "edge_type")
+
+
+@dataclass(slots=True)
+class FileGraphs:
+    """The units of one file in columnar form, plus what happened on the way.
+
+    Per-unit lists (``names``, ``sources`` ...) have one entry per unit; node and edge columns are the
+    units' arrays concatenated, cut by ``node_offsets`` / ``edge_offsets`` (length units + 1). This is
+    the form the dataset writer wants; :attr:`graphs` gives :class:`CodeGraph` views of it.
+    """
+
+    language: str
+    path: str
+    unit_kind: str
+    num_nodes: int = 0
+    """Graph nodes in the whole file."""
+    has_error: bool = False
+    replaced_invalid_utf8: bool = False
+    """The file was not valid UTF-8; invalid bytes were replaced with U+FFFD before parsing."""
+    names: list[str] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+    start_lines: list[int] = field(default_factory=list)
+    unit_has_error: list[bool] = field(default_factory=list)
+    truncated_nodes: list[int] = field(default_factory=list)
+    truncated_edges: list[int] = field(default_factory=list)
+    node_offsets: np.ndarray = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
+    edge_offsets: np.ndarray = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
+    columns: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    @property
+    def graphs(self) -> list[CodeGraph]:
+        out = []
+        no, eo, col = self.node_offsets, self.edge_offsets, self.columns
+        for u in range(len(self.names)):
+            a, b, c, d = no[u], no[u + 1], eo[u], eo[u + 1]
+            g = CodeGraph(
+                language=self.language,
+                path=self.path,
+                unit_kind=self.unit_kind,
+                name=self.names[u],
+                source=self.sources[u],
+                start_line=self.start_lines[u],
+                has_error=self.unit_has_error[u],
+                truncated_nodes=self.truncated_nodes[u],
+                truncated_edges=self.truncated_edges[u],
+                **{k: col[k][a:b] for k in NODE_COLUMNS},
+                **{k: col[k][c:d] for k in EDGE_COLUMNS},
+            )
+            out.append(g)
+        return out
+
+
+def decode_source(data: bytes) -> tuple[bytes, bool]:
+    """UTF-8 bytes to parse, and whether invalid bytes had to be replaced."""
+    try:
+        data.decode("utf-8")
+        return data, False
+    except UnicodeDecodeError:
+        return data.decode("utf-8", errors="replace").encode("utf-8"), True
+
+
+def extract_file(
+    source: bytes | str,
+    language: str | LanguageSpec,
+    *,
+    unit: Unit = "function",
+    path: str = "",
+    edges: Collection[EdgeType] = ALL_EDGES,
+    max_nodes: int = DEFAULT_MAX_NODES,
+    max_edges: int = DEFAULT_MAX_EDGES,
+) -> FileGraphs:
+    """Parse one source file and return the graphs of its units.
+
+    Args:
+        source: file contents (bytes are decoded as UTF-8, invalid bytes replaced).
+        language: a language name (``"python"``) or spec.
+        unit: ``"function"`` (every function and method, nested ones too), ``"class"`` or ``"file"``.
+        path: recorded in each graph.
+        edges: edge kinds to compute (``CHILD`` is always kept: it defines the tree).
+        max_nodes / max_edges: per-unit caps; a larger unit keeps its first ``max_nodes`` nodes in
+            preorder and its first ``max_edges`` edges, and records how many were dropped.
+    """
+    if unit not in UNITS:
+        raise ValueError(f"unknown unit {unit!r}; choose one of {', '.join(UNITS)}")
+    spec = get_language(language) if isinstance(language, str) else language
+    data = source.encode("utf-8") if isinstance(source, str) else source
+    data, replaced = decode_source(data)
+    ft = flatten(data, spec)
+    result = FileGraphs(spec.name, path, unit, len(ft), bool(ft.error_bytes), replaced)
+    roots = _unit_roots(ft, spec, unit) if len(ft) else []
+    if not roots:
+        return result
+    src, dst, typ = file_edges(ft, spec, set(edges) | {EdgeType.CHILD})
+    order = np.argsort(src, kind="stable")
+    src, dst, typ = src[order], dst[order], typ[order]
+
+    # nodes: each unit is the preorder range [lo, cut) of the file's nodes
+    lo = np.asarray(roots, dtype=np.int64)
+    hi = ft.array("stop")[lo]
+    cut = np.minimum(hi, lo + max_nodes)
+    n_nodes = cut - lo
+    node_off = np.concatenate(([0], np.cumsum(n_nodes)))
+    node_idx = np.repeat(lo - node_off[:-1], n_nodes) + np.arange(node_off[-1])
+    base = ft.array("start")[lo]
+    unit_of_node = np.repeat(np.arange(len(roots)), n_nodes)
+
+    # edges: those with both ends inside the unit's range, in (src, stored) order, capped per unit
+    a, b = np.searchsorted(src, lo), np.searchsorted(src, cut)
+    cand = b - a
+    cand_off = np.concatenate(([0], np.cumsum(cand)))
+    edge_idx = np.repeat(a - cand_off[:-1], cand) + np.arange(cand_off[-1])
+    unit_of_edge = np.repeat(np.arange(len(roots)), cand)
+    d = dst[edge_idx]
+    inside = (d >= lo[unit_of_edge]) & (d < cut[unit_of_edge])
+    edge_idx, unit_of_edge = edge_idx[inside], unit_of_edge[inside]
+    per_unit = np.bincount(unit_of_edge, minlength=len(roots))
+    first = np.concatenate(([0], np.cumsum(per_unit)))[:-1]
+    rank = np.arange(len(edge_idx)) - first[unit_of_edge]
+    capped = rank < max_edges
+    edge_idx, unit_of_edge = edge_idx[capped], unit_of_edge[capped]
+    kept = np.bincount(unit_of_edge, minlength=len(roots))
+    edge_off = np.concatenate(([0], np.cumsum(kept)))
+
+    start, end = ft.array("start")[node_idx], ft.array("end")[node_idx]
+    sline, scol = ft.line_col(start)
+    eline, ecol = ft.line_col(end)
+    kinds = ft.array("kind")[node_idx]
+    ubase = base[unit_of_node]
+    result.columns = {
+        "node_kind": _global_kinds(spec)[kinds],
+        "node_named": _named(spec)[kinds],
+        "node_start_byte": (start - ubase).astype(np.int32),
+        "node_end_byte": (end - ubase).astype(np.int32),
+        "node_start_line": sline,
+        "node_start_col": scol,
+        "node_end_line": eline,
+        "node_end_col": ecol,
+        "edge_src": (src[edge_idx] - lo[unit_of_edge]).astype(np.int32),
+        "edge_dst": (dst[edge_idx] - lo[unit_of_edge]).astype(np.int32),
+        "edge_type": typ[edge_idx].astype(np.int8),
+    }
+    result.node_offsets = node_off
+    result.edge_offsets = edge_off
+    names = _qualified_names(ft, spec, roots, path)
+    line_of_root = ft.line_col(base)[0].tolist()
+    for u, r in enumerate(roots):
+        b0, b1 = ft.start[r], ft.end[r]
+        result.names.append(names[r])
+        result.sources.append(data[b0:b1].decode("utf-8", errors="replace"))
+        result.start_lines.append(line_of_root[u])
+        result.unit_has_error.append(
+            any((s < b1 and e > b0) or (s == e and b0 <= s <= b1) for s, e in ft.error_bytes)
+        )
+        result.truncated_nodes.append(int(hi[u] - cut[u]))
+        result.truncated_edges.append(int(per_unit[u] - kept[u]))
+    return result
+
+
+def file_edges(ft: FlatTree, spec: LanguageSpec, want: set[EdgeType]) -> tuple[np.ndarray, ...]:
+    """All edges of a file as (src, dst, type) arrays over flat-tree indices."""
+    n = len(ft)
+    parent = np.asarray(ft.parent, dtype=np.int64)
+    stop = np.asarray(ft.stop, dtype=np.int64)
+    idx = np.arange(n, dtype=np.int64)
+    parts_src = [parent[1:]]
+    parts_dst = [idx[1:]]
+    parts_typ = [np.full(n - 1, EdgeType.CHILD, dtype=np.int64)]
+    if EdgeType.NEXT_TOKEN in want:
+        leaves = idx[stop == idx + 1]
+        parts_src.append(leaves[:-1])
+        parts_dst.append(leaves[1:])
+        parts_typ.append(np.full(max(len(leaves) - 1, 0), EdgeType.NEXT_TOKEN, dtype=np.int64))
+    lists: list[list[int]] = [[], [], []]
+    et, es, ed = lists
+    flow_wanted = want & {
+        EdgeType.CFG_NEXT,
+        EdgeType.LAST_WRITE,
+        EdgeType.LAST_READ,
+        EdgeType.LAST_LEXICAL_USE,
+    }
+    if flow_wanted:
+        fl = flow_tables(spec)
+        scopes = [0] + [i for i in ft.nodes_of(fl.scopes) if i]
+        for s in scopes:
+            cfg = build_cfg(ft, spec, s)
+            if EdgeType.CFG_NEXT in want:
+                anchor = cfg.anchor
+                for p, succ in enumerate(cfg.succ):
+                    for q in succ:
+                        et.append(EdgeType.CFG_NEXT)
+                        es.append(anchor[p])
+                        ed.append(anchor[q])
+            scope_dataflow(ft, spec, cfg, lists, want)
+    if EdgeType.COMPUTED_FROM in want:
+        computed_from(ft, spec, lists)
+    if want & {EdgeType.CALLS, EdgeType.FORMAL_ARG_NAME, EdgeType.RETURNS_TO}:
+        call_edges(ft, spec, lists, want)
+    parts_src.append(np.asarray(es, dtype=np.int64))
+    parts_dst.append(np.asarray(ed, dtype=np.int64))
+    parts_typ.append(np.asarray(et, dtype=np.int64))
+    return np.concatenate(parts_src), np.concatenate(parts_dst), np.concatenate(parts_typ)
+
+
+def _unit_roots(ft: FlatTree, spec: LanguageSpec, unit: Unit) -> list[int]:
+    if unit == "file":
+        return [0]
+    fl = flow_tables(spec)
+    wanted = fl.functions if unit == "function" else fl.classes
+    return ft.nodes_of(wanted)
+
+
+def _qualified_names(ft: FlatTree, spec: LanguageSpec, roots: list[int], path: str) -> dict[int, str]:
+    fl = flow_tables(spec)
+    name_fid = fl.fid.get(spec.name_field, -1)
+    names: dict[int, str] = {}
+    for r in roots:
+        if r == 0:
+            names[r] = path.rsplit("/", 1)[-1] or "<file>"
+            continue
+        parts = []
+        n = r
+        while n > 0:
+            k = ft.kind[n]
+            if k in fl.functions or k in fl.classes or n == r:
+                label = None
+                for c in ft.children(n):
+                    if ft.field[c] == name_fid:
+                        label = ft.text(c).decode("utf-8", errors="replace")
+                        break
+                if label is None:
+                    line = ft.source.count(b"\n", 0, ft.start[n]) + 1
+                    label = f"<anonymous:{line}>"
+                if n != r and k in fl.functions:
+                    label += ".<locals>"
+                parts.append(label)
+            n = ft.parent[n]
+        names[r] = ".".join(reversed(parts))
+    return names
+
+
+@cache
+def _global_kinds(spec: LanguageSpec) -> np.ndarray:
+    return np.asarray(tables(spec).global_kind, dtype=np.int16)
+
+
+@cache
+def _named(spec: LanguageSpec) -> np.ndarray:
+    return np.asarray(flow_tables(spec).named, dtype=np.int8)

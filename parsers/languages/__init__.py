@@ -1,0 +1,187 @@
+"""Per-language tables: which tree-sitter node kinds branch, loop, assign, call, open a scope.
+
+A language is a :class:`LanguageSpec`: plain data, no code. The engines in :mod:`parsers.controlflow`
+and :mod:`parsers.dataflow` read these tables and are the same for every language. Adding a language
+means writing one module here and registering it in ``_MODULES``.
+
+Field names below are tree-sitter field names (``node.child_by_field_name``). Where a part has no field
+in a grammar, ``None`` means "the last child whose kind is one of the language's ``block_kinds``".
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Literal
+
+import tree_sitter
+
+Role = Literal[
+    "if",  # condition, then branch, optional alternatives (elif clauses, else clause, or a statement)
+    "elif",  # an alternative with its own condition (Python elif_clause)
+    "else",  # an alternative wrapper whose body runs unconditionally (else_clause)
+    "while",  # pre-tested loop; optional else clause (Python)
+    "for_each",  # iterate a target over an iterable
+    "for",  # C-style for (init; condition; update)
+    "do",  # post-tested loop
+    "try",  # body, handler clauses, else clause, finally clause
+    "switch",  # value, case clauses (fallthrough or not)
+    "sequence",  # head evaluated, then a body block runs (with, synchronized, Python class bodies)
+    "labeled",  # label: statement
+    "case",  # one case of a switch: head patterns, then its body (a field, or its own statement children)
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Compound:
+    """How one compound statement kind is laid out.
+
+    Args:
+        role: what the statement does to control flow (see :data:`Role`).
+        head: fields evaluated at the statement's own CFG point (conditions, switch values, with items).
+            ``("*",)`` means every child that is not a body/alternative part.
+        body: field of the statement or block that runs next (``None``: last block-kind child).
+        alternative: ``if``/loops: field(s) of the else branch; may occur several times (elif chains).
+        target: ``for_each``: the loop variable pattern (written at the loop head on every iteration).
+        iterable: ``for_each``: the iterated expression (read once, before the loop).
+        init / update: ``for``: the initialiser and update parts.
+        clauses: ``try``: handler kinds; ``switch``: case kinds (searched among children and the
+            children of the body).
+        else_kinds / finally_kinds: ``try``: kinds of the else and finally clauses.
+        default_kinds: ``switch``: case kinds that match anything (no fall out of the switch).
+        fallthrough: ``switch``: a case body that ends normally runs into the next one (C, Java, JS).
+        label: ``labeled``: field of the label identifier.
+    """
+
+    role: Role
+    head: tuple[str, ...] = ()
+    body: str | None = "body"
+    alternative: str | None = None
+    target: str | None = None
+    iterable: str | None = None
+    init: str | None = None
+    update: str | None = None
+    clauses: frozenset[str] = frozenset()
+    else_kinds: frozenset[str] = frozenset()
+    finally_kinds: frozenset[str] = frozenset()
+    default_kinds: frozenset[str] = frozenset()
+    fallthrough: bool = False
+    label: str | None = None
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class LanguageSpec:
+    """Everything language-specific the graph engines need. Kinds are tree-sitter node type names."""
+
+    name: str
+    extensions: tuple[str, ...]
+    grammar: Callable[[], object]
+    """Returns the grammar capsule, e.g. ``tree_sitter_python.language``."""
+
+    # --- units and scopes
+    function_kinds: frozenset[str]
+    """Definitions that open a variable scope and form ``function`` units (lambdas go in scope_only_kinds)."""
+    class_kinds: frozenset[str]
+    """Definitions that form ``class`` units."""
+    scope_only_kinds: frozenset[str] = frozenset()
+    """Nested scopes that are not units of their own (lambdas, arrow functions)."""
+    name_field: str = "name"
+    parameters_field: str = "parameters"
+    function_body_field: str = "body"
+
+    # --- statements and control flow
+    block_kinds: frozenset[str] = frozenset()
+    """Statement containers; every named child (not a comment) is a statement."""
+    non_statement_kinds: frozenset[str] = frozenset()
+    """Named children of blocks and case clauses that are not statements (``switch_label``)."""
+    compounds: Mapping[str, Compound] = field(default_factory=dict)
+    return_kinds: frozenset[str] = frozenset()
+    break_kinds: frozenset[str] = frozenset()
+    continue_kinds: frozenset[str] = frozenset()
+    raise_kinds: frozenset[str] = frozenset()
+    jump_label_field: str | None = "label"
+    """Field of a labelled break/continue's target label (Java, JS, Go, Rust)."""
+    yield_kinds: frozenset[str] = frozenset()
+    """Expressions that hand a value back to the caller (RETURNS_TO edges)."""
+
+    # --- variables and data flow
+    identifier_kinds: frozenset[str] = frozenset({"identifier"})
+    """Leaf kinds that name a variable (where context does not say otherwise)."""
+    write_fields: frozenset[tuple[str, str | None]] = frozenset()
+    """(parent kind, field) whose identifiers are written; field None = any child without a field."""
+    update_fields: frozenset[tuple[str, str | None]] = frozenset()
+    """(parent kind, field) whose identifiers are read then written (``a += 1``, ``i++``)."""
+    update_operator_kinds: frozenset[str] = frozenset()
+    """Assignment kinds that become read-write when their ``operator`` token is not plain ``=``."""
+    non_variable_fields: frozenset[tuple[str, str | None]] = frozenset()
+    """(parent kind, field) whose identifiers are not variables (attribute names, keyword names...)."""
+    pattern_kinds: frozenset[str] = frozenset()
+    """Kinds that pass a write context down to their children (tuples, lists, splats, parentheses)."""
+    deferred_fields: frozenset[tuple[str, str]] = frozenset()
+    """(kind, field) evaluated after the rest of the node (assignment targets, comprehension bodies)."""
+    assignments: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    """kind -> (target field, value field) for COMPUTED_FROM edges."""
+    comprehension_kinds: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    """Comprehension kind -> (clause kind, target field): names bound there are local to it."""
+
+    # --- calls
+    call_kinds: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    """Call kind -> (callee field, arguments field)."""
+    keyword_argument_kinds: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    """Keyword argument kind -> (name field, value field)."""
+    member_kinds: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    """Member access kind -> (object field, member field), to resolve ``self.method()`` calls."""
+    self_names: frozenset[str] = frozenset()
+    """Receiver names that denote the enclosing class (``self``, ``this``)."""
+
+    # --- syntax tree shape
+    comment_kinds: frozenset[str] = frozenset({"comment"})
+    keep_tokens: frozenset[str] = frozenset()
+    """Anonymous word tokens that carry meaning and are kept as nodes (``and``, ``not``, ``in``)."""
+
+    @cache  # noqa: B019 - specs are module-level singletons
+    def ts_language(self) -> tree_sitter.Language:
+        return tree_sitter.Language(self.grammar())
+
+
+_MODULES = {
+    "python": "parsers.languages.python",
+}
+
+
+@cache
+def _load(name: str) -> LanguageSpec:
+    return importlib.import_module(_MODULES[name]).SPEC
+
+
+class _Registry(Mapping[str, LanguageSpec]):
+    """Lazy name -> spec mapping, so importing :mod:`parsers` loads no grammar."""
+
+    def __getitem__(self, name: str) -> LanguageSpec:
+        if name not in _MODULES:
+            raise KeyError(name)
+        return _load(name)
+
+    def __iter__(self):
+        return iter(_MODULES)
+
+    def __len__(self) -> int:
+        return len(_MODULES)
+
+
+LANGUAGES: Mapping[str, LanguageSpec] = _Registry()
+
+
+def get_language(name: str) -> LanguageSpec:
+    """The spec for a language name; raises ``ValueError`` naming the choices for an unknown one."""
+    key = name.lower()
+    if key not in _MODULES:
+        raise ValueError(f"unknown language {name!r}; supported: {', '.join(sorted(_MODULES))}")
+    return _load(key)
+
+
+def extension_map() -> dict[str, str]:
+    """File extension (``".py"``) -> language name, for every supported language."""
+    return {ext: name for name in _MODULES for ext in _load(name).extensions}

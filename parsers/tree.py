@@ -1,0 +1,204 @@
+"""Parse source bytes and flatten the syntax tree into preorder arrays.
+
+Every later pass (AST edges, control flow, data flow, unit slicing) works on these arrays instead of
+tree-sitter ``Node`` objects: one cursor walk touches each node once, and a unit is simply a contiguous
+preorder range ``[i, stop[i])``. Nothing here recurses on tree depth.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from dataclasses import field as dc_field
+from functools import cache
+
+import numpy as np
+import tree_sitter
+
+from parsers.languages import LanguageSpec
+from parsers.vocab import kind_id
+
+_PUNCTUATION = set("()[]{},;:.`'\"\\")
+
+
+@dataclass(frozen=True, slots=True)
+class Tables:
+    """A :class:`LanguageSpec` compiled against its grammar: lookups by grammar kind id and field id."""
+
+    spec: LanguageSpec
+    language: tree_sitter.Language
+    keep: list[bool]
+    """Grammar kind id -> the node becomes a graph node."""
+    global_kind: list[int]
+    """Grammar kind id -> id in the cross-language vocabulary."""
+    names: list[str]
+    """Grammar kind id -> kind name."""
+    field_names: list[str | None]
+    """Grammar field id -> field name (0 -> None)."""
+
+    def kinds(self, names: frozenset[str] | set[str]) -> frozenset[int]:
+        """Grammar kind ids whose name is in ``names``."""
+        return frozenset(i for i, n in enumerate(self.names) if n in names)
+
+    def field(self, name: str | None) -> int:
+        """Grammar field id of a field name; -1 when the grammar has no such field."""
+        if name is None:
+            return -1
+        fid = self.language.field_id_for_name(name)
+        return -1 if fid is None else fid
+
+
+@cache
+def tables(spec: LanguageSpec) -> Tables:
+    lang = spec.ts_language()
+    n = lang.node_kind_count
+    names = [lang.node_kind_for_id(i) or "" for i in range(n)]
+    keep = []
+    for i, name in enumerate(names):
+        if name in spec.comment_kinds:
+            keep.append(False)
+        elif lang.node_kind_is_named(i) or name in spec.keep_tokens:
+            keep.append(True)
+        else:
+            # anonymous tokens: keep operators, drop punctuation and keywords
+            keep.append(bool(name) and not all(c in _PUNCTUATION for c in name) and not name.isidentifier())
+    # error nodes (kind id 65535 in tree-sitter) get the extra id len(names)
+    names.append("ERROR")
+    keep.append(True)
+    fields = [None] + [lang.field_name_for_id(i) for i in range(1, lang.field_count + 1)]
+    return Tables(spec, lang, keep, [kind_id(nm) for nm in names], names, fields)
+
+
+@cache
+def parser(spec: LanguageSpec) -> tree_sitter.Parser:
+    return tree_sitter.Parser(spec.ts_language())
+
+
+@dataclass(slots=True)
+class FlatTree:
+    """Kept nodes of one file in preorder. ``stop[i]`` is one past the last node of ``i``'s subtree."""
+
+    source: bytes
+    kind: list[int]
+    """Grammar kind ids; error nodes get one past the grammar's last kind (named ``ERROR``)."""
+    field: list[int]
+    """Field id of the node within its parent, 0 when it has none."""
+    start: list[int]
+    end: list[int]
+    parent: list[int]
+    stop: list[int]
+    error_bytes: list[tuple[int, int]]
+    """Byte ranges of ERROR and MISSING nodes (empty when the file parsed cleanly)."""
+    _arrays: dict[str, np.ndarray] = dc_field(default_factory=dict)
+    memo: dict[str, object] = dc_field(default_factory=dict)
+    """Per-file caches of the engines (keyed by engine and language)."""
+
+    def array(self, name: str) -> np.ndarray:
+        """``kind``, ``field``, ``parent``, ``stop``, ``start`` or ``end`` as a cached int64 array."""
+        a = self._arrays.get(name)
+        if a is None:
+            a = self._arrays[name] = np.asarray(getattr(self, name), dtype=np.int64)
+        return a
+
+    def nodes_of(self, kinds: frozenset[int]) -> list[int]:
+        """Indices of the nodes whose kind is in ``kinds``, in preorder."""
+        if not kinds:
+            return []
+        return np.flatnonzero(np.isin(self.array("kind"), np.fromiter(kinds, dtype=np.int64))).tolist()
+
+    def __len__(self) -> int:
+        return len(self.kind)
+
+    def children(self, i: int) -> list[int]:
+        out = []
+        c, stop = i + 1, self.stop[i]
+        while c < stop:
+            out.append(c)
+            c = self.stop[c]
+        return out
+
+    def text(self, i: int) -> bytes:
+        return self.source[self.start[i] : self.end[i]]
+
+    def line_col(self, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """0-based (line, byte column) of byte offsets, as tree-sitter's points."""
+        starts = self._line_starts()
+        line = np.searchsorted(starts, positions, side="right") - 1
+        return line.astype(np.int32), (positions - starts[line]).astype(np.int32)
+
+    def _line_starts(self) -> np.ndarray:
+        buf = np.frombuffer(self.source, dtype=np.uint8)
+        return np.concatenate(([0], np.flatnonzero(buf == 10) + 1)).astype(np.int64)
+
+
+def flatten(source: bytes, spec: LanguageSpec) -> FlatTree:
+    """Parse ``source`` and return its kept nodes in preorder."""
+    tree = parser(spec).parse(source)
+    tab = tables(spec)
+    keep, error_kind = tab.keep, len(tab.keep) - 1
+    kind: list[int] = []
+    field: list[int] = []
+    start: list[int] = []
+    end: list[int] = []
+    parent: list[int] = []
+    stop: list[int] = []
+    add_kind, add_field, add_start, add_end, add_parent, add_stop = (
+        kind.append,
+        field.append,
+        start.append,
+        end.append,
+        parent.append,
+        stop.append,
+    )
+    cursor = tree.walk()
+    first_child, next_sibling, go_up = cursor.goto_first_child, cursor.goto_next_sibling, cursor.goto_parent
+    own: list[int] = []  # per depth: index of the kept node there, or -1
+    owners: list[int] = []
+    push_own, pop_own, push_owner, pop_owner = own.append, own.pop, owners.append, owners.pop
+    owner = -1  # nearest kept ancestor of the current node
+    n = 0
+    while True:
+        node = cursor.node
+        k = node.kind_id
+        if k >= error_kind or keep[k]:
+            i = n
+            n += 1
+            add_kind(k if k < error_kind else error_kind)
+            add_field(cursor.field_id or 0)
+            add_start(node.start_byte)
+            add_end(node.end_byte)
+            add_parent(owner)
+            add_stop(n)
+        else:
+            i = -1
+        if first_child():
+            push_own(i)
+            push_owner(owner)
+            if i >= 0:
+                owner = i
+            continue
+        while not next_sibling():
+            if not go_up():
+                break
+            j = pop_own()
+            owner = pop_owner()
+            if j >= 0:
+                stop[j] = n
+        else:
+            continue
+        break
+    errors: list[tuple[int, int]] = []
+    if tree.root_node.has_error:
+        errors = _error_ranges(tree.root_node)
+    return FlatTree(source, kind, field, start, end, parent, stop, errors)
+
+
+def _error_ranges(root: tree_sitter.Node) -> list[tuple[int, int]]:
+    out = []
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if node.is_error or node.is_missing:
+            out.append((node.start_byte, node.end_byte))
+        elif node.has_error:
+            stack.extend(node.children)
+    return out

@@ -1,0 +1,230 @@
+"""Golden edges for Python, including the cases GraphCodeBERT's DFG gets wrong."""
+
+from __future__ import annotations
+
+from parsers import EdgeType, extract_file
+
+LW, LR, CF, CFG = EdgeType.LAST_WRITE, EdgeType.LAST_READ, EdgeType.COMPUTED_FROM, EdgeType.CFG_NEXT
+
+SNIPPET = """
+def f(a, b=1):
+    x = a + b
+    if x > 0:
+        x = x - 1
+    for i in range(x):
+        a += i
+    return a
+"""
+
+
+def test_return_after_loop_reaches_loop_write_and_parameter(edges):
+    # GraphCodeBERT loses the zero-iteration path back to the parameter
+    got = edges(SNIPPET, "python", LW)
+    assert ("a@6:11", "a@0:6") in got
+    assert ("a@6:11", "a@5:8") in got
+
+
+def test_augmented_assignment_reads_its_target(edges):
+    got = edges(SNIPPET, "python", LW)
+    assert ("a@5:8", "a@0:6") in got  # first iteration: the parameter
+    assert ("a@5:8", "a@5:8") in got  # later iterations: itself, around the back edge
+    assert ("i@5:13", "i@4:8") in got
+
+
+def test_branch_merge_reaches_both_writes(edges):
+    got = edges(SNIPPET, "python", LW)
+    assert {d for s, d in got if s == "x@4:19"} == {"x@1:4", "x@3:8"}
+
+
+def test_computed_from(edges):
+    got = edges(SNIPPET, "python", CF)
+    assert got == {
+        ("x@1:4", "a@1:8"),
+        ("x@1:4", "b@1:12"),
+        ("x@3:8", "x@3:12"),
+        ("i@4:8", "range@4:13"),
+        ("i@4:8", "x@4:19"),
+        ("a@5:8", "i@5:13"),
+    }
+
+
+def test_control_flow_of_if_and_for(edges):
+    got = edges(SNIPPET, "python", CFG)
+    assert got == {
+        ("def f(a, b=1):@0:0", "x = a + b@1:4"),
+        ("x = a + b@1:4", "if x > 0:@2:4"),
+        ("if x > 0:@2:4", "x = x - 1@3:8"),
+        ("if x > 0:@2:4", "range(x)@4:13"),  # no else: straight to the loop's iterable
+        ("x = x - 1@3:8", "range(x)@4:13"),
+        ("range(x)@4:13", "for i in range(x):@4:4"),
+        ("for i in range(x):@4:4", "a += i@5:8"),
+        ("for i in range(x):@4:4", "return a@6:4"),
+        ("a += i@5:8", "for i in range(x):@4:4"),  # back edge
+    }
+
+
+def test_string_literal_assignment_keeps_its_edges(edges):
+    # GraphCodeBERT's DFG silently becomes empty on `self.x = "abc"` with current grammars
+    code = """
+    def g(self, y):
+        self.x = "abc"
+        z = y + len(self.x)
+        return z
+    """
+    got = edges(code, "python", LW)
+    assert ("self@1:4", "self@0:6") in got
+    assert ("self@2:16", "self@0:6") in got
+    assert ("z@3:11", "z@2:4") in got
+
+
+def test_last_read(edges):
+    code = """
+    def h(a):
+        b = a
+        c = a
+        a = 1
+        return a + b
+    """
+    got = edges(code, "python", LR)
+    assert ("a@2:8", "a@1:8") in got
+    assert all(s != "a@4:11" or d == "a@2:8" for s, d in got)
+
+
+def test_while_break_continue_else(edges):
+    code = """
+    def w(n):
+        while n:
+            if n > 5:
+                break
+            n -= 1
+            continue
+        else:
+            n = 0
+        return n
+    """
+    cfg = edges(code, "python", CFG)
+    assert ("break@3:12", "return n@8:4") in cfg  # break skips the else clause
+    assert ("continue@5:8", "while n:@1:4") in cfg
+    assert ("while n:@1:4", "else:@6:4") in cfg
+    lw = edges(code, "python", LW)
+    assert {d for s, d in lw if s == "n@8:11"} == {"n@0:6", "n@4:8", "n@7:8"}
+
+
+def test_try_except_finally(edges):
+    code = """
+    def t(p):
+        try:
+            v = load(p)
+        except OSError as e:
+            v = str(e)
+        finally:
+            close(p)
+        return v
+    """
+    cfg = edges(code, "python", CFG)
+    assert ("v = load(p)@2:8", "except OSError as e:@3:4") in cfg  # may raise
+    assert ("v = str(e)@4:8", "finally:@5:4") in cfg
+    assert ("close(p)@6:8", "return v@7:4") in cfg
+    lw = edges(code, "python", LW)
+    assert {d for s, d in lw if s == "v@7:11"} == {"v@2:8", "v@4:8"}
+    assert ("e@4:16", "e@3:22") in lw
+
+
+def test_return_inside_try_goes_through_finally(edges):
+    code = """
+    def r():
+        try:
+            return 1
+        finally:
+            done()
+    """
+    cfg = edges(code, "python", CFG)
+    assert ("return 1@2:8", "finally:@3:4") in cfg
+
+
+def test_with_and_comprehension_targets(edges):
+    code = """
+    def c(paths):
+        with open(paths[0]) as fh:
+            data = fh.read()
+        squares = [x * x for x in data if x]
+        return squares, x
+    """
+    cf = edges(code, "python", CF)
+    assert ("fh@1:27", "open@1:9") in cf
+    assert ("fh@1:27", "paths@1:14") in cf
+    assert ("x@3:25", "data@3:30") in cf
+    lw = edges(code, "python", LW)
+    assert ("x@3:15", "x@3:25") in lw  # element reads the comprehension target
+    assert ("x@3:38", "x@3:25") in lw
+    assert not any(s == "x@4:20" for s, _ in lw)  # the comprehension variable does not leak
+
+
+def test_nested_function_is_its_own_scope(edges):
+    code = """
+    def outer(a):
+        def inner(b):
+            return b
+        return inner(a)
+    """
+    lw = edges(code, "python", LW, name="outer")
+    assert ("inner@3:11", "inner@1:8") in lw
+    assert ("b@2:15", "b@1:14") in lw
+    calls = edges(code, "python", EdgeType.CALLS, name="outer")
+    assert calls == {("inner(a)@3:11", "def inner(b):@1:4")}
+    formal = edges(code, "python", EdgeType.FORMAL_ARG_NAME, name="outer")
+    assert formal == {("a@3:17", "b@1:14")}
+
+
+def test_self_method_calls_and_keyword_arguments(edges):
+    code = """
+    class K:
+        def m(self, a, b=0):
+            return a
+        def n(self):
+            return self.m(1, b=2)
+    """
+    formal = edges(code, "python", EdgeType.FORMAL_ARG_NAME, unit="class")
+    assert formal == {("1@4:22", "a@1:16"), ("b=2@4:25", "b@1:19")}
+    returns = edges(code, "python", EdgeType.RETURNS_TO, unit="class")
+    assert ("return a@2:8", "def m(self, a, b=0):@1:4") in returns
+
+
+def test_units_and_names():
+    code = b"class A:\n    def f(self):\n        def g():\n            pass\n"
+    fn = extract_file(code, "python").graphs
+    assert [g.name for g in fn] == ["A.f", "A.f.<locals>.g"]
+    assert [g.name for g in extract_file(code, "python", unit="class").graphs] == ["A"]
+    (file_graph,) = extract_file(code, "python", unit="file", path="pkg/mod.py").graphs
+    assert file_graph.name == "mod.py" and file_graph.source == code.decode()
+
+
+def test_node_spans_and_kinds():
+    (g,) = extract_file("def f(x):\n    return x\n", "python").graphs
+    assert g.node_types[0] == "function_definition"
+    assert g.node_text(0) == g.source
+    ids = [i for i, t in enumerate(g.node_types) if t == "identifier"]
+    assert [g.node_text(i) for i in ids] == ["f", "x", "x"]
+    assert (g.node_start_line[ids[2]], g.node_start_col[ids[2]]) == (1, 11)
+    # CHILD edges form a tree rooted at node 0
+    parents = {}
+    for s, d in g.edges(EdgeType.CHILD):
+        assert d not in parents
+        parents[d] = s
+    assert set(parents) == set(range(1, g.num_nodes))
+
+
+def test_match_statement_captures(edges):
+    code = """
+    def m(cmd):
+        match cmd:
+            case [x, y]:
+                return x + y
+            case _:
+                return 0
+    """
+    lw = edges(code, "python", LW)
+    assert ("x@3:19", "x@2:14") in lw
+    cfg = edges(code, "python", CFG)
+    assert ("match cmd:@1:4", "case [x, y]:@2:8") in cfg
+    assert ("match cmd:@1:4", "case _:@4:8") in cfg
