@@ -127,6 +127,7 @@ def iter_repository(
     max_file_bytes: int = 1_000_000,
     respect_gitignore: bool = True,
     include_vendored: bool = False,
+    exclude: Sequence[str] = (),
 ) -> Iterator[SourceFile | Skipped]:
     """Yield the source files under `paths` and a `Skipped` record for each one left out.
 
@@ -140,6 +141,8 @@ def iter_repository(
         max_file_bytes: larger files are reported as "too-large" without being read.
         respect_gitignore: apply `.gitignore` files at every level and `.git/info/exclude` at a root.
         include_vendored: walk into `VENDORED_DIRS` instead of reporting them.
+        exclude: extra gitignore-style patterns, relative to each root, that exclude files silently
+            (``**/tests/**``); they win over every other rule.
 
     Output is sorted by relpath. Paths are checked when this function is called, before iteration.
 
@@ -150,7 +153,8 @@ def iter_repository(
         raise WalkError(f"max_file_bytes must be >= 0, got {max_file_bytes}")
     picker = _LanguagePicker(extensions, language_overrides or {})
     roots = _resolve_roots(paths)
-    return _iter_roots(roots, picker, max_file_bytes, respect_gitignore, include_vendored)
+    excluded = pathspec.GitIgnoreSpec.from_lines(exclude) if exclude else None
+    return _iter_roots(roots, picker, max_file_bytes, respect_gitignore, include_vendored, excluded)
 
 
 # --- roots -------------------------------------------------------------------------------------
@@ -200,10 +204,12 @@ def _iter_roots(
     max_file_bytes: int,
     respect_gitignore: bool,
     include_vendored: bool,
+    excluded: pathspec.GitIgnoreSpec | None = None,
 ) -> Iterator[SourceFile | Skipped]:
     for root in roots:
         if root.is_dir:
-            yield from _RootWalker(root, picker, max_file_bytes, respect_gitignore, include_vendored).walk()
+            walker = _RootWalker(root, picker, max_file_bytes, respect_gitignore, include_vendored, excluded)
+            yield from walker.walk()
             continue
         language = picker.pick(root.name, root.name)
         if language is None:
@@ -290,8 +296,10 @@ class _RootWalker:
         max_file_bytes: int,
         respect_gitignore: bool,
         include_vendored: bool,
+        excluded: pathspec.GitIgnoreSpec | None = None,
     ) -> None:
         self.root = root
+        self.excluded = excluded
         self.picker = picker
         self.max_file_bytes = max_file_bytes
         self.respect_gitignore = respect_gitignore
@@ -338,9 +346,15 @@ class _RootWalker:
         spec = self._specs[inner]
         return (*inherited, (inner, spec)) if spec is not None else inherited
 
-    @staticmethod
-    def _ignored(inner: str, is_dir: bool, rules: _Rules) -> bool:
-        """Git semantics: the deepest rules file with a matching pattern decides; last pattern wins in it."""
+    def _ignored(self, inner: str, is_dir: bool, rules: _Rules) -> bool:
+        """Git semantics: the deepest rules file with a matching pattern decides; last pattern wins in it.
+
+        ``--exclude`` patterns and ``__pycache__`` directories are checked first and always win.
+        """
+        if is_dir and inner.rsplit("/", 1)[-1] == "__pycache__":
+            return True
+        if self.excluded is not None and self.excluded.match_file(inner + "/" if is_dir else inner):
+            return True
         for base, spec in reversed(rules):
             sub = inner[len(base) + 1 :] if base else inner
             include = spec.check_file(sub + "/" if is_dir else sub).include

@@ -69,6 +69,13 @@ def tables(spec: LanguageSpec) -> Tables:
 
 
 @cache
+def _kind_mask(kinds: frozenset[int]) -> np.ndarray:
+    mask = np.zeros(max(kinds) + 1 if kinds else 1, dtype=bool)
+    mask[list(kinds)] = True
+    return np.concatenate((mask, np.zeros(1 << 16, dtype=bool)))[: 1 << 16]
+
+
+@cache
 def parser(spec: LanguageSpec) -> tree_sitter.Parser:
     return tree_sitter.Parser(spec.ts_language())
 
@@ -103,7 +110,7 @@ class FlatTree:
         """Indices of the nodes whose kind is in ``kinds``, in preorder."""
         if not kinds:
             return []
-        return np.flatnonzero(np.isin(self.array("kind"), np.fromiter(kinds, dtype=np.int64))).tolist()
+        return np.flatnonzero(_kind_mask(kinds)[self.array("kind")]).tolist()
 
     def __len__(self) -> int:
         return len(self.kind)

@@ -1,0 +1,462 @@
+"""``galla build-graphs``: repositories -> a code-graph dataset on disk.
+
+Pipeline: walk the roots (:mod:`data_builders.walk`), keep this shard's files, extract every file in a
+process pool (``imap`` keeps input order, so output order is deterministic), stream the record batches
+into one Arrow file in the ``datasets`` layout, then write ``manifest.json``.
+
+Each file's batch is cached under ``OUT/.cache`` keyed by its path, its content hash and the build
+options; a rerun after an edit only parses changed files, and a run killed half-way resumes from the
+cache and produces byte-identical output. The dataset itself is written to a temporary directory and
+moved into place only when complete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing as mp
+import os
+import shutil
+import sys
+import time
+import traceback
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from data_builders.formats import (
+    DATA_FILE,
+    KIND_VOCAB,
+    DatasetWriter,
+    batch_from_bytes,
+    batch_to_bytes,
+    file_batch,
+    write_galla_jsonl,
+)
+from data_builders.walk import Skipped, SourceFile, WalkError, iter_repository, shard_of
+from parsers.extract import DEFAULT_MAX_EDGES, DEFAULT_MAX_NODES, UNITS, Unit, extract_file
+from parsers.graph import EdgeType, parse_edge_types
+from parsers.languages import LANGUAGES, extension_map
+
+EXTRACTOR_VERSION = "1"
+"""Bump when the graphs the engine emits change; it is part of every cache key and of the manifest."""
+MANIFEST = "manifest.json"
+Format = Literal["arrow", "galla-jsonl"]
+
+
+class BuildError(ValueError):
+    """Bad input to a build (path, option); the message says what to do."""
+
+
+@dataclass
+class BuildOptions:
+    """Options of ``galla build-graphs``; every field maps to a command-line flag."""
+
+    paths: list[str]
+    """Repository directories and/or source files."""
+    out: Path
+    """Output directory (created; an existing dataset there is replaced when the build completes)."""
+    unit: Unit = "function"
+    """What one graph covers: ``function`` (every function and method), ``class`` or ``file``."""
+    edges: str = "all"
+    """Edge kinds: ``all``, or groups/names such as ``ast,cfg,LAST_WRITE``."""
+    workers: int = 0
+    """Processes; 0 = all cores."""
+    num_shards: int = 1
+    shard_index: int = 0
+    format: Format = "arrow"
+    """``arrow``: a ``datasets`` dataset; ``galla-jsonl``: official GALLa records (``graphs.jsonl``) too."""
+    node_text: bool = False
+    """galla-jsonl: add each node's source text (``text``), as the official sample data has."""
+    languages: dict[str, str] = field(default_factory=dict)
+    """Overrides: glob or extension -> language, e.g. ``{"*.h": "cpp"}``."""
+    exclude: list[str] = field(default_factory=list)
+    """Extra gitignore-style patterns to leave out, e.g. ``test/``."""
+    max_file_bytes: int = 1_000_000
+    max_nodes: int = DEFAULT_MAX_NODES
+    max_edges: int = DEFAULT_MAX_EDGES
+    skip_errors: bool = False
+    """Drop units with syntax errors instead of keeping them flagged ``has_error``."""
+    respect_gitignore: bool = True
+    include_vendored: bool = False
+    cache: bool = True
+
+    def validate(self) -> None:
+        if self.unit not in UNITS:
+            raise BuildError(f"--unit {self.unit!r} is not one of {', '.join(UNITS)}")
+        if self.num_shards < 1 or not 0 <= self.shard_index < self.num_shards:
+            raise BuildError(
+                f"--shard-index {self.shard_index} must be in 0..{self.num_shards - 1} "
+                f"(--num-shards {self.num_shards})"
+            )
+        if self.format not in ("arrow", "galla-jsonl"):
+            raise BuildError(f"--format {self.format!r} is not one of arrow, galla-jsonl")
+        for name in ("max_file_bytes", "max_nodes", "max_edges"):
+            if getattr(self, name) < 1:
+                raise BuildError(f"--{name.replace('_', '-')} must be positive")
+        for pattern, lang in self.languages.items():
+            if lang not in LANGUAGES:
+                choices = ", ".join(sorted(LANGUAGES))
+                raise BuildError(f"--language {pattern}={lang}: unknown language; choose from {choices}")
+        try:
+            parse_edge_types(self.edges)
+        except ValueError as err:
+            raise BuildError(str(err)) from None
+        if not self.paths:
+            raise BuildError("no input path given; pass one or more repository directories or files")
+
+    def signature(self) -> str:
+        """What a cached file result depends on besides the file itself."""
+        keys = {
+            "extractor": EXTRACTOR_VERSION,
+            "unit": self.unit,
+            "edges": sorted(t.name for t in parse_edge_types(self.edges)),
+            "max_nodes": self.max_nodes,
+            "max_edges": self.max_edges,
+            "skip_errors": self.skip_errors,
+            "grammars": grammar_versions(),
+        }
+        return hashlib.blake2b(json.dumps(keys, sort_keys=True).encode(), digest_size=8).hexdigest()
+
+
+@dataclass
+class FileOutcome:
+    """What happened to one file (sent back from a worker)."""
+
+    relpath: str
+    language: str
+    size: int
+    batch: bytes = b""
+    units: int = 0
+    nodes: int = 0
+    edges: int = 0
+    edge_counts: dict[int, int] = field(default_factory=dict)
+    has_error: bool = False
+    error_units: int = 0
+    skipped_error_units: int = 0
+    truncated_units: int = 0
+    replaced_invalid_utf8: bool = False
+    cached: bool = False
+    failure: str = ""
+    """Set when reading or extracting failed; the file contributes no units."""
+
+
+@dataclass
+class BuildReport:
+    """Returned by :func:`build_graphs`; also what ``manifest.json`` records."""
+
+    out: Path
+    files: int = 0
+    units: int = 0
+    nodes: int = 0
+    edges: int = 0
+    seconds: float = 0.0
+    cached_files: int = 0
+    manifest: dict = field(default_factory=dict)
+
+
+def grammar_versions() -> dict[str, str]:
+    out = {"tree-sitter": _version("tree-sitter")}
+    for name in ("python", "java", "javascript", "typescript", "go", "rust", "c", "cpp"):
+        out[f"tree-sitter-{name}"] = _version(f"tree-sitter-{name}")
+    return out
+
+
+def _version(dist: str) -> str:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+# --- workers ----------------------------------------------------------------------------------
+
+_OPTS: BuildOptions | None = None
+_CACHE: Path | None = None
+
+
+def _init_worker(opts: BuildOptions, cache: Path | None) -> None:
+    global _OPTS, _CACHE
+    _OPTS, _CACHE = opts, cache
+
+
+def _cache_path(cache: Path, relpath: str, data: bytes) -> Path:
+    h = hashlib.blake2b(data, digest_size=16)
+    h.update(b"\0" + relpath.encode())
+    key = h.hexdigest()
+    return cache / key[:2] / f"{key}.arrow"
+
+
+def process_file(sf: SourceFile) -> FileOutcome:
+    """Read, extract and serialise one file (runs in a worker process)."""
+    opts, cache = _OPTS, _CACHE
+    assert opts is not None
+    out = FileOutcome(sf.relpath, sf.language, sf.size)
+    try:
+        data = sf.path.read_bytes()
+    except OSError as err:
+        out.failure = f"unreadable: {err.strerror or err}"
+        return out
+    cpath = _cache_path(cache, sf.relpath, data) if cache is not None else None
+    if cpath is not None and cpath.exists():
+        try:
+            meta = json.loads(cpath.with_suffix(".json").read_text())
+            out.batch = cpath.read_bytes()
+            for k, v in meta.items():
+                setattr(out, k, v)
+            out.edge_counts = {int(k): v for k, v in out.edge_counts.items()}
+            out.cached = True
+            return out
+        except (OSError, ValueError):
+            pass  # a damaged cache entry: rebuild it
+    try:
+        fg = extract_file(
+            data,
+            sf.language,
+            unit=opts.unit,
+            path=sf.relpath,
+            edges=parse_edge_types(opts.edges),
+            max_nodes=opts.max_nodes,
+            max_edges=opts.max_edges,
+        )
+    except Exception as err:  # an engine bug must not lose the rest of the corpus
+        tb = traceback.format_exception_only(type(err), err)[-1].strip()
+        out.failure = f"extractor error: {tb}"
+        return out
+    keep = None
+    errors = np.asarray(fg.unit_has_error, dtype=bool)
+    if opts.skip_errors and errors.any():
+        keep = ~errors
+        out.skipped_error_units = int(errors.sum())
+    batch = file_batch(fg, sf.relpath, keep)
+    out.batch = batch_to_bytes(batch)
+    out.units = batch.num_rows
+    out.nodes = int(np.sum(batch.column("num_nodes").to_numpy())) if batch.num_rows else 0
+    out.edges = int(np.sum(batch.column("num_edges").to_numpy())) if batch.num_rows else 0
+    if out.edges:
+        types = batch.column("edge_type").values.to_numpy()
+        out.edge_counts = {int(t): int(c) for t, c in zip(*np.unique(types, return_counts=True), strict=True)}
+    out.has_error = fg.has_error
+    out.error_units = int(errors.sum())
+    out.truncated_units = sum(
+        1 for a, b in zip(fg.truncated_nodes, fg.truncated_edges, strict=True) if a or b
+    )
+    out.replaced_invalid_utf8 = fg.replaced_invalid_utf8
+    if cpath is not None:
+        meta = {
+            k: v
+            for k, v in asdict(out).items()
+            if k not in ("batch", "relpath", "language", "size", "cached")
+        }
+        _atomic_write(cpath.with_suffix(".json"), json.dumps(meta).encode())
+        _atomic_write(cpath, out.batch)  # written last: its presence marks a complete entry
+    return out
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+# --- the build --------------------------------------------------------------------------------
+
+
+def build_graphs(
+    opts: BuildOptions,
+    progress: Callable[[int, int, FileOutcome], None] | None = None,
+    on_files: Callable[[int], None] | None = None,
+) -> BuildReport:
+    """Build the dataset described by ``opts``.
+
+    Args:
+        progress: called after each file as ``progress(done, total, outcome)``.
+        on_files: called once with the number of files to process, before any work.
+
+    Raises:
+        BuildError: bad options or input paths (nothing is written).
+    """
+    opts.validate()
+    t0 = time.perf_counter()
+    try:
+        walked = list(
+            iter_repository(
+                opts.paths,
+                extensions=extension_map(),
+                language_overrides=opts.languages,
+                max_file_bytes=opts.max_file_bytes,
+                respect_gitignore=opts.respect_gitignore,
+                include_vendored=opts.include_vendored,
+                exclude=opts.exclude,
+            )
+        )
+    except WalkError as err:
+        raise BuildError(str(err)) from None
+    files = [w for w in walked if isinstance(w, SourceFile)]
+    skipped = [w for w in walked if isinstance(w, Skipped)]
+    if opts.num_shards > 1:
+        files = [f for f in files if shard_of(f.relpath, opts.num_shards) == opts.shard_index]
+        skipped = [s for s in skipped if shard_of(s.relpath, opts.num_shards) == opts.shard_index]
+    if on_files is not None:
+        on_files(len(files))
+
+    out = Path(opts.out)
+    if out.exists() and not out.is_dir():
+        raise BuildError(f"--out '{out}' exists and is not a directory; choose a directory path")
+    out.mkdir(parents=True, exist_ok=True)
+    cache = out / ".cache" / opts.signature() if opts.cache else None
+    tmp = out / f".tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    writer = DatasetWriter(tmp)
+    outcomes: list[FileOutcome] = []
+    workers = opts.workers or os.cpu_count() or 1
+    workers = max(1, min(workers, len(files)))
+    try:
+        for i, outcome in enumerate(_run(files, opts, cache, workers), 1):
+            if outcome.batch:
+                writer.write(batch_from_bytes(outcome.batch))
+            outcome.batch = b""
+            outcomes.append(outcome)
+            if progress is not None:
+                progress(i, len(files), outcome)
+        manifest = _manifest(opts, files, skipped, outcomes)
+        fingerprint = hashlib.blake2b(
+            json.dumps(manifest, sort_keys=True).encode(), digest_size=8
+        ).hexdigest()
+        writer.close(fingerprint)
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        if opts.format == "galla-jsonl":
+            import pyarrow as pa
+
+            with pa.memory_map(str(tmp / DATA_FILE)) as src:
+                table = pa.ipc.open_stream(src).read_all()
+            write_galla_jsonl(table, tmp / "graphs.jsonl", node_text=opts.node_text)
+        for name in (DATA_FILE, "dataset_info.json", "state.json", MANIFEST, "graphs.jsonl"):
+            if (tmp / name).exists():
+                os.replace(tmp / name, out / name)
+        if opts.format != "galla-jsonl" and (out / "graphs.jsonl").exists():
+            (out / "graphs.jsonl").unlink()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    if cache is not None:
+        _prune_cache(out / ".cache", keep=cache)
+    report = BuildReport(
+        out=out,
+        files=len(files),
+        units=manifest["totals"]["units"],
+        nodes=manifest["totals"]["nodes"],
+        edges=manifest["totals"]["edges"],
+        seconds=time.perf_counter() - t0,
+        cached_files=sum(o.cached for o in outcomes),
+        manifest=manifest,
+    )
+    return report
+
+
+def _run(files: Sequence[SourceFile], opts: BuildOptions, cache: Path | None, workers: int):
+    if workers <= 1 or len(files) <= 1:
+        _init_worker(opts, cache)
+        yield from map(process_file, files)
+        return
+    method = "fork" if sys.platform.startswith("linux") else "spawn"
+    ctx = mp.get_context(method)
+    chunk = max(1, min(8, len(files) // (workers * 8)))
+    with ctx.Pool(workers, initializer=_init_worker, initargs=(opts, cache)) as pool:
+        yield from pool.imap(process_file, files, chunksize=chunk)
+
+
+def _prune_cache(root: Path, keep: Path) -> None:
+    """Drop cache entries of other option sets (entries of this one are kept for the next run)."""
+    for d in root.iterdir() if root.exists() else ():
+        if d != keep and d.is_dir():
+            shutil.rmtree(d, ignore_errors=True)
+
+
+def _manifest(
+    opts: BuildOptions, files: list[SourceFile], skipped: list[Skipped], outs: list[FileOutcome]
+) -> dict:
+    per_lang: dict[str, Counter] = {}
+    edge_counts: Counter = Counter()
+    for o in outs:
+        c = per_lang.setdefault(o.language, Counter())
+        c["files"] += 1
+        c["bytes"] += o.size
+        c["units"] += o.units
+        c["nodes"] += o.nodes
+        c["edges"] += o.edges
+        c["files_with_syntax_errors"] += int(o.has_error)
+        c["failed_files"] += int(bool(o.failure))
+        for t, n in o.edge_counts.items():
+            edge_counts[EdgeType(t).name] += n
+    failures = [{"path": o.relpath, "reason": o.failure} for o in outs if o.failure]
+    no_units = [
+        {"path": o.relpath, "reason": "syntax error" if o.has_error else f"no {opts.unit} definitions"}
+        for o in outs
+        if not o.failure and o.units == 0
+    ]
+    skip_reasons = Counter(s.reason for s in skipped)
+    totals = {
+        "files_found": len(files) + len(skipped),
+        "files_parsed": sum(1 for o in outs if not o.failure),
+        "files_skipped": len(skipped),
+        "files_failed": len(failures),
+        "bytes": sum(o.size for o in outs),
+        "units": sum(o.units for o in outs),
+        "nodes": sum(o.nodes for o in outs),
+        "edges": sum(o.edges for o in outs),
+        "units_with_syntax_errors": sum(o.error_units for o in outs),
+        "units_dropped_for_syntax_errors": sum(o.skipped_error_units for o in outs),
+        "units_truncated": sum(o.truncated_units for o in outs),
+        "files_with_invalid_utf8": sum(int(o.replaced_invalid_utf8) for o in outs),
+        "files_without_units": len(no_units),
+    }
+    return {
+        "galla_version": _version("galla"),
+        "extractor_version": EXTRACTOR_VERSION,
+        "grammars": grammar_versions(),
+        "kind_vocab": KIND_VOCAB,
+        "edge_vocab": {t.name: int(t) for t in EdgeType},
+        "options": {
+            "unit": opts.unit,
+            "edges": sorted(t.name for t in parse_edge_types(opts.edges)),
+            "num_shards": opts.num_shards,
+            "shard_index": opts.shard_index,
+            "max_file_bytes": opts.max_file_bytes,
+            "max_nodes": opts.max_nodes,
+            "max_edges": opts.max_edges,
+            "skip_errors": opts.skip_errors,
+            "languages": opts.languages,
+            "exclude": opts.exclude,
+            "format": opts.format,
+        },
+        "totals": totals,
+        "languages": {k: dict(sorted(v.items())) for k, v in sorted(per_lang.items())},
+        "edge_counts": dict(sorted(edge_counts.items())),
+        "skipped_by_reason": dict(sorted(skip_reasons.items())),
+        "skipped": [{"path": s.relpath, "reason": s.reason, "detail": s.detail} for s in skipped],
+        "failed": failures,
+        "files_without_units": no_units,
+    }
+
+
+def load_graphs(*dirs: str | Path):
+    """Open one or more build outputs (e.g. the shards of a corpus) as one ``datasets.Dataset``."""
+    from datasets import concatenate_datasets, load_from_disk
+
+    parts = []
+    for d in dirs:
+        p = Path(d)
+        if not (p / DATA_FILE).exists():
+            raise FileNotFoundError(
+                f"'{p}' holds no graph dataset; run `galla build-graphs ... --out {p}` first"
+            )
+        parts.append(load_from_disk(str(p)))
+    if not parts:
+        raise ValueError("load_graphs needs at least one directory")
+    return parts[0] if len(parts) == 1 else concatenate_datasets(parts)

@@ -1,0 +1,343 @@
+"""On-disk forms of code graphs: the Arrow schema, the HF ``datasets`` layout, official GALLa JSONL.
+
+A graph dataset is a directory that ``datasets.load_from_disk`` opens directly: one Arrow stream file
+``data-00000-of-00001.arrow``, ``dataset_info.json`` and ``state.json``, plus galla's ``manifest.json``.
+Rows are units; node and edge arrays are list columns (see :data:`SCHEMA`).
+
+The official GALLa release (``codefuse-ai/GALLa``) stores one JSON object per line with ``node_ids``,
+``edge_index`` (``[[src, dst], ...]``) and ``source`` (stage 1) or ``question``/``bot`` (stage 2).
+:func:`write_galla_jsonl` writes that shape from our rows (plus typed edges and provenance, which the
+official loader ignores); :func:`read_galla_jsonl` reads official files into our schema.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from parsers.extract import FileGraphs
+from parsers.graph import EdgeType
+
+DATA_FILE = "data-00000-of-00001.arrow"
+KIND_VOCAB = "galla-tree-sitter-v1"
+"""Name of the node-kind vocabulary in ``parsers/node_kinds.txt``; rows read from official GALLa files
+carry ``official-galla`` instead (their 43 node types)."""
+
+
+def _list(t: pa.DataType) -> pa.DataType:
+    return pa.list_(t)
+
+
+SCHEMA = pa.schema(
+    [
+        ("id", pa.string()),
+        ("language", pa.string()),
+        ("path", pa.string()),
+        ("unit_kind", pa.string()),
+        ("name", pa.string()),
+        ("start_line", pa.int32()),
+        ("source", pa.string()),
+        ("kind_vocab", pa.string()),
+        ("has_error", pa.bool_()),
+        ("truncated_nodes", pa.int32()),
+        ("truncated_edges", pa.int32()),
+        ("num_nodes", pa.int32()),
+        ("num_edges", pa.int32()),
+        ("node_kind", _list(pa.int16())),
+        ("node_named", _list(pa.int8())),
+        ("node_start_byte", _list(pa.int32())),
+        ("node_end_byte", _list(pa.int32())),
+        ("node_start_line", _list(pa.int32())),
+        ("node_start_col", _list(pa.int32())),
+        ("node_end_line", _list(pa.int32())),
+        ("node_end_col", _list(pa.int32())),
+        ("edge_src", _list(pa.int32())),
+        ("edge_dst", _list(pa.int32())),
+        ("edge_type", _list(pa.int8())),
+    ]
+)
+_NODE = [f.name for f in SCHEMA if f.name.startswith("node_") and f.name != "node_kind"] + ["node_kind"]
+_EDGE = ["edge_src", "edge_dst", "edge_type"]
+
+
+def file_batch(fg: FileGraphs, relpath: str, keep: np.ndarray | None = None) -> pa.RecordBatch:
+    """The units of one file as a record batch of :data:`SCHEMA` (``keep``: mask of units to keep)."""
+    n = len(fg)
+    if n == 0 or (keep is not None and not keep.any()):
+        return pa.RecordBatch.from_pylist([], schema=SCHEMA)
+    idx = np.arange(n) if keep is None else np.flatnonzero(keep)
+    no, eo = fg.node_offsets, fg.edge_offsets
+    arrays: dict[str, pa.Array] = {}
+    node_counts = (no[1:] - no[:-1])[idx]
+    edge_counts = (eo[1:] - eo[:-1])[idx]
+    for names, off, counts in ((_NODE, no, node_counts), (_EDGE, eo, edge_counts)):
+        if keep is None:
+            sel = None
+            offsets = off
+        else:
+            sel = (
+                np.concatenate([np.arange(off[u], off[u + 1]) for u in idx]) if len(idx) else np.zeros(0, int)
+            )
+            offsets = np.concatenate(([0], np.cumsum(counts)))
+        for name in names:
+            values = fg.columns[name]
+            if sel is not None:
+                values = values[sel]
+            arrays[name] = pa.ListArray.from_arrays(
+                pa.array(offsets.astype(np.int32)), pa.array(values, type=SCHEMA.field(name).type.value_type)
+            )
+    names = [fg.names[u] for u in idx]
+    starts = [fg.start_lines[u] for u in idx]
+    cols = {
+        "id": [f"{relpath}::{nm}@{s + 1}" for nm, s in zip(names, starts, strict=True)],
+        "language": [fg.language] * len(idx),
+        "path": [relpath] * len(idx),
+        "unit_kind": [fg.unit_kind] * len(idx),
+        "name": names,
+        "start_line": starts,
+        "source": [fg.sources[u] for u in idx],
+        "kind_vocab": [KIND_VOCAB] * len(idx),
+        "has_error": [fg.unit_has_error[u] for u in idx],
+        "truncated_nodes": [fg.truncated_nodes[u] for u in idx],
+        "truncated_edges": [fg.truncated_edges[u] for u in idx],
+        "num_nodes": node_counts.astype(np.int32),
+        "num_edges": edge_counts.astype(np.int32),
+    }
+    for name, values in cols.items():
+        arrays[name] = pa.array(values, type=SCHEMA.field(name).type)
+    return pa.RecordBatch.from_arrays([arrays[f.name] for f in SCHEMA], schema=SCHEMA)
+
+
+def batch_to_bytes(batch: pa.RecordBatch) -> bytes:
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, batch.schema) as writer:
+        writer.write_batch(batch)
+    return sink.getvalue().to_pybytes()
+
+
+def batch_from_bytes(data: bytes) -> pa.RecordBatch:
+    reader = pa.ipc.open_stream(pa.py_buffer(data))
+    batches = list(reader)
+    return batches[0] if batches else pa.RecordBatch.from_pylist([], schema=SCHEMA)
+
+
+def _feature(t: pa.DataType) -> dict:
+    """The ``datasets`` feature dict of an Arrow type (written by hand: importing ``datasets`` costs 1 s
+    per build; ``tests/data_builders`` checks it against ``Features.from_arrow_schema``)."""
+    if pa.types.is_list(t):
+        return {"feature": _feature(t.value_type), "_type": "List"}
+    return {"dtype": str(t) if str(t) != "bool" else "bool", "_type": "Value"}
+
+
+def features_dict() -> dict:
+    return {f.name: _feature(f.type) for f in SCHEMA}
+
+
+def _features_metadata() -> dict[bytes, bytes]:
+    return {b"huggingface": json.dumps({"info": {"features": features_dict()}}).encode()}
+
+
+class DatasetWriter:
+    """Streams record batches into ``<dir>/data-00000-of-00001.arrow``; :meth:`close` adds the
+    ``datasets`` metadata so ``datasets.load_from_disk(dir)`` opens it."""
+
+    def __init__(self, directory: Path) -> None:
+        self.dir = directory
+        self.dir.mkdir(parents=True, exist_ok=True)
+        schema = SCHEMA.with_metadata(_features_metadata())
+        self._sink = pa.OSFile(str(self.dir / DATA_FILE), "wb")
+        self._writer = pa.ipc.new_stream(self._sink, schema)
+        self._schema = schema
+        self.rows = 0
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        if batch.num_rows:
+            self._writer.write_batch(batch.replace_schema_metadata(self._schema.metadata))
+            self.rows += batch.num_rows
+
+    def close(self, fingerprint: str) -> None:
+        self._writer.close()
+        self._sink.close()
+        write_dataset_metadata(self.dir, fingerprint)
+
+
+def write_dataset_metadata(directory: Path, fingerprint: str) -> None:
+    info = {
+        "citation": "",
+        "description": "galla code graphs (see manifest.json)",
+        "features": features_dict(),
+        "homepage": "",
+        "license": "",
+    }
+    (directory / "dataset_info.json").write_text(json.dumps(info, indent=2))
+    state = {
+        "_data_files": [{"filename": DATA_FILE}],
+        "_fingerprint": fingerprint,
+        "_format_columns": None,
+        "_format_kwargs": {},
+        "_format_type": None,
+        "_output_all_columns": False,
+        "_split": None,
+    }
+    (directory / "state.json").write_text(json.dumps(state, indent=2))
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+# --- official GALLa JSONL ---------------------------------------------------------------------
+
+
+def galla_records(table: pa.Table, node_text: bool = False) -> Iterator[dict]:
+    """Rows as official GALLa stage-1 records (``node_ids``, ``edge_index``, ``source``) plus extras."""
+    cols = {
+        name: table.column(name).to_pylist()
+        for name in (
+            "id",
+            "language",
+            "path",
+            "name",
+            "unit_kind",
+            "source",
+            "node_kind",
+            "edge_src",
+            "edge_dst",
+            "edge_type",
+            "node_start_byte",
+            "node_end_byte",
+        )
+    }
+    for i in range(table.num_rows):
+        rec = {
+            "node_ids": cols["node_kind"][i],
+            "edge_index": [list(e) for e in zip(cols["edge_src"][i], cols["edge_dst"][i], strict=True)],
+            "source": cols["source"][i],
+            "edge_type": cols["edge_type"][i],
+            "id": cols["id"][i],
+            "language": cols["language"][i],
+            "path": cols["path"][i],
+            "name": cols["name"][i],
+            "unit_kind": cols["unit_kind"][i],
+        }
+        if node_text:
+            data = cols["source"][i].encode()
+            rec["text"] = [
+                data[s:e].decode(errors="replace")
+                for s, e in zip(cols["node_start_byte"][i], cols["node_end_byte"][i], strict=True)
+            ]
+        yield rec
+
+
+def write_galla_jsonl(table: pa.Table, path: Path, node_text: bool = False) -> int:
+    """Write rows as official GALLa JSONL; returns the number of records."""
+    n = 0
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        for rec in galla_records(table, node_text):
+            f.write(json.dumps(rec, ensure_ascii=False, separators=(",", ":")))
+            f.write("\n")
+            n += 1
+    os.replace(tmp, path)
+    return n
+
+
+def read_galla_jsonl(paths: str | Path | Iterable[str | Path], edge_type: EdgeType | None = None):
+    """Load official GALLa JSONL files (graph records) into a ``datasets.Dataset`` of :data:`SCHEMA`.
+
+    Args:
+        paths: one or more ``.jsonl`` files. Lines without ``node_ids`` (downstream ``human``/``bot``
+            records) are skipped.
+        edge_type: the type given to the untyped official edges. Default: ``CHILD`` for files whose
+            name contains ``AST``, ``DATA_FLOW`` for ``DFG``, and ``CHILD`` otherwise.
+
+    Stage-2 records (``question``/``bot`` instead of ``source``) get the question as ``source`` and
+    keep both texts as extra columns ``question`` and ``bot``. Spans are unknown (-1) and node kinds
+    are the official ids (``kind_vocab`` = ``official-galla``).
+
+    Raises:
+        ValueError: a line is not JSON or lacks ``edge_index``; the message names file and line.
+    """
+    from datasets import Dataset
+
+    if isinstance(paths, (str, Path)):
+        paths = [paths]
+    rows: dict[str, list] = {f.name: [] for f in SCHEMA}
+    extra: dict[str, list] = {"question": [], "bot": []}
+    for p in map(Path, paths):
+        if not p.exists():
+            raise ValueError(f"GALLa JSONL file '{p}' does not exist; pass the path of a .jsonl file")
+        et = edge_type
+        if et is None:
+            et = EdgeType.DATA_FLOW if "DFG" in p.name.upper() else EdgeType.CHILD
+        language = "java" if "JAVA" in p.name.upper() else "python" if "PYTHON" in p.name.upper() else ""
+        with open(p, encoding="utf-8") as f:
+            for lineno, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                try:
+                    rec = json.loads(line)
+                except json.JSONDecodeError as err:
+                    raise ValueError(
+                        f"{p}:{lineno}: not valid JSON ({err.msg}); fix or remove the line"
+                    ) from err
+                if "node_ids" not in rec:
+                    continue
+                if "edge_index" not in rec:
+                    raise ValueError(
+                        f"{p}:{lineno}: graph record without 'edge_index'; not a GALLa graph file"
+                    )
+                kinds = [int(k) for k in rec["node_ids"]]
+                pairs = rec["edge_index"] or []
+                n = len(kinds)
+                minus = [-1] * n
+                src = [int(a) for a, _ in pairs]
+                dst = [int(b) for _, b in pairs]
+                if any(not 0 <= v < n for v in src + dst):
+                    raise ValueError(f"{p}:{lineno}: edge_index refers to a node outside 0..{n - 1}")
+                text = rec.get("source") or rec.get("question") or ""
+                values = {
+                    "id": f"{p.name}:{lineno}",
+                    "language": rec.get("language", language),
+                    "path": str(p),
+                    "unit_kind": "program",
+                    "name": f"line {lineno}",
+                    "start_line": 0,
+                    "source": text,
+                    "kind_vocab": "official-galla",
+                    "has_error": False,
+                    "truncated_nodes": 0,
+                    "truncated_edges": 0,
+                    "num_nodes": n,
+                    "num_edges": len(src),
+                    "node_kind": kinds,
+                    "node_named": [1] * n,
+                    "node_start_byte": minus,
+                    "node_end_byte": minus,
+                    "node_start_line": minus,
+                    "node_start_col": minus,
+                    "node_end_line": minus,
+                    "node_end_col": minus,
+                    "edge_src": src,
+                    "edge_dst": dst,
+                    "edge_type": [int(et)] * len(src),
+                }
+                for k, v in values.items():
+                    rows[k].append(v)
+                extra["question"].append(rec.get("question"))
+                extra["bot"].append(rec.get("bot"))
+    table = pa.table({f.name: pa.array(rows[f.name], type=f.type) for f in SCHEMA})
+    for k, v in extra.items():
+        if any(x is not None for x in v):
+            table = table.append_column(k, pa.array(v, type=pa.string()))
+    return Dataset(table)

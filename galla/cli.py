@@ -1,0 +1,238 @@
+"""The ``galla`` command: a dispatch table from subcommand to an importable function.
+
+Each ``cmd_*`` function takes parsed arguments and returns an exit code; the work itself lives in the
+library (``data_builders``, ``parsers``), so tests and notebooks call the same code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from rich.console import Console
+
+console = Console(stderr=True)
+
+
+def _key_values(items: Sequence[str], flag: str) -> dict[str, str]:
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key or not value:
+            raise SystemExit(f"galla: {flag} expects PATTERN=LANGUAGE (e.g. '*.h=cpp'), got {item!r}")
+        out[key] = value
+    return out
+
+
+# --- build-graphs -----------------------------------------------------------------------------
+
+
+def add_build_graphs(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "build-graphs",
+        help="parse repositories into code graphs (AST, control flow, data flow) and write a dataset",
+        description="Walk repositories (honouring .gitignore), parse every supported source file with "
+        "tree-sitter and write one graph per unit as a Hugging Face `datasets` dataset plus manifest.json.",
+    )
+    p.add_argument("paths", nargs="+", help="repository directories and/or source files")
+    p.add_argument("--out", required=True, type=Path, help="output directory")
+    p.add_argument(
+        "--unit", default="function", choices=["function", "class", "file"], help="what one graph covers"
+    )
+    p.add_argument(
+        "--edges", default="all", help="edge kinds: all, or groups/names like ast,cfg,dfg,calls,LAST_WRITE"
+    )
+    p.add_argument("--workers", type=int, default=0, help="processes (default: all cores)")
+    p.add_argument("--num-shards", type=int, default=1, help="split the corpus into N deterministic shards")
+    p.add_argument("--shard-index", type=int, default=0, help="which shard this run builds (0-based)")
+    p.add_argument(
+        "--format",
+        default="arrow",
+        choices=["arrow", "galla-jsonl"],
+        help="galla-jsonl also writes graphs.jsonl in the official GALLa record format",
+    )
+    p.add_argument("--node-text", action="store_true", help="galla-jsonl: add each node's source text")
+    p.add_argument(
+        "--language",
+        action="append",
+        default=[],
+        metavar="PATTERN=LANG",
+        help="map a glob or extension to a language, e.g. '*.h=cpp' (repeatable)",
+    )
+    p.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="gitignore-style pattern to leave out, e.g. 'test/' (repeatable)",
+    )
+    p.add_argument("--max-file-bytes", type=int, default=1_000_000, help="skip larger files (default 1 MB)")
+    p.add_argument("--max-nodes", type=int, default=50_000, help="per-unit node cap (counted truncation)")
+    p.add_argument("--max-edges", type=int, default=500_000, help="per-unit edge cap (counted truncation)")
+    p.add_argument(
+        "--skip-errors", action="store_true", help="drop units with syntax errors (default: keep, flagged)"
+    )
+    p.add_argument("--no-gitignore", action="store_true", help="do not apply .gitignore rules")
+    p.add_argument(
+        "--include-vendored", action="store_true", help="walk node_modules, vendor, build, ... too"
+    )
+    p.add_argument(
+        "--no-cache", action="store_true", help="do not read or write the per-file cache in OUT/.cache"
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    p.set_defaults(func=cmd_build_graphs)
+
+
+def cmd_build_graphs(args: argparse.Namespace) -> int:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from data_builders.build import BuildError, BuildOptions, build_graphs
+
+    opts = BuildOptions(
+        paths=[str(p) for p in args.paths],
+        out=args.out,
+        unit=args.unit,
+        edges=args.edges,
+        workers=args.workers,
+        num_shards=args.num_shards,
+        shard_index=args.shard_index,
+        format=args.format,
+        node_text=args.node_text,
+        languages=_key_values(args.language, "--language"),
+        exclude=list(args.exclude),
+        max_file_bytes=args.max_file_bytes,
+        max_nodes=args.max_nodes,
+        max_edges=args.max_edges,
+        skip_errors=args.skip_errors,
+        respect_gitignore=not args.no_gitignore,
+        include_vendored=args.include_vendored,
+        cache=not args.no_cache,
+    )
+    progress = Progress(
+        TextColumn("[bold]build-graphs"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("files · {task.fields[units]:,} units"),
+        TimeRemainingColumn(),
+        console=console,
+        disable=args.quiet,
+        transient=False,
+    )
+    task = progress.add_task("files", total=None, units=0)
+    units = 0
+
+    def on_file(done: int, total: int, outcome) -> None:
+        nonlocal units
+        units += outcome.units
+        progress.update(task, completed=done, total=total, units=units)
+
+    try:
+        with progress:
+            report = build_graphs(opts, progress=on_file, on_files=lambda n: progress.update(task, total=n))
+    except BuildError as err:
+        console.print(f"[red]galla build-graphs: {err}[/red]")
+        return 2
+    if not args.quiet:
+        print_build_summary(report)
+    return 0
+
+
+def print_build_summary(report) -> None:
+    from rich.table import Table
+
+    m = report.manifest
+    t = m["totals"]
+    table = Table(title=f"galla build-graphs → {report.out}", show_edge=False)
+    for col in ("language", "files", "MB", "units", "nodes", "edges", "syntax errors"):
+        table.add_column(col, justify="right" if col != "language" else "left")
+    for lang, c in m["languages"].items():
+        table.add_row(
+            lang,
+            f"{c['files']:,}",
+            f"{c['bytes'] / 1e6:.1f}",
+            f"{c['units']:,}",
+            f"{c['nodes']:,}",
+            f"{c['edges']:,}",
+            f"{c['files_with_syntax_errors']:,}",
+        )
+    console.print(table)
+    edges = ", ".join(f"{k} {v:,}" for k, v in sorted(m["edge_counts"].items(), key=lambda kv: -kv[1]))
+    console.print(f"edges: {edges or 'none'}")
+    rate = t["bytes"] / 1e6 / report.seconds if report.seconds else 0.0
+    console.print(
+        f"{t['units']:,} units from {t['files_parsed']:,} files in {report.seconds:.1f} s ({rate:.1f} MB/s); "
+        f"{report.cached_files:,} files from cache"
+    )
+    if t["files_skipped"]:
+        reasons = ", ".join(f"{k} {v}" for k, v in m["skipped_by_reason"].items())
+        console.print(f"skipped {t['files_skipped']:,} files/dirs ({reasons}); details in manifest.json")
+    if t["files_failed"]:
+        console.print(
+            f"[yellow]{t['files_failed']} files failed to extract; see 'failed' in manifest.json[/yellow]"
+        )
+    if t["units_with_syntax_errors"]:
+        action = "dropped" if m["options"]["skip_errors"] else "kept with has_error=True"
+        console.print(f"{t['units_with_syntax_errors']:,} units had syntax errors ({action})")
+    if t["units_truncated"]:
+        console.print(f"{t['units_truncated']:,} units hit --max-nodes/--max-edges and were truncated")
+    if t["files_found"] == 0:
+        console.print("[yellow]no source files found; check the paths and --language overrides[/yellow]")
+
+
+# --- show-graph -------------------------------------------------------------------------------
+
+
+def add_show_graph(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "show-graph",
+        help="draw one unit's graph (PNG/SVG/PDF) or write it as GraphViz DOT",
+        description="Draw the graph of one function (FILE:NAME) or of the first unit in FILE, with each "
+        "edge type in its own colour.",
+    )
+    p.add_argument("target", help="FILE or FILE:FUNCTION (qualified names like Class.method work)")
+    p.add_argument("--out", required=True, type=Path, help="output file: .png, .svg, .pdf or .dot")
+    p.add_argument("--language", help="language name (default: from the file extension)")
+    p.add_argument("--unit", default="function", choices=["function", "class", "file"])
+    p.add_argument("--edges", default="all", help="edge kinds to draw (CHILD is always drawn)")
+    p.set_defaults(func=cmd_show_graph)
+
+
+def cmd_show_graph(args: argparse.Namespace) -> int:
+    from parsers.draw import ShowGraphError, show_graph
+
+    try:
+        g = show_graph(args.target, args.out, language=args.language, unit=args.unit, edges=args.edges)
+    except ShowGraphError as err:
+        console.print(f"[red]galla show-graph: {err}[/red]")
+        return 2
+    console.print(f"wrote {args.out} ({g.name}: {g.num_nodes} nodes, {g.num_edges} edges)")
+    return 0
+
+
+# --- entry point ------------------------------------------------------------------------------
+
+COMMANDS: dict[str, Callable[[argparse._SubParsersAction], None]] = {
+    "build-graphs": add_build_graphs,
+    "show-graph": add_show_graph,
+}
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="galla", description="Graph-augmented fine-tuning of code LLMs (GALLa)."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    for add in COMMANDS.values():
+        add(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = make_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
