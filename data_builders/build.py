@@ -21,7 +21,7 @@ import sys
 import time
 import traceback
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -270,13 +270,14 @@ def _atomic_write(path: Path, data: bytes) -> None:
 
 def build_graphs(
     opts: BuildOptions,
-    progress: Callable[[int, int, FileOutcome], None] | None = None,
+    progress: Callable[[int, int | None, FileOutcome], None] | None = None,
     on_files: Callable[[int], None] | None = None,
 ) -> BuildReport:
     """Build the dataset described by ``opts``.
 
     Args:
-        progress: called after each file as ``progress(done, total, outcome)``.
+        progress: called after each file as ``progress(done, total, outcome)``; ``total`` is None
+            while the walk (which runs alongside the workers) is still finding files.
         on_files: called once with the number of files to process, before any work.
 
     Raises:
@@ -285,26 +286,34 @@ def build_graphs(
     opts.validate()
     t0 = time.perf_counter()
     try:
-        walked = list(
-            iter_repository(
-                opts.paths,
-                extensions=extension_map(),
-                language_overrides=opts.languages,
-                max_file_bytes=opts.max_file_bytes,
-                respect_gitignore=opts.respect_gitignore,
-                include_vendored=opts.include_vendored,
-                exclude=opts.exclude,
-            )
+        walk = iter_repository(
+            opts.paths,
+            extensions=extension_map(),
+            language_overrides=opts.languages,
+            max_file_bytes=opts.max_file_bytes,
+            respect_gitignore=opts.respect_gitignore,
+            include_vendored=opts.include_vendored,
+            exclude=opts.exclude,
         )
     except WalkError as err:
         raise BuildError(str(err)) from None
-    files = [w for w in walked if isinstance(w, SourceFile)]
-    skipped = [w for w in walked if isinstance(w, Skipped)]
-    if opts.num_shards > 1:
-        files = [f for f in files if shard_of(f.relpath, opts.num_shards) == opts.shard_index]
-        skipped = [s for s in skipped if shard_of(s.relpath, opts.num_shards) == opts.shard_index]
-    if on_files is not None:
-        on_files(len(files))
+    files: list[SourceFile] = []
+    skipped: list[Skipped] = []
+    walk_done = [False]
+
+    def this_shard():
+        """Files of this shard, as the walk finds them (workers start before the walk ends)."""
+        for w in walk:
+            if opts.num_shards > 1 and shard_of(w.relpath, opts.num_shards) != opts.shard_index:
+                continue
+            if isinstance(w, Skipped):
+                skipped.append(w)
+            else:
+                files.append(w)
+                yield w
+        walk_done[0] = True
+        if on_files is not None:
+            on_files(len(files))
 
     out = Path(opts.out)
     if out.exists() and not out.is_dir():
@@ -315,16 +324,15 @@ def build_graphs(
     shutil.rmtree(tmp, ignore_errors=True)
     writer = DatasetWriter(tmp)
     outcomes: list[FileOutcome] = []
-    workers = opts.workers or os.cpu_count() or 1
-    workers = max(1, min(workers, len(files)))
+    workers = max(1, opts.workers or os.cpu_count() or 1)
     try:
-        for i, outcome in enumerate(_run(files, opts, cache, workers), 1):
+        for i, outcome in enumerate(_run(this_shard(), opts, cache, workers), 1):
             if outcome.batch:
                 writer.write(batch_from_bytes(outcome.batch))
             outcome.batch = b""
             outcomes.append(outcome)
             if progress is not None:
-                progress(i, len(files), outcome)
+                progress(i, len(files) if walk_done[0] else None, outcome)
         manifest = _manifest(opts, files, skipped, outcomes)
         fingerprint = hashlib.blake2b(
             json.dumps(manifest, sort_keys=True).encode(), digest_size=8
@@ -359,16 +367,15 @@ def build_graphs(
     return report
 
 
-def _run(files: Sequence[SourceFile], opts: BuildOptions, cache: Path | None, workers: int):
-    if workers <= 1 or len(files) <= 1:
+def _run(files: Iterator[SourceFile], opts: BuildOptions, cache: Path | None, workers: int):
+    if workers <= 1:
         _init_worker(opts, cache)
         yield from map(process_file, files)
         return
     method = "fork" if sys.platform.startswith("linux") else "spawn"
     ctx = mp.get_context(method)
-    chunk = max(1, min(8, len(files) // (workers * 8)))
     with ctx.Pool(workers, initializer=_init_worker, initargs=(opts, cache)) as pool:
-        yield from pool.imap(process_file, files, chunksize=chunk)
+        yield from pool.imap(process_file, files, chunksize=2)
 
 
 def _prune_cache(root: Path, keep: Path) -> None:

@@ -123,10 +123,12 @@ def cmd_build_graphs(args: argparse.Namespace) -> int:
     task = progress.add_task("files", total=None, units=0)
     units = 0
 
-    def on_file(done: int, total: int, outcome) -> None:
+    def on_file(done: int, total: int | None, outcome) -> None:
         nonlocal units
         units += outcome.units
-        progress.update(task, completed=done, total=total, units=units)
+        progress.update(task, completed=done, units=units)
+        if total is not None:
+            progress.update(task, total=total)
 
     try:
         with progress:

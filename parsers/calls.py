@@ -2,8 +2,10 @@
 
 Calls are resolved by name, as python-graphs does: a call whose callee is a plain identifier goes to
 every function of that name defined in the file; ``self.m()`` / ``this.m()`` goes to method ``m`` of
-the enclosing class. Positional arguments bind to formal parameters by position (skipping the receiver
-parameter of a method called through ``self``), keyword arguments by name.
+the enclosing class. A call kind that is also a member kind (Java's ``method_invocation``, which holds
+both ``object`` and ``name``) resolves by name without a receiver and as a member access with one.
+Positional arguments bind to formal parameters by position (skipping the receiver parameter of a
+method called through ``self``), keyword arguments by name.
 """
 
 from __future__ import annotations
@@ -82,6 +84,9 @@ def call_edges(ft: FlatTree, spec: LanguageSpec, edges: list[list[int]], want: s
         callee = _child(ft, n, fields[0])
         if callee < 0:
             continue
+        receiver = members.get(kind[n])
+        if receiver is not None and _child(ft, n, receiver[0]) >= 0:
+            callee = n  # the call holds its receiver itself (Java's `obj.m()`): a member access
         targets: list[int] = []
         via_self = False
         if kind[callee] in dt.identifiers:

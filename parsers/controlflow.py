@@ -45,6 +45,8 @@ class FlowTables:
     raises: frozenset[int]
     loops: frozenset[int]
     switches: frozenset[int]
+    labels: frozenset[int]
+    """Kinds of a field-less label child (``LanguageSpec.label_kinds``)."""
     fid: dict[str, int]
     """Field name -> grammar field id (-1 if absent)."""
     named: list[bool]
@@ -86,6 +88,7 @@ def flow_tables(spec: LanguageSpec) -> FlowTables:
         raises=tab.kinds(spec.raise_kinds),
         loops=frozenset(i for i, r in roles.items() if r in ("while", "for_each", "for", "do")),
         switches=frozenset(i for i, r in roles.items() if r == "switch"),
+        labels=tab.kinds(spec.label_kinds),
         fid=fid,
         named=named,
         statement=[nm and i not in tab.kinds(spec.non_statement_kinds) for i, nm in enumerate(named)],
@@ -179,6 +182,9 @@ class _Builder:
         out = []
         for h in comp.head:
             out.extend(self.children_with_field(n, h))
+        if comp.head_kinds:
+            names = self.fl.tab.names
+            out.extend(c for c in self.ft.children(n) if names[self.kind[c]] in comp.head_kinds)
         out.sort()
         return out
 
@@ -189,6 +195,16 @@ class _Builder:
             if b >= 0:
                 return b
         return n
+
+    def labeled_body(self, n: int, comp: Compound) -> int:
+        """The statement a label names: its body field, or (body None) the last statement child."""
+        if comp.body is not None:
+            return self.child(n, comp.body)
+        found = -1
+        for c in self.ft.children(n):
+            if self.fl.statement[self.kind[c]]:
+                found = c
+        return found
 
     def clauses(self, n: int, comp: Compound) -> list[int]:
         """Handler / case clauses of a try or switch, among its children and its body's children."""
@@ -222,7 +238,7 @@ class _Builder:
             if comp.role == "for" and self.child(n, comp.init) >= 0:
                 return ("i", n)
             if comp.role in ("do", "labeled"):
-                body = self.child(n, comp.body)
+                body = self.labeled_body(n, comp) if comp.role == "labeled" else self.child(n, comp.body)
                 if body < 0:
                     return self.after(n)
                 n = body
@@ -249,8 +265,8 @@ class _Builder:
         """The target after ``n`` ends normally, or a node whose ``after`` it equals."""
         fl, ft = self.fl, self.ft
         p = ft.parent[n]
-        if p < 0 or n == self.scope or p == self.scope:
-            return EXIT
+        if p < 0 or n == self.scope or (p == self.scope and self.kind[p] not in fl.blocks):
+            return EXIT  # (a scope that is a block, like a module, is its own statement list)
         kp = self.kind[p]
         comp = fl.compound.get(kp)
         if kp in fl.blocks or (comp is not None and comp.role == "case" and self.case_body(p, comp) == p):
@@ -304,22 +320,22 @@ class _Builder:
         if sw < 0:
             return self.ft.parent[c]
         scomp = self.fl.compound[self.kind[sw]]
-        if scomp.fallthrough:
+        if scomp.fallthrough or comp.fallthrough:
             cases = self.clauses(sw, scomp)
             i = cases.index(c) if c in cases else -1
-            if 0 <= i < len(cases) - 1:
-                nxt = cases[i + 1]
+            for nxt in cases[i + 1 :] if i >= 0 else ():  # into the next case with statements
                 ncomp = self.fl.compound.get(self.kind[nxt])
                 body = self.case_body(nxt, ncomp) if ncomp else nxt
                 stmts = self.statements(body)
-                return self.first(stmts[0]) if stmts else self.after(nxt)
+                if stmts:
+                    return self.first(stmts[0])
         return sw
 
     # --- jumps --------------------------------------------------------------------------------
     def label_text(self, n: int, fname: str | None) -> bytes | None:
-        if not fname:
-            return None
-        c = self.child(n, fname)
+        c = self.child(n, fname) if fname else -1
+        if c < 0 and self.fl.labels:  # a label without a field: the first child of a label kind
+            c = next((x for x in self.ft.children(n) if self.kind[x] in self.fl.labels), -1)
         return self.ft.text(c) if c >= 0 else None
 
     def jump_target(self, j: int, what: str) -> Key:
@@ -337,7 +353,7 @@ class _Builder:
             comp = fl.compound.get(ka)
             if comp is not None:
                 if label is not None and comp.role == "labeled" and self.label_text(a, comp.label) == label:
-                    body = self.child(a, comp.body)
+                    body = self.labeled_body(a, comp)
                     if what == "break":
                         return self.after(a)
                     if body >= 0 and self.kind[body] in fl.loops:
@@ -374,6 +390,8 @@ class _Builder:
         spec = fl.tab.spec
         params = self.child(scope, spec.parameters_field) if self.kind[scope] in fl.scopes else -1
         body = self.child(scope, spec.function_body_field) if self.kind[scope] in fl.scopes else scope
+        if body < 0 and self.kind[scope] in fl.blocks:
+            body = scope  # a scope that is its own statement list (Java class bodies)
         if self.kind[scope] in fl.scopes and body < 0:  # e.g. an abstract method with no body
             self.point(("s", scope), scope, [params] if params >= 0 else [], [])
             return self._finish()
@@ -388,7 +406,12 @@ class _Builder:
             n, handlers = stack.pop()
             k = self.kind[n]
             if k in fl.blocks:
-                stack.extend((s, handlers) for s in reversed(self.statements(n)))
+                stmts = self.statements(n)
+                memo = self.memo
+                for a, b in zip(stmts, stmts[1:], strict=False):  # after(a): where the next one starts
+                    if a not in memo:
+                        memo[a] = self.first(b)
+                stack.extend((s, handlers) for s in reversed(stmts))
                 continue
             comp = fl.compound.get(k)
             if comp is None:
@@ -415,7 +438,7 @@ class _Builder:
         role = comp.role
         push = stack.append
         if role == "labeled":
-            body = self.child(n, comp.body)
+            body = self.labeled_body(n, comp)
             if body >= 0:
                 push((body, handlers))
             return
@@ -463,22 +486,20 @@ class _Builder:
             return
         if role == "for":
             body = self.child(n, comp.body)
-            init, cond, upd = (
-                self.child(n, comp.init),
-                self.child(n, comp.head[0]) if comp.head else -1,
-                self.child(n, comp.update),
-            )
-            if init >= 0:
-                if self.kind[init] in self.fl.blocks or self.kind[init] in self.fl.compound:
-                    init = -1
+            cond = self.child(n, comp.head[0]) if comp.head else -1
+            inits = self.children_with_field(n, comp.init)  # `i = 0, j = 1`: several parts
+            upds = self.children_with_field(n, comp.update)
+            if inits:
+                if self.kind[inits[0]] in self.fl.blocks or self.kind[inits[0]] in self.fl.compound:
+                    inits = []
                 else:
-                    self.point(("i", n), init, [init], [("s", n), *handlers])
+                    self.point(("i", n), inits[0], inits, [("s", n), *handlers])
             succ = [self.first(body)] if body >= 0 else [("s", n)]
             if cond >= 0:
                 succ.append(self.after(n))
             self.point(("s", n), n, [cond] if cond >= 0 else [], [*succ, *handlers])
-            if upd >= 0:
-                self.point(("u", n), upd, [upd], [("s", n), *handlers])
+            if upds:
+                self.point(("u", n), upds[0], upds, [("s", n), *handlers])
             if body >= 0:
                 push((body, handlers))
             return
@@ -496,7 +517,8 @@ class _Builder:
             parts = self.ft.children(n)
             hs = [c for c in parts if names[self.kind[c]] in comp.clauses]
             rest = [c for c in parts if names[self.kind[c]] in comp.else_kinds | comp.finally_kinds]
-            self.point(("s", n), n, [], [self.first(body) if body >= 0 else self.after(n), *handlers])
+            reads = self.head_nodes(n, comp)  # try-with-resources: the resources, before the body
+            self.point(("s", n), n, reads, [self.first(body) if body >= 0 else self.after(n), *handlers])
             for c in reversed(rest + hs):
                 push((c, handlers))
             if body >= 0:
@@ -506,7 +528,12 @@ class _Builder:
         if role == "switch":
             cases = self.clauses(n, comp)
             names = self.fl.tab.names
-            has_default = any(names[self.kind[c]] in comp.default_kinds for c in cases)
+            src, start = self.ft.source, self.ft.start
+            prefixes = tuple(p.encode() for p in comp.default_prefixes)
+            has_default = any(
+                names[self.kind[c]] in comp.default_kinds or (prefixes and src.startswith(prefixes, start[c]))
+                for c in cases
+            )
             succ = [self.first(c) for c in cases]
             if not has_default:
                 succ.append(self.after(n))
@@ -518,7 +545,11 @@ class _Builder:
             body = self.case_body(n, comp)
             if body == n:
                 stmts = self.statements(n)
-                succ = [self.first(stmts[0])] if stmts else [self.after(n)]
+                if stmts:
+                    succ = [self.first(stmts[0])]
+                else:  # an empty case: falls into the next one, or leaves the switch
+                    nxt = self._after_case(n, comp)
+                    succ = [nxt if isinstance(nxt, tuple) else self.after(nxt)]
                 for s in reversed(stmts):
                     push((s, handlers))
             else:
@@ -531,7 +562,7 @@ class _Builder:
         if self.kind[n] in self.fl.functions:
             body = -1  # a nested definition: its body is a scope of its own
         succ = [self.first(body)] if body >= 0 else [self.after(n)]
-        reads = self.head_nodes(n, comp) if comp.head else []
+        reads = self.head_nodes(n, comp) if comp.head or comp.head_kinds else []
         self.point(("s", n), n, reads, [*succ, *handlers])
         if body >= 0:
             push((body, handlers))

@@ -193,48 +193,76 @@ def events(ft: FlatTree, dt: DataTables) -> Events:
 
 def scan(ft: FlatTree, dt: DataTables, root: int, out: list[tuple[tuple, int, Name, int]]) -> None:
     """Append the accesses in the subtree of ``root`` as ``(order, node, name, mode)``."""
+    out.extend(scan_points(ft, dt, [[root]])[0])
+
+
+Access = tuple[tuple, int, Name, int]
+"""(order key, node, name, mode)."""
+
+
+def scan_points(ft: FlatTree, dt: DataTables, reads: list[list[int]]) -> list[list[Access]]:
+    """For each point (a list of subtree roots), its accesses ``(order, node, name, mode)`` in order.
+
+    A nested scope or class met on the way is skipped, except for its name, which it writes. Order keys
+    are ``(i,)`` for node ``i``, prefixed by the keys of the deferred regions (assignment targets,
+    comprehension elements) around it, so sorting puts deferred parts after the rest of their parent.
+    """
     kind, stop, start, end, src = ft.kind, ft.stop, ft.start, ft.end, ft.source
-    if kind[root] in dt.skip:
-        name = _definition_name(ft, dt, root)
-        if name >= 0:
-            out.append(((stop[root],), name, src[start[name] : end[name]], WRITE))
-        return
+    skip = dt.skip
     ev = events(ft, dt)
     ev_node, ev_flag, ev_mode, ev_name, ev_key = ev.node, ev.flag, ev.mode, ev.name, ev.defer_key
-    regions: list[tuple[int, int]] = []  # (stop of deferred subtree, order key)
-    scopes: list[tuple[int, int, set[bytes]]] = []  # (stop, comprehension node, bound names)
-    skip_until = -1
-    for j in range(bisect_left(ev_node, root), bisect_left(ev_node, stop[root])):
-        i = ev_node[j]
-        if i < skip_until:
-            continue
-        f = ev_flag[j]
-        if regions:
-            while regions and regions[-1][0] <= i:
-                regions.pop()
-        if f & SKIP:
-            name = _definition_name(ft, dt, i)
-            if name >= 0:
-                order = (*(r[1] for r in regions), stop[i]) if regions else (stop[i],)
-                out.append((order, name, src[start[name] : end[name]], WRITE))
-            skip_until = stop[i]
-            continue
-        if f & DEFER and i != root:
-            regions.append((stop[i], ev_key[j]))
-        if f & COMP:
-            while scopes and scopes[-1][0] <= i:
-                scopes.pop()
-            scopes.append((stop[i], i, _bound_names(ft, dt, i)))
-        if f & IDENT:
-            name: Name = ev_name[j]  # type: ignore[assignment]
-            if scopes:
-                while scopes and scopes[-1][0] <= i:
-                    scopes.pop()
-                for sc in reversed(scopes):
-                    if name in sc[2]:
-                        name = (sc[1], name)  # type: ignore[assignment]
-                        break
-            out.append(((*(r[1] for r in regions), i) if regions else (i,), i, name, ev_mode[j]))
+    result: list[list[tuple[tuple, int, Name, int]]] = []
+    for roots in reads:
+        out: list[tuple[tuple, int, Name, int]] = []
+        sort = len(roots) > 1
+        for root in roots:
+            if root < 0:
+                continue
+            if kind[root] in skip:
+                name = _definition_name(ft, dt, root)
+                if name >= 0:
+                    out.append(((stop[root],), name, src[start[name] : end[name]], WRITE))
+                continue
+            regions: list[tuple[int, int]] = []  # (stop of deferred subtree, order key)
+            scopes: list[tuple[int, int, set[bytes]]] = []  # (stop, comprehension node, bound names)
+            skip_until = -1
+            for j in range(bisect_left(ev_node, root), bisect_left(ev_node, stop[root])):
+                i = ev_node[j]
+                if i < skip_until:
+                    continue
+                f = ev_flag[j]
+                if regions:
+                    while regions and regions[-1][0] <= i:
+                        regions.pop()
+                if f & SKIP:
+                    name = _definition_name(ft, dt, i)
+                    if name >= 0:
+                        order = (*(r[1] for r in regions), stop[i]) if regions else (stop[i],)
+                        out.append((order, name, src[start[name] : end[name]], WRITE))
+                        sort = True
+                    skip_until = stop[i]
+                    continue
+                if f & DEFER and i != root:
+                    regions.append((stop[i], ev_key[j]))
+                    sort = True
+                if f & COMP:
+                    while scopes and scopes[-1][0] <= i:
+                        scopes.pop()
+                    scopes.append((stop[i], i, _bound_names(ft, dt, i)))
+                if f & IDENT:
+                    name_: Name = ev_name[j]  # type: ignore[assignment]
+                    if scopes:
+                        while scopes and scopes[-1][0] <= i:
+                            scopes.pop()
+                        for sc in reversed(scopes):
+                            if name_ in sc[2]:
+                                name_ = (sc[1], name_)  # type: ignore[assignment]
+                                break
+                    out.append(((*(r[1] for r in regions), i) if regions else (i,), i, name_, ev_mode[j]))
+        if sort and len(out) > 1:
+            out.sort(key=_order)
+        result.append(out)
+    return result
 
 
 def _definition_name(ft: FlatTree, dt: DataTables, n: int) -> int:
@@ -268,15 +296,7 @@ def scope_dataflow(
 ) -> None:
     """Append def-use edges of one scope to ``edges`` (parallel lists: type, src, dst)."""
     dt = data_tables(spec)
-    per_point: list[list[tuple[tuple, int, Name, int]]] = []
-    for roots in cfg.reads:
-        acc: list[tuple[tuple, int, Name, int]] = []
-        for r in roots:
-            if r >= 0:
-                scan(ft, dt, r, acc)
-        if len(acc) > 1:
-            acc.sort(key=_order)
-        per_point.append(acc)
+    per_point = scan_points(ft, dt, cfg.reads)
     et, es, ed = edges
 
     if EdgeType.LAST_LEXICAL_USE in want:

@@ -42,6 +42,8 @@ class Compound:
         role: what the statement does to control flow (see :data:`Role`).
         head: fields evaluated at the statement's own CFG point (conditions, switch values, with items).
             ``("*",)`` means every child that is not a body/alternative part.
+        head_kinds: kinds of children evaluated at the head too, for heads without a field (Java's
+            ``switch_label``).
         body: field of the statement or block that runs next (``None``: last block-kind child).
         alternative: ``if``/loops: field(s) of the else branch; may occur several times (elif chains).
         target: ``for_each``: the loop variable pattern (written at the loop head on every iteration).
@@ -51,8 +53,13 @@ class Compound:
             children of the body).
         else_kinds / finally_kinds: ``try``: kinds of the else and finally clauses.
         default_kinds: ``switch``: case kinds that match anything (no fall out of the switch).
-        fallthrough: ``switch``: a case body that ends normally runs into the next one (C, Java, JS).
-        label: ``labeled``: field of the label identifier.
+        default_prefixes: ``switch``: a case clause whose source starts with one of these matches
+            anything, for grammars with one clause kind for ``case`` and ``default`` (Java, C).
+        fallthrough: ``switch``: a case body that ends normally runs into the next one (C, Java, JS);
+            ``case``: the same, for this case kind only (Java's ``case 1:`` groups, but not its
+            ``case 1 ->`` rules).
+        label: ``labeled``: field of the label identifier. ``labeled`` with ``body`` None: the body
+            is the last statement child (grammars whose labelled statement has no body field).
     """
 
     role: Role
@@ -69,6 +76,8 @@ class Compound:
     default_kinds: frozenset[str] = frozenset()
     fallthrough: bool = False
     label: str | None = None
+    head_kinds: frozenset[str] = frozenset()
+    default_prefixes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -102,7 +111,10 @@ class LanguageSpec:
     continue_kinds: frozenset[str] = frozenset()
     raise_kinds: frozenset[str] = frozenset()
     jump_label_field: str | None = "label"
-    """Field of a labelled break/continue's target label (Java, JS, Go, Rust)."""
+    """Field of a labelled break/continue's target label (JS, Go, Rust)."""
+    label_kinds: frozenset[str] = frozenset()
+    """Kinds of the field-less child that holds the label of a labelled statement or break/continue,
+    for grammars that give labels no field (Java's ``identifier``)."""
     yield_kinds: frozenset[str] = frozenset()
     """Expressions that hand a value back to the caller (RETURNS_TO edges)."""
 
@@ -148,6 +160,7 @@ class LanguageSpec:
 
 _MODULES = {
     "python": "parsers.languages.python",
+    "java": "parsers.languages.java",
 }
 
 
