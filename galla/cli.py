@@ -13,6 +13,8 @@ from pathlib import Path
 
 from rich.console import Console
 
+from galla.eval_cli import add_eval
+
 console = Console(stderr=True)
 
 
@@ -218,6 +220,7 @@ def cmd_show_graph(args: argparse.Namespace) -> int:
 COMMANDS: dict[str, Callable[[argparse._SubParsersAction], None]] = {
     "build-graphs": add_build_graphs,
     "show-graph": add_show_graph,
+    "eval": add_eval,
 }
 
 

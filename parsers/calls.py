@@ -13,6 +13,7 @@ from __future__ import annotations
 from parsers.dataflow import WRITE, DataTables, data_tables, scan
 from parsers.graph import EdgeType
 from parsers.languages import LanguageSpec
+from parsers.names import class_units, unit_name, unit_parameters
 from parsers.tree import FlatTree
 
 
@@ -27,6 +28,8 @@ def _child(ft: FlatTree, n: int, fid: int) -> int:
 
 def _formals(ft: FlatTree, dt: DataTables, fn: int, params_fid: int) -> list[tuple[bytes, int]]:
     params = _child(ft, fn, params_fid)
+    if params < 0 and dt.flow.tab.spec.declarator_fields:  # C's `int *f(int a)`: in a declarator
+        params = unit_parameters(ft, dt.flow.tab.spec, fn)
     if params < 0:
         return []
     acc: list[tuple] = []
@@ -58,15 +61,36 @@ def call_edges(ft: FlatTree, spec: LanguageSpec, edges: list[list[int]], want: s
         return
     by_name: dict[bytes, list[int]] = {}
     methods: dict[tuple[int, bytes], int] = {}
+    qualified = bool(spec.declarator_fields or spec.qualified_name_fields)
+    owner_of: dict[int, int] = {}  # method -> its class, for methods defined outside the class body
+    outside: list[tuple[int, str, bytes]] = []
     for n in ft.nodes_of(fl.functions):
-        name = _child(ft, n, name_fid)
-        if name < 0:
-            continue
-        text = ft.text(name)
+        if qualified:  # C++'s `void A::f() {}`: the simple name is the last part
+            parts = unit_name(ft, spec, n)
+            if not parts:
+                continue
+            text = parts[-1].encode()
+            if len(parts) > 1:
+                outside.append((n, parts[-2], text))
+        else:
+            name = _child(ft, n, name_fid)
+            if name < 0:
+                continue
+            text = ft.text(name)
         by_name.setdefault(text, []).append(n)
         owner = _enclosing(ft, n, fl.classes, fl.functions)
         if owner >= 0 and kind[owner] in fl.classes:
             methods[(owner, text)] = n
+    if outside:  # each goes to the classes of the file named by its qualifier
+        classes: dict[str, list[int]] = {}
+        for c in class_units(ft, spec):
+            cparts = unit_name(ft, spec, c)
+            if cparts:
+                classes.setdefault(cparts[-1], []).append(c)
+        for n, owner_name, text in outside:
+            for c in classes.get(owner_name, ()):
+                methods.setdefault((c, text), n)
+                owner_of[n] = c
     calls = {
         k: (tab.field(f), tab.field(a)) for kn, (f, a) in spec.call_kinds.items() for k in tab.kinds({kn})
     }
@@ -96,6 +120,8 @@ def call_edges(ft: FlatTree, spec: LanguageSpec, edges: list[list[int]], want: s
             obj, member = _child(ft, callee, ofid), _child(ft, callee, mfid)
             if obj >= 0 and member >= 0 and ft.text(obj).decode(errors="replace") in spec.self_names:
                 cls = _enclosing(ft, n, fl.classes, frozenset())
+                if cls < 0 and owner_of:  # inside `void A::f() {}`
+                    cls = owner_of.get(_enclosing(ft, n, fl.functions, frozenset()), -1)
                 m = methods.get((cls, ft.text(member)))
                 if m is not None:
                     targets, via_self = [m], True

@@ -17,8 +17,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cache
+from itertools import pairwise
 
 from parsers.languages import Compound, LanguageSpec
+from parsers.names import unit_parameters
 from parsers.tree import FlatTree, Tables, tables
 
 EXIT = ("x", -1)
@@ -52,6 +54,14 @@ class FlowTables:
     named: list[bool]
     statement: list[bool]
     """Grammar kind id -> may be a statement of a block (named, not a non-statement kind)."""
+    inline: frozenset[int] = frozenset()
+    """Field-less children whose fields count as their parent's (``LanguageSpec.inline_kinds``)."""
+    self_labelled: frozenset[int] = frozenset()
+    fallthroughs: frozenset[int] = frozenset()
+    break_targets: frozenset[int] = frozenset()
+    """What a plain ``break`` leaves: loops, and switches where ``LanguageSpec.break_leaves_switch``."""
+    gotos: frozenset[int] = frozenset()
+    """Statements that jump to a labelled statement of their scope (``LanguageSpec.goto_kinds``)."""
 
 
 @cache
@@ -65,6 +75,9 @@ def flow_tables(spec: LanguageSpec) -> FlowTables:
     field_names = {"alternative", "label", spec.name_field, spec.parameters_field, spec.function_body_field}
     if spec.jump_label_field:
         field_names.add(spec.jump_label_field)
+    if spec.parameter_field:
+        field_names.add(spec.parameter_field)
+    field_names.update(spec.entry_fields)
     for c in spec.compounds.values():
         field_names.update(
             f
@@ -92,6 +105,15 @@ def flow_tables(spec: LanguageSpec) -> FlowTables:
         fid=fid,
         named=named,
         statement=[nm and i not in tab.kinds(spec.non_statement_kinds) for i, nm in enumerate(named)],
+        inline=tab.kinds(spec.inline_kinds),
+        self_labelled=tab.kinds(spec.self_labelled_kinds),
+        fallthroughs=tab.kinds(spec.fallthrough_kinds),
+        gotos=tab.kinds(spec.goto_kinds),
+        break_targets=frozenset(
+            i
+            for i, r in roles.items()
+            if r in ("while", "for_each", "for", "do") or (r == "switch" and spec.break_leaves_switch)
+        ),
     )
 
 
@@ -122,6 +144,7 @@ class _Builder:
         self.try_of_finally: dict[int, int] = {}
         self.stmts: dict[int, list[int]] = {}
         self.position: dict[int, int] = {}
+        self.goto_labels: dict[bytes, int] | None = None
 
     # --- tree helpers -------------------------------------------------------------------------
     def child(self, n: int, fname: str | None) -> int:
@@ -139,13 +162,30 @@ class _Builder:
         for c in ft.children(n):
             if ft.field[c] == fid:
                 return c
+        if self.fl.inline:
+            found_inline = self._inline_fields(n, fid)
+            return found_inline[0] if found_inline else -1
         return -1
 
     def children_with_field(self, n: int, fname: str | None) -> list[int]:
         fid = self.fl.fid.get(fname, -1) if fname else -1
         if fid < 0:
             return []
-        return [c for c in self.ft.children(n) if self.ft.field[c] == fid]
+        out = [c for c in self.ft.children(n) if self.ft.field[c] == fid]
+        if not out and self.fl.inline:
+            out = self._inline_fields(n, fid)
+        return out
+
+    def _inline_fields(self, n: int, fid: int) -> list[int]:
+        """Children with field ``fid`` of ``n``'s field-less inline children (Go's ``for_clause``)."""
+        ft, inline = self.ft, self.fl.inline
+        return [
+            d
+            for c in ft.children(n)
+            if ft.field[c] == 0 and self.kind[c] in inline
+            for d in ft.children(c)
+            if ft.field[d] == fid
+        ]
 
     def statements(self, n: int) -> list[int]:
         """Statements directly inside block (or body-less case clause) ``n``."""
@@ -219,6 +259,37 @@ class _Builder:
     def kind_name(self, n: int) -> str:
         return self.fl.tab.names[self.kind[n]]
 
+    def for_inits(self, n: int, comp: Compound) -> list[int]:
+        """The initialiser parts of C-style for ``n`` (``i = 0, j = 1``: several), empty ones left out."""
+        inits = self.children_with_field(n, comp.init)
+        if comp.empty_kinds:
+            inits = [c for c in inits if self.kind_name(c) not in comp.empty_kinds]
+        return inits
+
+    def for_condition(self, n: int, comp: Compound) -> int:
+        """The condition of C-style for ``n``: the first head part present (``"*"``: a field-less child
+        that is no block, compound or inline kind, as Go's ``for x < 3``); -1 when it has none."""
+        for h in comp.head:
+            if h != "*":
+                c = self.child(n, h)
+            else:
+                fl, ft = self.fl, self.ft
+                c = next(
+                    (
+                        c
+                        for c in ft.children(n)
+                        if ft.field[c] == 0
+                        and fl.named[self.kind[c]]
+                        and self.kind[c] not in fl.blocks
+                        and self.kind[c] not in fl.compound
+                        and self.kind[c] not in fl.inline
+                    ),
+                    -1,
+                )
+            if c >= 0:
+                return c
+        return -1
+
     # --- first / after ------------------------------------------------------------------------
     def first(self, n: int) -> Key:
         fl = self.fl
@@ -233,9 +304,9 @@ class _Builder:
             comp = fl.compound.get(k)
             if comp is None:
                 return ("s", n)
-            if comp.role == "for_each" and self.child(n, comp.iterable) >= 0:
+            if comp.role in ("for_each", "for") and comp.iterable and self.child(n, comp.iterable) >= 0:
                 return ("i", n)
-            if comp.role == "for" and self.child(n, comp.init) >= 0:
+            if comp.role == "for" and self.for_inits(n, comp):
                 return ("i", n)
             if comp.role in ("do", "labeled"):
                 body = self.labeled_body(n, comp) if comp.role == "labeled" else self.child(n, comp.body)
@@ -284,7 +355,9 @@ class _Builder:
         if role in ("while", "for_each", "do"):
             return p if is_alt else ("s", p)
         if role == "for":
-            return p if is_alt else (("u", p) if self.child(p, comp.update) >= 0 else ("s", p))
+            if is_alt:
+                return p
+            return ("u", p) if comp.update and self.child(p, comp.update) >= 0 else ("s", p)
         if role == "try":
             return self._after_try_part(p, comp, n)
         if role == "case":
@@ -350,6 +423,11 @@ class _Builder:
             if a < 0 or cur == self.scope or a == self.scope:
                 return EXIT
             ka = self.kind[a]
+            if label is not None and ka in fl.self_labelled and self.label_text(a, None) == label:
+                if what == "break":  # Rust's `'a: loop { break 'a; }`
+                    return self.after(a)
+                if ka in fl.loops:
+                    return self._continue_key(a)
             comp = fl.compound.get(ka)
             if comp is not None:
                 if label is not None and comp.role == "labeled" and self.label_text(a, comp.label) == label:
@@ -358,7 +436,7 @@ class _Builder:
                         return self.after(a)
                     if body >= 0 and self.kind[body] in fl.loops:
                         return self._continue_key(body)
-                if label is None and what == "break" and (ka in fl.loops or ka in fl.switches):
+                if label is None and what == "break" and ka in fl.break_targets:
                     return self.after(a)
                 if label is None and what == "continue" and ka in fl.loops:
                     return self._continue_key(a)
@@ -373,7 +451,7 @@ class _Builder:
 
     def _continue_key(self, loop: int) -> Key:
         comp = self.fl.compound[self.kind[loop]]
-        if comp.role == "for" and self.child(loop, comp.update) >= 0:
+        if comp.role == "for" and comp.update and self.child(loop, comp.update) >= 0:
             return ("u", loop)
         return ("s", loop)
 
@@ -389,15 +467,22 @@ class _Builder:
         scope = self.scope
         spec = fl.tab.spec
         params = self.child(scope, spec.parameters_field) if self.kind[scope] in fl.scopes else -1
+        if params < 0 and spec.declarator_fields and self.kind[scope] in fl.scopes:
+            params = unit_parameters(self.ft, spec, scope)  # C's `int *f(int a)`: in a declarator
+        if params < 0 and spec.parameter_field and self.kind[scope] in fl.scopes:
+            params = self.child(scope, spec.parameter_field)  # `x => x`: a lone parameter
+        entry = [params] if params >= 0 else []
+        if spec.entry_fields and self.kind[scope] in fl.scopes:  # Go's receiver and named results
+            entry = sorted(entry + [c for f in spec.entry_fields for c in self.children_with_field(scope, f)])
         body = self.child(scope, spec.function_body_field) if self.kind[scope] in fl.scopes else scope
         if body < 0 and self.kind[scope] in fl.blocks:
             body = scope  # a scope that is its own statement list (Java class bodies)
         if self.kind[scope] in fl.scopes and body < 0:  # e.g. an abstract method with no body
-            self.point(("s", scope), scope, [params] if params >= 0 else [], [])
+            self.point(("s", scope), scope, entry, [])
             return self._finish()
         is_block = self.kind[body] in fl.blocks
         entry_succ = [self.first(body)] if is_block else [("s", body)]
-        self.point(("s", scope), scope, [params] if params >= 0 else [], entry_succ)
+        self.point(("s", scope), scope, entry, entry_succ)
         if not is_block:  # expression body (lambda)
             self.point(("s", body), body, [body], [])
             return self._finish()
@@ -408,7 +493,7 @@ class _Builder:
             if k in fl.blocks:
                 stmts = self.statements(n)
                 memo = self.memo
-                for a, b in zip(stmts, stmts[1:], strict=False):  # after(a): where the next one starts
+                for a, b in pairwise(stmts):  # after(a) is where the next statement starts
                     if a not in memo:
                         memo[a] = self.first(b)
                 stack.extend((s, handlers) for s in reversed(stmts))
@@ -430,12 +515,59 @@ class _Builder:
             succ = [self.jump_target(n, "continue")]
         elif k in fl.raises:
             succ = list(handlers) if handlers else [self.jump_target(n, "raise")]
+        elif k in fl.fallthroughs:
+            succ = [self._fallthrough_target(n)]
+        elif k in fl.gotos:
+            succ = [self._goto_target(n)]
         else:
             succ = [self.after(n)]
         self.point(("s", n), n, [n], [*succ, *handlers])
 
+    def _goto_target(self, n: int) -> Key:
+        """C's ``goto l``: where the statement labelled ``l`` in this scope starts (else the next one)."""
+        if self.goto_labels is None:
+            self.goto_labels = {}
+            fl, ft, scope = self.fl, self.ft, self.scope
+            labelled = frozenset(k for k, c in fl.compound.items() if c.role == "labeled")
+            for s in ft.nodes_of(labelled):
+                if not scope < s < ft.stop[scope]:
+                    continue
+                p = ft.parent[s]
+                while p > scope and self.kind[p] not in fl.scopes:
+                    p = ft.parent[p]
+                text = self.label_text(s, fl.compound[self.kind[s]].label)
+                if p == scope and text is not None:
+                    self.goto_labels.setdefault(text, s)
+        label = self.label_text(n, self.fl.tab.spec.jump_label_field)
+        target = self.goto_labels.get(label) if label is not None else None
+        return self.first(target) if target is not None else self.after(n)
+
+    def _fallthrough_target(self, n: int) -> Key:
+        """Go's ``fallthrough``: the first statement of the next case (the switch's end if it is empty)."""
+        fl, ft = self.fl, self.ft
+        c = ft.parent[n]
+        while c >= 0 and c != self.scope:
+            comp = fl.compound.get(self.kind[c])
+            if comp is not None and comp.role == "case":
+                sw = ft.parent[c]
+                while sw >= 0 and self.kind[sw] not in fl.switches:
+                    sw = ft.parent[sw]
+                cases = self.clauses(sw, fl.compound[self.kind[sw]]) if sw >= 0 else []
+                i = cases.index(c) if c in cases else len(cases)
+                if i + 1 < len(cases):
+                    nxt = cases[i + 1]
+                    ncomp = fl.compound.get(self.kind[nxt])
+                    stmts = self.statements(self.case_body(nxt, ncomp) if ncomp else nxt)
+                    if stmts:
+                        return self.first(stmts[0])
+                return self.after(sw) if sw >= 0 else self.after(c)
+            c = ft.parent[c]
+        return self.after(n)
+
     def _compound(self, n: int, comp: Compound, handlers: tuple[Key, ...], stack: list) -> None:
         role = comp.role
+        if role == "for" and comp.iterable and self.child(n, comp.iterable) >= 0:
+            role = "for_each"  # Go's `for k, v := range m`: one loop kind, two forms
         push = stack.append
         if role == "labeled":
             body = self.labeled_body(n, comp)
@@ -486,8 +618,10 @@ class _Builder:
             return
         if role == "for":
             body = self.child(n, comp.body)
-            cond = self.child(n, comp.head[0]) if comp.head else -1
-            inits = self.children_with_field(n, comp.init)  # `i = 0, j = 1`: several parts
+            cond = self.for_condition(n, comp)
+            if cond >= 0 and self.kind_name(cond) in comp.empty_kinds:
+                cond = -1  # `for (;;)`: no condition, no way out but a jump
+            inits = self.for_inits(n, comp)
             upds = self.children_with_field(n, comp.update)
             if inits:
                 if self.kind[inits[0]] in self.fl.blocks or self.kind[inits[0]] in self.fl.compound:
@@ -593,6 +727,11 @@ class _Builder:
         for succ in self.raw_succ:
             targets: list[int] = []
             for key in succ:
+                t = points.get(key)
+                if t is not None:  # the common case: a key that names a point
+                    if t not in targets:
+                        targets.append(t)
+                    continue
                 for t in resolve(key):
                     if t not in targets:
                         targets.append(t)

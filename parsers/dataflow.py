@@ -43,7 +43,9 @@ class DataTables:
     comprehensions: dict[int, tuple[int, int]]
     """Comprehension kind -> (clause kind, target field)."""
     skip: frozenset[int]
-    """Kinds whose subtree is not scanned from outside: nested scopes and classes."""
+    """Kinds whose subtree is not scanned from outside: nested scopes, classes and opaque kinds."""
+    definition_names: frozenset[int]
+    """Kinds of the name with which a nested function or class writes itself in the enclosing scope."""
     operator_field: int
     kind_flags: np.ndarray
     """Grammar kind id -> bits: 1 identifier, 2 nested scope/class (SKIP), 4 comprehension, 8 pattern."""
@@ -76,7 +78,7 @@ def data_tables(spec: LanguageSpec) -> DataTables:
     kind_flags = np.zeros(nk + 1, dtype=np.int64)  # index nk: "no parent"
     for bit, kinds in (
         (1, tab.kinds(spec.identifier_kinds)),
-        (2, flow.scopes | flow.classes),
+        (2, flow.scopes | flow.classes | tab.kinds(spec.opaque_kinds)),
         (4, frozenset(comps)),
         (8, tab.kinds(spec.pattern_kinds)),
     ):
@@ -98,7 +100,8 @@ def data_tables(spec: LanguageSpec) -> DataTables:
         patterns=tab.kinds(spec.pattern_kinds),
         deferred=_pairs(tab, spec.deferred_fields),
         comprehensions=comps,
-        skip=flow.scopes | flow.classes,
+        skip=flow.scopes | flow.classes | tab.kinds(spec.opaque_kinds),
+        definition_names=tab.kinds(spec.identifier_kinds | spec.definition_name_kinds),
         operator_field=tab.field("operator"),
         kind_flags=kind_flags,
         pair_class=pair_class,
@@ -174,19 +177,22 @@ def events(ft: FlatTree, dt: DataTables) -> Events:
         pk = np.concatenate(([len(dt.kind_flags) - 1], kind[parent[1:]]))
         deferred = (dt.pair_class[pk, field] & 8) > 0
         flag[deferred] |= DEFER
-        defer_key[deferred] = stop[parent[deferred]]
+        defer_key[deferred] = stop[parent[deferred]] - 1  # right after the parent's last node
     mode = np.zeros(len(kind), dtype=np.int64)
     mode[ids] = modes
     flag[ids[modes > 0]] |= IDENT
     nodes = np.flatnonzero(flag)
-    src, start, end = ft.source, ft.start, ft.end
+    src = ft.source
+    flags = flag[nodes]
+    is_ident = (flags & IDENT) > 0
     names: list[bytes | None] = [None] * len(nodes)
-    node_list = nodes.tolist()
-    flag_list = flag[nodes].tolist()
-    for j, (i, f) in enumerate(zip(node_list, flag_list, strict=True)):
-        if f & IDENT:
-            names[j] = src[start[i] : end[i]]
-    ev = Events(node_list, flag_list, mode[nodes].tolist(), names, defer_key[nodes].tolist())
+    id_pos = np.flatnonzero(is_ident).tolist()
+    id_nodes = nodes[is_ident]
+    starts = ft.array("start")[id_nodes].tolist()
+    ends = ft.array("end")[id_nodes].tolist()
+    for j, a, b in zip(id_pos, starts, ends, strict=True):
+        names[j] = src[a:b]
+    ev = Events(nodes.tolist(), flags.tolist(), mode[nodes].tolist(), names, defer_key[nodes].tolist())
     ft.memo[key] = ev
     return ev
 
@@ -242,7 +248,7 @@ def scan_points(ft: FlatTree, dt: DataTables, reads: list[list[int]]) -> list[li
                         sort = True
                     skip_until = stop[i]
                     continue
-                if f & DEFER and i != root:
+                if f & DEFER:  # a deferred root too (a type switch's alias, after its value)
                     regions.append((stop[i], ev_key[j]))
                     sort = True
                 if f & COMP:
@@ -271,7 +277,7 @@ def _definition_name(ft: FlatTree, dt: DataTables, n: int) -> int:
         return -1
     fid = dt.flow.fid.get(dt.flow.tab.spec.name_field, -1)
     for c in ft.children(n):
-        if ft.field[c] == fid and ft.kind[c] in dt.identifiers:
+        if ft.field[c] == fid and ft.kind[c] in dt.definition_names:
             return c
     return -1
 
@@ -435,22 +441,42 @@ def computed_from(ft: FlatTree, spec: LanguageSpec, edges: list[list[int]]) -> N
             assign[k] = (tab.field(tfield), -2 if vfield == "*" else tab.field(vfield))
     if not assign:
         return
-    kind = ft.kind
+    kind, field, stop = ft.kind, ft.field, ft.stop
+    ev = events(ft, dt)
+    ev_node, ev_flag, ev_mode = ev.node, ev.flag, ev.mode
+
+    def accesses(root: int, want: int) -> list[int]:
+        """Identifiers under ``root`` (not inside nested scopes) whose mode includes ``want``."""
+        out: list[int] = []
+        if kind[root] in dt.skip:  # a nested function or class as the value: its reads are its own
+            return out
+        skip_until = -1
+        for j in range(bisect_left(ev_node, root), bisect_left(ev_node, stop[root])):
+            i = ev_node[j]
+            if i < skip_until:
+                continue
+            f = ev_flag[j]
+            if f & SKIP:
+                skip_until = stop[i]
+            elif f & IDENT and ev_mode[j] & want:
+                out.append(i)
+        return out
+
     for a in ft.nodes_of(frozenset(assign)):
         tfid, vfid = assign[kind[a]]
-        targets: list[tuple] = []
-        sources: list[tuple] = []
-        for c in ft.children(a):
-            f = ft.field[c]
+        targets: list[int] = []
+        reads: list[int] = []
+        c, end = a + 1, stop[a]
+        while c < end:
+            f = field[c]
             if f == tfid:
-                scan(ft, dt, c, targets)
+                targets += accesses(c, WRITE)
             elif f == vfid or (vfid == -2 and f != tfid):
-                scan(ft, dt, c, sources)
-        reads = [s[1] for s in sources if s[3] & READ]
+                reads += accesses(c, READ)
+            c = stop[c]
         for t in targets:
-            if t[3] & WRITE:
-                for r in reads:
-                    if r != t[1]:
-                        et.append(EdgeType.COMPUTED_FROM)
-                        es.append(t[1])
-                        ed.append(r)
+            for r in reads:
+                if r != t:
+                    et.append(EdgeType.COMPUTED_FROM)
+                    es.append(t)
+                    ed.append(r)

@@ -19,6 +19,7 @@ from parsers.controlflow import build_cfg, flow_tables
 from parsers.dataflow import computed_from, scope_dataflow
 from parsers.graph import EDGE_GROUPS, CodeGraph, EdgeType
 from parsers.languages import LanguageSpec, get_language
+from parsers.names import class_units, unit_name
 from parsers.tree import FlatTree, flatten, tables
 
 Unit = Literal["function", "class", "file"]
@@ -248,14 +249,16 @@ def file_edges(ft: FlatTree, spec: LanguageSpec, want: set[EdgeType]) -> tuple[n
 def _unit_roots(ft: FlatTree, spec: LanguageSpec, unit: Unit) -> list[int]:
     if unit == "file":
         return [0]
-    fl = flow_tables(spec)
-    wanted = fl.functions if unit == "function" else fl.classes
-    return ft.nodes_of(wanted)
+    if unit == "class":
+        return class_units(ft, spec)
+    return ft.nodes_of(flow_tables(spec).functions)
 
 
 def _qualified_names(ft: FlatTree, spec: LanguageSpec, roots: list[int], path: str) -> dict[int, str]:
     fl = flow_tables(spec)
     name_fid = fl.fid.get(spec.name_field, -1)
+    qualified = bool(spec.declarator_fields or spec.qualified_name_fields)
+    namespaces = _namespace_kinds(spec)
     names: dict[int, str] = {}
     for r in roots:
         if r == 0:
@@ -265,12 +268,24 @@ def _qualified_names(ft: FlatTree, spec: LanguageSpec, roots: list[int], path: s
         n = r
         while n > 0:
             k = ft.kind[n]
-            if k in fl.functions or k in fl.classes or n == r:
+            if k in fl.functions or k in fl.classes or n == r or k in namespaces:
                 label = None
-                for c in ft.children(n):
-                    if ft.field[c] == name_fid:
-                        label = ft.text(c).decode("utf-8", errors="replace")
-                        break
+                if qualified:  # C++'s `void ns::A::f()`: `ns.A.f`
+                    name_parts = unit_name(ft, spec, n)
+                    label = ".".join(name_parts) if name_parts else None
+                else:
+                    for c in ft.children(n):
+                        if ft.field[c] == name_fid:
+                            label = ft.text(c).decode("utf-8", errors="replace")
+                            break
+                if k in namespaces and n != r:
+                    if label is not None:  # an anonymous namespace adds nothing
+                        parts.append(label)
+                    n = ft.parent[n]
+                    continue
+                qualifier = _qualifier(ft, spec, n) if spec.qualifier_fields else None
+                if qualifier is not None:  # Go's `func (t *T) M()`: `T.M`; Rust's `impl T`: `T`
+                    label = qualifier if label is None else f"{qualifier}.{label}"
                 if label is None:
                     line = ft.source.count(b"\n", 0, ft.start[n]) + 1
                     label = f"<anonymous:{line}>"
@@ -280,6 +295,32 @@ def _qualified_names(ft: FlatTree, spec: LanguageSpec, roots: list[int], path: s
             n = ft.parent[n]
         names[r] = ".".join(reversed(parts))
     return names
+
+
+@cache
+def _namespace_kinds(spec: LanguageSpec) -> frozenset[int]:
+    return tables(spec).kinds(spec.namespace_kinds)
+
+
+@cache
+def _qualifier_tables(spec: LanguageSpec) -> tuple[dict[int, int], frozenset[int]]:
+    tab = tables(spec)
+    fields = {k: tab.field(f) for kn, f in spec.qualifier_fields.items() for k in tab.kinds({kn})}
+    return fields, tab.kinds(spec.qualifier_kinds)
+
+
+def _qualifier(ft: FlatTree, spec: LanguageSpec, n: int) -> str | None:
+    """The type name under unit ``n``'s ``qualifier_fields`` field, or None."""
+    fields, kinds = _qualifier_tables(spec)
+    fid = fields.get(ft.kind[n], -1)
+    if fid < 0:
+        return None
+    for c in ft.children(n):
+        if ft.field[c] == fid:
+            for j in range(c, ft.stop[c]):
+                if ft.kind[j] in kinds:
+                    return ft.text(j).decode("utf-8", errors="replace")
+    return None
 
 
 @cache

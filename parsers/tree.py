@@ -34,6 +34,8 @@ class Tables:
     """Grammar kind id -> kind name."""
     field_names: list[str | None]
     """Grammar field id -> field name (0 -> None)."""
+    comments: frozenset[int] = frozenset()
+    """Comment kind ids: dropped with their whole subtree (Rust's comments hold ``//`` tokens)."""
 
     def kinds(self, names: frozenset[str] | set[str]) -> frozenset[int]:
         """Grammar kind ids whose name is in ``names``."""
@@ -65,7 +67,8 @@ def tables(spec: LanguageSpec) -> Tables:
     names.append("ERROR")
     keep.append(True)
     fields = [None] + [lang.field_name_for_id(i) for i in range(1, lang.field_count + 1)]
-    return Tables(spec, lang, keep, [kind_id(nm) for nm in names], names, fields)
+    comments = frozenset(i for i, nm in enumerate(names) if nm in spec.comment_kinds)
+    return Tables(spec, lang, keep, [kind_id(nm) for nm in names], names, fields, comments)
 
 
 @cache
@@ -141,7 +144,7 @@ def flatten(source: bytes, spec: LanguageSpec) -> FlatTree:
     """Parse ``source`` and return its kept nodes in preorder."""
     tree = parser(spec).parse(source)
     tab = tables(spec)
-    keep, error_kind = tab.keep, len(tab.keep) - 1
+    keep, error_kind, comments = tab.keep, len(tab.keep) - 1, tab.comments
     kind: list[int] = []
     field: list[int] = []
     start: list[int] = []
@@ -176,8 +179,8 @@ def flatten(source: bytes, spec: LanguageSpec) -> FlatTree:
             add_parent(owner)
             add_stop(n)
         else:
-            i = -1
-        if first_child():
+            i = -2 if k in comments else -1  # -2: a comment, whose tokens are dropped too
+        if i != -2 and first_child():
             push_own(i)
             push_owner(owner)
             if i >= 0:

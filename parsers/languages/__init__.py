@@ -48,7 +48,10 @@ class Compound:
         alternative: ``if``/loops: field(s) of the else branch; may occur several times (elif chains).
         target: ``for_each``: the loop variable pattern (written at the loop head on every iteration).
         iterable: ``for_each``: the iterated expression (read once, before the loop).
-        init / update: ``for``: the initialiser and update parts.
+        init / update: ``for``: the initialiser and update parts. A ``for`` whose ``iterable`` is present
+            runs as a ``for_each`` (Go's one ``for_statement`` for both); its condition is the first of
+            its ``head`` fields present, ``"*"`` standing for a field-less child that is no block,
+            compound or inline kind (Go's ``for x < 3``); without one it loops until a jump.
         clauses: ``try``: handler kinds; ``switch``: case kinds (searched among children and the
             children of the body).
         else_kinds / finally_kinds: ``try``: kinds of the else and finally clauses.
@@ -58,6 +61,8 @@ class Compound:
         fallthrough: ``switch``: a case body that ends normally runs into the next one (C, Java, JS);
             ``case``: the same, for this case kind only (Java's ``case 1:`` groups, but not its
             ``case 1 ->`` rules).
+        empty_kinds: ``for``: kinds that fill an omitted initialiser or condition (JavaScript's
+            ``for (;;)`` holds ``empty_statement`` nodes there); such a part counts as absent.
         label: ``labeled``: field of the label identifier. ``labeled`` with ``body`` None: the body
             is the last statement child (grammars whose labelled statement has no body field).
     """
@@ -78,6 +83,7 @@ class Compound:
     label: str | None = None
     head_kinds: frozenset[str] = frozenset()
     default_prefixes: tuple[str, ...] = ()
+    empty_kinds: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -98,7 +104,35 @@ class LanguageSpec:
     """Nested scopes that are not units of their own (lambdas, arrow functions)."""
     name_field: str = "name"
     parameters_field: str = "parameters"
+    parameter_field: str | None = None
+    """Field of a lone parameter without a parameter list (JavaScript's ``x => x``), read at scope entry
+    when the scope has no ``parameters_field`` child."""
     function_body_field: str = "body"
+    entry_fields: tuple[str, ...] = ()
+    """Further fields of a scope whose names it writes on entry, with its parameters (Go's method
+    receiver and named results)."""
+    qualifier_fields: Mapping[str, str] = field(default_factory=dict)
+    """Unit kind -> field naming the type the unit belongs to: its first ``qualifier_kinds`` node prefixes
+    the unit's name (Go's ``func (t *T) M()`` is ``T.M``), or is the name of a unit without a name field
+    (Rust's ``impl T``)."""
+    qualifier_kinds: frozenset[str] = frozenset()
+    """Kinds of the type name found under a ``qualifier_fields`` field (``type_identifier``)."""
+    declarator_fields: Mapping[str, str | None] = field(default_factory=dict)
+    """Kind -> field leading down to the name of a definition without a ``name_field`` child (None: its
+    one named child without a field). C nests a function's name and parameters in declarators:
+    ``int *f(int a)`` is function_definition -> pointer_declarator -> function_declarator -> ``f``. The
+    name is where this path ends (unless it ends in one of these kinds); the parameters are the
+    innermost ``parameters_field`` child on the way."""
+    qualified_name_fields: Mapping[str, tuple[str | None, ...]] = field(default_factory=dict)
+    """Name kind -> fields holding its parts, in order (None: the named children without a field): C++'s
+    ``A::f`` (scope, name) is the unit name ``A.f``, ``A<T>`` (name) is ``A``. A function named
+    ``A.f`` outside the body of class ``A`` is still its method (for ``this->f()`` calls)."""
+    namespace_kinds: frozenset[str] = frozenset()
+    """Definitions whose name prefixes the qualified names of the units inside them without being
+    units themselves (C++ namespaces)."""
+    class_body_field: str | None = None
+    """When set, a class kind node forms a ``class`` unit only if it has a child with this field (C's
+    ``struct S *p`` names a struct that only ``struct S { ... }`` defines)."""
 
     # --- statements and control flow
     block_kinds: frozenset[str] = frozenset()
@@ -117,6 +151,20 @@ class LanguageSpec:
     for grammars that give labels no field (Java's ``identifier``)."""
     yield_kinds: frozenset[str] = frozenset()
     """Expressions that hand a value back to the caller (RETURNS_TO edges)."""
+    self_labelled_kinds: frozenset[str] = frozenset()
+    """Loops and blocks that carry their own label child of a ``label_kinds`` kind (Rust's ``'a: loop``)
+    instead of sitting in a labelled statement."""
+    break_leaves_switch: bool = True
+    """A plain ``break`` leaves the innermost switch as well as loops (C, Java, Go); False: loops only
+    (a ``break`` in Rust's ``match`` leaves the enclosing loop)."""
+    fallthrough_kinds: frozenset[str] = frozenset()
+    """Statements that jump into the body of the next case of their switch (Go's ``fallthrough``)."""
+    inline_kinds: frozenset[str] = frozenset()
+    """Field-less children whose fields count as their parent's own (Go's ``for_clause`` and
+    ``range_clause`` hold the ``for_statement``'s initializer, condition, update, or range parts)."""
+    goto_kinds: frozenset[str] = frozenset()
+    """Statements that jump to the labelled statement of their scope named by their
+    ``jump_label_field`` (C's ``goto out;``); an unknown label falls through to the next statement."""
 
     # --- variables and data flow
     identifier_kinds: frozenset[str] = frozenset({"identifier"})
@@ -137,6 +185,12 @@ class LanguageSpec:
     """kind -> (target field, value field) for COMPUTED_FROM edges."""
     comprehension_kinds: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     """Comprehension kind -> (clause kind, target field): names bound there are local to it."""
+    opaque_kinds: frozenset[str] = frozenset()
+    """Subtrees that hold no variable accesses and are not scanned (TypeScript types: the ``y`` of
+    ``x: typeof y`` is not read, the ``a`` of ``f: (a: number) => void`` is not written)."""
+    definition_name_kinds: frozenset[str] = frozenset()
+    """Name kinds, besides ``identifier_kinds``, with which a nested function or class writes its name
+    in the enclosing scope (TypeScript class names are ``type_identifier``)."""
 
     # --- calls
     call_kinds: Mapping[str, tuple[str, str]] = field(default_factory=dict)
@@ -161,6 +215,11 @@ class LanguageSpec:
 _MODULES = {
     "python": "parsers.languages.python",
     "java": "parsers.languages.java",
+    "go": "parsers.languages.go",
+    "rust": "parsers.languages.rust",
+    "javascript": "parsers.languages.javascript",
+    "typescript": "parsers.languages.typescript",
+    "tsx": "parsers.languages.tsx",
 }
 
 

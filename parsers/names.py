@@ -1,0 +1,138 @@
+"""Names and parameter lists of definitions, from the language tables alone.
+
+Most grammars give a definition a ``name`` and a ``parameters`` field of its own. C and C++ nest both in
+declarators: ``int *A::f(int a) {}`` is a ``function_definition`` whose ``declarator`` is a
+``pointer_declarator`` holding a ``function_declarator`` that holds the parameters and the qualified name
+``A::f``. :attr:`LanguageSpec.declarator_fields` says which field leads down that chain, and
+:attr:`LanguageSpec.qualified_name_fields` how a qualified name splits into parts (``["A", "f"]``).
+Everything here walks with loops, never recursion on depth.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+from parsers.languages import LanguageSpec
+from parsers.tree import FlatTree, tables
+
+
+@dataclass(frozen=True, slots=True)
+class NameTables:
+    name_field: int
+    parameters_field: int
+    descend: dict[int, int]
+    """Grammar kind id -> field id leading towards the name (0: the one field-less named child)."""
+    parts: dict[int, tuple[int, ...]]
+    """Qualified name kind id -> field ids of its parts, in order (0: the field-less named children)."""
+    named: list[bool]
+
+
+@cache
+def name_tables(spec: LanguageSpec) -> NameTables:
+    tab = tables(spec)
+    lang = tab.language
+
+    def fid(name: str | None) -> int:
+        return 0 if name is None else tab.field(name)
+
+    descend = {k: fid(f) for kn, f in spec.declarator_fields.items() for k in tab.kinds({kn})}
+    parts = {
+        k: tuple(fid(f) for f in fs) for kn, fs in spec.qualified_name_fields.items() for k in tab.kinds({kn})
+    }
+    named = [lang.node_kind_is_named(i) for i in range(len(tab.names) - 1)] + [True]
+    return NameTables(tab.field(spec.name_field), tab.field(spec.parameters_field), descend, parts, named)
+
+
+def _child(ft: FlatTree, n: int, fid: int, named: list[bool]) -> int:
+    """First child of ``n`` with field ``fid`` (0: the first named child without a field), or -1."""
+    if fid < 0:
+        return -1
+    for c in ft.children(n):
+        if ft.field[c] == fid and (fid or named[ft.kind[c]]):
+            return c
+    return -1
+
+
+def declarator_path(ft: FlatTree, spec: LanguageSpec, n: int) -> list[int]:
+    """``n`` and the declarators below it down to the name (just ``[n]`` for most grammars)."""
+    nt = name_tables(spec)
+    path = [n]
+    while True:
+        fid = nt.descend.get(ft.kind[n])
+        if fid is None:
+            return path
+        n = _child(ft, n, fid, nt.named)
+        if n < 0:
+            return path
+        path.append(n)
+
+
+def unit_parameters(ft: FlatTree, spec: LanguageSpec, n: int) -> int:
+    """The parameter list of scope ``n``: its ``parameters_field`` child, or that of the innermost
+    declarator on its declarator path (``int (*f(int a))(char)`` takes ``a``); -1 if none."""
+    nt = name_tables(spec)
+    found = _child(ft, n, nt.parameters_field, nt.named)
+    if found >= 0 or not nt.descend:
+        return found
+    for d in declarator_path(ft, spec, n)[1:]:
+        p = _child(ft, d, nt.parameters_field, nt.named)
+        if p >= 0:
+            found = p
+    return found
+
+
+def name_node(ft: FlatTree, spec: LanguageSpec, n: int) -> int:
+    """The node naming definition ``n``: its ``name_field`` child, or the end of its declarator path."""
+    nt = name_tables(spec)
+    c = _child(ft, n, nt.name_field, nt.named)
+    if c >= 0 or ft.kind[n] not in nt.descend:
+        return c
+    end = declarator_path(ft, spec, n)[-1]
+    return -1 if ft.kind[end] in nt.descend else end  # a path ending in a declarator names nothing
+
+
+def name_parts(ft: FlatTree, spec: LanguageSpec, n: int) -> list[str]:
+    """The parts of name node ``n``: ``A::B<T>::f`` -> ``["A", "B", "f"]``; one part for a plain name.
+
+    A part that is a declarator kind itself (C++'s ``operator int() const``) is its text before the
+    declarator it holds (``operator int``)."""
+    nt = name_tables(spec)
+    src, start, end = ft.source, ft.start, ft.end
+    out: list[str] = []
+    stack = [n]
+    while stack:
+        c = stack.pop()
+        fids = nt.parts.get(ft.kind[c])
+        if fids is not None:
+            kids = [d for f in fids for d in ft.children(c) if ft.field[d] == f and (f or nt.named[ft.kind[d]])]
+            stack.extend(reversed(kids))
+            continue
+        stop = end[c]
+        inner = _child(ft, c, nt.descend.get(ft.kind[c], -1), nt.named)
+        if inner >= 0:
+            stop = start[inner]
+        out.append(src[start[c] : stop].decode("utf-8", errors="replace").strip())
+    return out
+
+
+def unit_name(ft: FlatTree, spec: LanguageSpec, n: int) -> list[str] | None:
+    """The name parts of definition ``n`` (``None`` for an anonymous one)."""
+    c = name_node(ft, spec, n)
+    return name_parts(ft, spec, c) if c >= 0 else None
+
+
+def class_units(ft: FlatTree, spec: LanguageSpec) -> list[int]:
+    """Nodes of class kinds that form ``class`` units, in preorder (with a body where the spec asks)."""
+    kinds, fid = _class_tables(spec)
+    found = ft.nodes_of(kinds)
+    if fid is None:
+        return found
+    return [n for n in found if any(ft.field[c] == fid for c in ft.children(n))]
+
+
+@cache
+def _class_tables(spec: LanguageSpec) -> tuple[frozenset[int], int | None]:
+    tab = tables(spec)
+    fid = tab.field(spec.class_body_field) if spec.class_body_field else None
+    return tab.kinds(spec.class_kinds), fid
