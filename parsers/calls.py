@@ -5,7 +5,10 @@ every function of that name defined in the file; ``self.m()`` / ``this.m()`` goe
 the enclosing class. A call kind that is also a member kind (Java's ``method_invocation``, which holds
 both ``object`` and ``name``) resolves by name without a receiver and as a member access with one.
 Positional arguments bind to formal parameters by position (skipping the receiver parameter of a
-method called through ``self``), keyword arguments by name.
+method called through ``self``), keyword arguments by name. Where names can be qualified
+(``LanguageSpec.qualified_name_fields``), a qualified callee (C++'s ``ns::f()``, ``A::g()``) goes to the
+functions whose qualified name ends with the written one, and a method defined outside its class
+(``void A::m() {}``) counts as a method of the class of the file named ``A``.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from __future__ import annotations
 from parsers.dataflow import WRITE, DataTables, data_tables, scan
 from parsers.graph import EdgeType
 from parsers.languages import LanguageSpec
-from parsers.names import class_units, unit_name, unit_parameters
+from parsers.names import class_units, name_parts, name_tables, qualified_path, unit_name, unit_parameters
 from parsers.tree import FlatTree
 
 
@@ -62,6 +65,8 @@ def call_edges(ft: FlatTree, spec: LanguageSpec, edges: list[list[int]], want: s
     by_name: dict[bytes, list[int]] = {}
     methods: dict[tuple[int, bytes], int] = {}
     qualified = bool(spec.declarator_fields or spec.qualified_name_fields)
+    name_kinds = name_tables(spec).parts
+    paths: dict[int, list[str]] = {}  # function -> its qualified name parts, for qualified calls
     owner_of: dict[int, int] = {}  # method -> its class, for methods defined outside the class body
     outside: list[tuple[int, str, bytes]] = []
     for n in ft.nodes_of(fl.functions):
@@ -115,6 +120,14 @@ def call_edges(ft: FlatTree, spec: LanguageSpec, edges: list[list[int]], want: s
         via_self = False
         if kind[callee] in dt.identifiers:
             targets = by_name.get(ft.text(callee), [])
+        elif qualified and kind[callee] in name_kinds:  # `ns::f(x)`, `A::g(x)`, `f<int>(x)`
+            written = name_parts(ft, spec, callee)
+            targets = by_name.get(written[-1].encode(), []) if written else []
+            if len(written) > 1:  # functions whose qualified name ends with the written one
+                for t in targets:
+                    if t not in paths:
+                        paths[t] = qualified_path(ft, spec, t)
+                targets = [t for t in targets if paths[t][-len(written) :] == written]
         elif kind[callee] in members:
             ofid, mfid = members[kind[callee]]
             obj, member = _child(ft, callee, ofid), _child(ft, callee, mfid)

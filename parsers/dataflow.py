@@ -321,105 +321,96 @@ def scope_dataflow(
     want_r = EdgeType.LAST_READ in want
     if not (want_w or want_r):
         return
-    # one bit per write and per read; per point: the bits it generates and the names it redefines
-    w_node: list[int] = []
-    r_node: list[int] = []
+    # One bit per write role and per read role of an access, in one bit space (an update ``a += 1``
+    # has both). ``w_mask[name]`` / ``r_mask[name]``: the write / read bits of a name. A point kills
+    # the other writes of the names it writes and the other reads of the names it reads.
+    bit_node: list[int] = []
     w_mask: dict[Name, int] = {}
     r_mask: dict[Name, int] = {}
     npts = len(per_point)
-    gen_w = [0] * npts
-    gen_r = [0] * npts
-    touched_w: list[list[Name]] = [[] for _ in range(npts)]
-    touched_r: list[list[Name]] = [[] for _ in range(npts)]
+    gen = [0] * npts
+    touched: list[list[tuple[dict, Name]]] = [[] for _ in range(npts)]
     numbered: list[list[tuple[int, Name, int, int]]] = []
     for p, acc in enumerate(per_point):
         row = []
-        gw = gr = 0
-        tw, tr = touched_w[p], touched_r[p]
+        g = 0
+        tp = touched[p]
         for _, n, name, mode in acc:
             wb = rb = 0
             if mode & WRITE:
-                wb = 1 << len(w_node)
-                w_node.append(n)
+                wb = 1 << len(bit_node)
+                bit_node.append(n)
                 old = w_mask.get(name, 0)
                 w_mask[name] = old | wb
-                gw = (gw & ~old) | wb
-                tw.append(name)
+                g = (g & ~old) | wb
+                tp.append((w_mask, name))
             if mode & READ:
-                rb = 1 << len(r_node)
-                r_node.append(n)
+                rb = 1 << len(bit_node)
+                bit_node.append(n)
                 old = r_mask.get(name, 0)
                 r_mask[name] = old | rb
-                gr = (gr & ~old) | rb
-                tr.append(name)
+                g = (g & ~old) | rb
+                tp.append((r_mask, name))
             row.append((n, name, wb, rb))
-        gen_w[p], gen_r[p] = gw, gr
+        gen[p] = g
         numbered.append(row)
-    keep_w = [~0] * npts
-    keep_r = [~0] * npts
+    keep = [~0] * npts
     for p in range(npts):
-        if touched_w[p]:
+        if touched[p]:
             k = 0
-            for name in touched_w[p]:
-                k |= w_mask[name]
-            keep_w[p] = ~k
-        if touched_r[p]:
-            k = 0
-            for name in touched_r[p]:
-                k |= r_mask[name]
-            keep_r[p] = ~k
+            for masks, name in touched[p]:
+                k |= masks[name]
+            keep[p] = ~k
     # forward fixpoint: IN[p] = OR of OUT[preds]; OUT[p] = (IN[p] & keep[p]) | gen[p]
     preds: list[list[int]] = [[] for _ in range(npts)]
     for p, succ in enumerate(cfg.succ):
         for q in succ:
             preds[q].append(p)
-    in_w = [0] * npts
-    in_r = [0] * npts
-    out_w = gen_w[:]
-    out_r = gen_r[:]
+    state_in = [0] * npts
+    state_out = gen[:]
     succ_of = cfg.succ
     work = list(range(npts - 1, -1, -1))
     queued = [True] * npts
     while work:
         p = work.pop()
         queued[p] = False
-        iw = ir = 0
+        s_in = 0
         for q in preds[p]:
-            iw |= out_w[q]
-            ir |= out_r[q]
-        in_w[p], in_r[p] = iw, ir
-        ow = (iw & keep_w[p]) | gen_w[p]
-        orr = (ir & keep_r[p]) | gen_r[p]
-        if ow != out_w[p] or orr != out_r[p]:
-            out_w[p], out_r[p] = ow, orr
+            s_in |= state_out[q]
+        state_in[p] = s_in
+        s_out = (s_in & keep[p]) | gen[p]
+        if s_out != state_out[p]:
+            state_out[p] = s_out
             for q in succ_of[p]:
                 if not queued[q]:
                     queued[q] = True
                     work.append(q)
     LW, LR = EdgeType.LAST_WRITE, EdgeType.LAST_READ
+    no_masks: dict[Name, int] = {}
+    wm = w_mask if want_w else no_masks
+    rm = r_mask if want_r else no_masks
     for p, row in enumerate(numbered):
-        sw, sr = in_w[p], in_r[p]
+        st = state_in[p]
         for n, name, wb, rb in row:
-            if want_w and sw:
-                m = sw & w_mask.get(name, 0)
+            if st:
+                m = st & wm.get(name, 0)
                 while m:
                     low = m & -m
                     et.append(LW)
                     es.append(n)
-                    ed.append(w_node[low.bit_length() - 1])
+                    ed.append(bit_node[low.bit_length() - 1])
                     m ^= low
-            if want_r and sr:
-                m = sr & r_mask.get(name, 0)
+                m = st & rm.get(name, 0)
                 while m:
                     low = m & -m
                     et.append(LR)
                     es.append(n)
-                    ed.append(r_node[low.bit_length() - 1])
+                    ed.append(bit_node[low.bit_length() - 1])
                     m ^= low
             if wb:
-                sw = (sw & ~w_mask[name]) | wb
+                st = (st & ~w_mask[name]) | wb
             if rb:
-                sr = (sr & ~r_mask[name]) | rb
+                st = (st & ~r_mask[name]) | rb
 
 
 def _order(a: tuple) -> tuple:

@@ -25,6 +25,8 @@ class NameTables:
     """Grammar kind id -> field id leading towards the name (0: the one field-less named child)."""
     parts: dict[int, tuple[int, ...]]
     """Qualified name kind id -> field ids of its parts, in order (0: the field-less named children)."""
+    cut: frozenset[int]
+    """Field ids of ``descend``: a name part is cut before a child with one (``operator int() const``)."""
     named: list[bool]
 
 
@@ -41,7 +43,9 @@ def name_tables(spec: LanguageSpec) -> NameTables:
         k: tuple(fid(f) for f in fs) for kn, fs in spec.qualified_name_fields.items() for k in tab.kinds({kn})
     }
     named = [lang.node_kind_is_named(i) for i in range(len(tab.names) - 1)] + [True]
-    return NameTables(tab.field(spec.name_field), tab.field(spec.parameters_field), descend, parts, named)
+    cut = frozenset(f for f in descend.values() if f > 0)
+    name, params = tab.field(spec.name_field), tab.field(spec.parameters_field)
+    return NameTables(name, params, descend, parts, cut, named)
 
 
 def _child(ft: FlatTree, n: int, fid: int, named: list[bool]) -> int:
@@ -95,23 +99,24 @@ def name_node(ft: FlatTree, spec: LanguageSpec, n: int) -> int:
 def name_parts(ft: FlatTree, spec: LanguageSpec, n: int) -> list[str]:
     """The parts of name node ``n``: ``A::B<T>::f`` -> ``["A", "B", "f"]``; one part for a plain name.
 
-    A part that is a declarator kind itself (C++'s ``operator int() const``) is its text before the
-    declarator it holds (``operator int``)."""
+    A part that holds a declarator (C++'s ``operator int() const``) is its text before it
+    (``operator int``)."""
     nt = name_tables(spec)
-    src, start, end = ft.source, ft.start, ft.end
+    named, src, start, end = nt.named, ft.source, ft.start, ft.end
     out: list[str] = []
     stack = [n]
     while stack:
         c = stack.pop()
         fids = nt.parts.get(ft.kind[c])
         if fids is not None:
-            kids = [d for f in fids for d in ft.children(c) if ft.field[d] == f and (f or nt.named[ft.kind[d]])]
+            kids = [d for f in fids for d in ft.children(c) if ft.field[d] == f and (f or named[ft.kind[d]])]
             stack.extend(reversed(kids))
             continue
         stop = end[c]
-        inner = _child(ft, c, nt.descend.get(ft.kind[c], -1), nt.named)
-        if inner >= 0:
-            stop = start[inner]
+        if nt.cut:
+            inner = next((d for d in ft.children(c) if ft.field[d] in nt.cut), -1)
+            if inner >= 0:
+                stop = start[inner]
         out.append(src[start[c] : stop].decode("utf-8", errors="replace").strip())
     return out
 
@@ -120,6 +125,24 @@ def unit_name(ft: FlatTree, spec: LanguageSpec, n: int) -> list[str] | None:
     """The name parts of definition ``n`` (``None`` for an anonymous one)."""
     c = name_node(ft, spec, n)
     return name_parts(ft, spec, c) if c >= 0 else None
+
+
+def qualified_path(ft: FlatTree, spec: LanguageSpec, n: int) -> list[str]:
+    """The name parts of definition ``n`` prefixed by those of its enclosing classes and namespaces:
+    ``namespace ns { struct A { void f(); }; }`` -> ``["ns", "A", "f"]`` for ``f``."""
+    containers = _container_kinds(spec)
+    out = [unit_name(ft, spec, n) or []]
+    p = ft.parent[n]
+    while p > 0:
+        if ft.kind[p] in containers:
+            out.append(unit_name(ft, spec, p) or [])
+        p = ft.parent[p]
+    return [part for parts in reversed(out) for part in parts]
+
+
+@cache
+def _container_kinds(spec: LanguageSpec) -> frozenset[int]:
+    return tables(spec).kinds(spec.class_kinds | spec.namespace_kinds)
 
 
 def class_units(ft: FlatTree, spec: LanguageSpec) -> list[int]:

@@ -220,6 +220,8 @@ _MODULES = {
     "javascript": "parsers.languages.javascript",
     "typescript": "parsers.languages.typescript",
     "tsx": "parsers.languages.tsx",
+    "c": "parsers.languages.c",
+    "cpp": "parsers.languages.cpp",
 }
 
 
