@@ -13,6 +13,8 @@ functions whose qualified name ends with the written one, and a method defined o
 
 from __future__ import annotations
 
+import numpy as np
+
 from parsers.dataflow import WRITE, DataTables, data_tables, scan
 from parsers.graph import EdgeType
 from parsers.languages import LanguageSpec
@@ -40,7 +42,11 @@ def _formals(ft: FlatTree, dt: DataTables, fn: int, params_fid: int) -> list[tup
     return [(name, node) for _, node, name, mode in sorted(acc, key=lambda a: a[1]) if mode & WRITE]
 
 
-def call_edges(ft: FlatTree, spec: LanguageSpec, edges: list[list[int]], want: set[int]) -> None:
+def call_edges(
+    ft: FlatTree, spec: LanguageSpec, edges: list[list[int]], want: set[int], within: np.ndarray | None = None
+) -> None:
+    """CALLS, FORMAL_ARG_NAME and RETURNS_TO edges of a file (``within``: only calls and returns
+    inside this node mask)."""
     dt = data_tables(spec)
     fl = dt.flow
     tab = fl.tab
@@ -51,7 +57,7 @@ def call_edges(ft: FlatTree, spec: LanguageSpec, edges: list[list[int]], want: s
 
     if EdgeType.RETURNS_TO in want:
         returns = tab.kinds(spec.return_kinds | spec.yield_kinds)
-        for n in ft.nodes_of(returns):
+        for n in ft.nodes_of(returns, within):
             p = parent[n]
             while p >= 0 and kind[p] not in fl.scopes:
                 p = parent[p]
@@ -108,7 +114,7 @@ def call_edges(ft: FlatTree, spec: LanguageSpec, edges: list[list[int]], want: s
         for k in tab.kinds({kn})
     }
     formals_cache: dict[int, list[tuple[bytes, int]]] = {}
-    for n in ft.nodes_of(frozenset(calls)):
+    for n in ft.nodes_of(frozenset(calls), within):
         fields = calls[kind[n]]
         callee = _child(ft, n, fields[0])
         if callee < 0:

@@ -362,6 +362,8 @@ class _Builder:
             return self._after_try_part(p, comp, n)
         if role == "case":
             return self._after_case(p, comp)
+        if role == "sequence" and comp.tail:
+            return ("t", p)
         if role in ("elif", "else", "sequence"):
             gp = ft.parent[p]
             gcomp = fl.compound.get(self.kind[gp]) if gp >= 0 else None
@@ -436,9 +438,11 @@ class _Builder:
                         return self.after(a)
                     if body >= 0 and self.kind[body] in fl.loops:
                         return self._continue_key(body)
-                if label is None and what == "break" and ka in fl.break_targets:
+                from_else = comp.alternative is not None and ft.field[cur] == fl.fid.get(comp.alternative, -2)
+                leaves = ka in fl.break_targets and not (ka in fl.loops and from_else)
+                if label is None and what == "break" and leaves:
                     return self.after(a)
-                if label is None and what == "continue" and ka in fl.loops:
+                if label is None and what == "continue" and ka in fl.loops and not from_else:
                     return self._continue_key(a)
                 if comp.role == "try" and self.kind_name(cur) not in comp.finally_kinds:
                     fin = [c for c in ft.children(a) if self.kind_name(c) in comp.finally_kinds]
@@ -610,8 +614,12 @@ class _Builder:
             if it >= 0:
                 self.point(("i", n), it, [it], [("s", n), *handlers])
             exit_key = self.first(alt) if alt >= 0 else self.after(n)
-            succ = [self.first(body)] if body >= 0 else [("s", n)]
-            self.point(("s", n), n, [target] if target >= 0 else [], [*succ, exit_key, *handlers])
+            into_body = self.first(body) if body >= 0 else ("s", n)
+            if target >= 0:  # the target is bound on the way into the body, not on the way out
+                self.point(("s", n), n, [], [("b", n), exit_key, *handlers])
+                self.point(("b", n), target, [target], [into_body, *handlers])
+            else:
+                self.point(("s", n), n, [], [into_body, exit_key, *handlers])
             for part in (alt, body):
                 if part >= 0:
                     push((part, handlers))
@@ -651,12 +659,21 @@ class _Builder:
             parts = self.ft.children(n)
             hs = [c for c in parts if names[self.kind[c]] in comp.clauses]
             rest = [c for c in parts if names[self.kind[c]] in comp.else_kinds | comp.finally_kinds]
+            fin = [c for c in rest if names[self.kind[c]] in comp.finally_kinds]
+            # an exception escaping the body goes to a handler, or to the finally clause; one escaping
+            # a handler or the else clause goes to the finally clause; the finally clause then
+            # re-raises to the enclosing handlers (or leaves the scope)
+            escape = (self.first(fin[0]),) if fin else handlers
+            inner = tuple(self.first(h) for h in hs) + (escape if fin else ())
+            if fin:
+                self.pending.setdefault(fin[0], []).extend(handlers or (EXIT,))
+                self.try_of_finally[fin[0]] = n
             reads = self.head_nodes(n, comp)  # try-with-resources: the resources, before the body
-            self.point(("s", n), n, reads, [self.first(body) if body >= 0 else self.after(n), *handlers])
+            start = self.first(body) if body >= 0 else self.after(n)
+            self.point(("s", n), n, reads, [start, *(inner or handlers)])  # may raise before the body
             for c in reversed(rest + hs):
-                push((c, handlers))
+                push((c, handlers if c in fin else escape))
             if body >= 0:
-                inner = tuple(self.first(h) for h in hs)
                 push((body, inner or handlers))
             return
         if role == "switch":
@@ -695,9 +712,12 @@ class _Builder:
         body = self.child(n, comp.body)
         if self.kind[n] in self.fl.functions:
             body = -1  # a nested definition: its body is a scope of its own
-        succ = [self.first(body)] if body >= 0 else [self.after(n)]
+        succ = [self.first(body)] if body >= 0 else [("t", n) if comp.tail else self.after(n)]
         reads = self.head_nodes(n, comp) if comp.head or comp.head_kinds else []
         self.point(("s", n), n, reads, [*succ, *handlers])
+        if comp.tail:
+            tail = [c for f in comp.tail for c in self.children_with_field(n, f)]
+            self.point(("t", n), tail[0] if tail else n, tail, [self.after(n), *handlers])
         if body >= 0:
             push((body, handlers))
 

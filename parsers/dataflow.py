@@ -47,10 +47,15 @@ class DataTables:
     definition_names: frozenset[int]
     """Kinds of the name with which a nested function or class writes itself in the enclosing scope."""
     operator_field: int
+    body_field: int
     kind_flags: np.ndarray
-    """Grammar kind id -> bits: 1 identifier, 2 nested scope/class (SKIP), 4 comprehension, 8 pattern."""
+    """Grammar kind id -> bits: 1 identifier, 2 nested scope/class (SKIP), 4 comprehension, 8 pattern,
+    16 first child only, 32 first child not a variable, 64 needs a value to write."""
+    value_field: np.ndarray
+    """Grammar kind id -> field id of the value its target needs (``value_required``), else -1."""
     pair_class: np.ndarray
-    """(parent kind, field) -> 0 undecided, 1 non-variable, 2 write, 3 update, 4 deferred (bit 8 added)."""
+    """(parent kind, field) -> 0 undecided, 1 non-variable, 2 write, 3 update; bit 8: deferred;
+    bit 16: a definition header part (read by the enclosing scope)."""
 
 
 def _pairs(tab, pairs) -> frozenset[tuple[int, int]]:
@@ -76,11 +81,18 @@ def data_tables(spec: LanguageSpec) -> DataTables:
     nk = len(tab.names)
     nf = len(tab.field_names) + 1
     kind_flags = np.zeros(nk + 1, dtype=np.int64)  # index nk: "no parent"
+    value_field = np.full(nk + 1, -1, dtype=np.int64)
+    for kname, fname in spec.value_required.items():
+        for k in tab.kinds({kname}):
+            value_field[k] = tab.field(fname)
     for bit, kinds in (
         (1, tab.kinds(spec.identifier_kinds)),
         (2, flow.scopes | flow.classes | tab.kinds(spec.opaque_kinds)),
         (4, frozenset(comps)),
         (8, tab.kinds(spec.pattern_kinds)),
+        (16, tab.kinds(spec.first_child_only_kinds)),
+        (32, tab.kinds(spec.first_child_not_variable_kinds)),
+        (64, tab.kinds(set(spec.value_required))),
     ):
         for k in kinds:
             kind_flags[k] |= bit
@@ -90,6 +102,8 @@ def data_tables(spec: LanguageSpec) -> DataTables:
             pair_class[k, f] = code
     for k, f in _pairs(tab, spec.deferred_fields):
         pair_class[k, f] |= 8
+    for k, f in _pairs(tab, spec.header_fields):
+        pair_class[k, f] |= 16
     return DataTables(
         flow=flow,
         identifiers=tab.kinds(spec.identifier_kinds),
@@ -103,12 +117,14 @@ def data_tables(spec: LanguageSpec) -> DataTables:
         skip=flow.scopes | flow.classes | tab.kinds(spec.opaque_kinds),
         definition_names=tab.kinds(spec.identifier_kinds | spec.definition_name_kinds),
         operator_field=tab.field("operator"),
+        body_field=tab.field(spec.function_body_field),
         kind_flags=kind_flags,
         pair_class=pair_class,
+        value_field=value_field,
     )
 
 
-SKIP, DEFER, COMP, IDENT = 1, 2, 4, 8
+SKIP, DEFER, COMP, IDENT, HEADER = 1, 2, 4, 8, 16
 
 
 @dataclass(slots=True)
@@ -122,7 +138,9 @@ class Events:
     """IDENT events: READ, WRITE or UPDATE."""
     name: list[bytes | None]
     defer_key: list[int]
-    """DEFER events: the order key of the deferred part (one past its parent's subtree)."""
+    """DEFER events: the order key of the deferred part (its parent's last node)."""
+    parent: list[int]
+    """DEFER events: the parent, to order an outer deferred part after inner ones with the same key."""
 
 
 def access_modes(ft: FlatTree, dt: DataTables, ids: np.ndarray) -> np.ndarray:
@@ -137,12 +155,21 @@ def access_modes(ft: FlatTree, dt: DataTables, ids: np.ndarray) -> np.ndarray:
     todo = np.arange(len(ids))
     cur = ids.copy()
     to_mode = np.array([READ, 0, WRITE, UPDATE], dtype=np.int64)
+    has_value: np.ndarray | None = None
     while len(todo):
         p = parent[cur]
         pk = np.where(p < 0, no_parent, kind[np.maximum(p, 0)])
+        kf = dt.kind_flags[pk]
         cls = dt.pair_class[pk, field[cur]] & 7
+        first = cur == p + 1
+        not_var = ((kf & 16) > 0) & ~first | ((kf & 32) > 0) & first
+        cls = np.where(not_var, 1, cls)
+        if (kf & 64).any():  # ``x: int``: an annotation without a value writes nothing
+            if has_value is None:
+                has_value = _has_value(ft, dt)
+            cls = np.where(((kf & 64) > 0) & (cls == 2) & ~has_value[np.maximum(p, 0)], 1, cls)
         mode[todo] = to_mode[cls]
-        up = (cls == 0) & ((dt.kind_flags[pk] & 8) > 0)
+        up = (cls == 0) & ((kf & 8) > 0)
         todo, cur = todo[up], p[up]
     if dt.op_updates:  # ``x += 1`` in grammars with one assignment kind and an operator token
         for j in np.flatnonzero(mode == WRITE).tolist():
@@ -152,6 +179,17 @@ def access_modes(ft: FlatTree, dt: DataTables, ids: np.ndarray) -> np.ndarray:
             if p >= 0 and ft.kind[p] in dt.op_updates and _is_compound_operator(ft, dt, p):
                 mode[j] = UPDATE
     return mode
+
+
+def _has_value(ft: FlatTree, dt: DataTables) -> np.ndarray:
+    """Node mask: the node has a child in the value field its kind requires (``value_required``)."""
+    kind, parent, field = ft.array("kind"), ft.array("parent"), ft.array("field")
+    out = np.zeros(len(kind), dtype=bool)
+    if len(kind) > 1:
+        p = parent[1:]
+        hit = (dt.value_field[kind[p]] == field[1:]) & (field[1:] > 0)
+        out[p[hit]] = True
+    return out
 
 
 def _is_compound_operator(ft: FlatTree, dt: DataTables, n: int) -> bool:
@@ -175,9 +213,11 @@ def events(ft: FlatTree, dt: DataTables) -> Events:
     defer_key = np.zeros(len(kind), dtype=np.int64)
     if len(kind) > 1:
         pk = np.concatenate(([len(dt.kind_flags) - 1], kind[parent[1:]]))
-        deferred = (dt.pair_class[pk, field] & 8) > 0
+        pc = dt.pair_class[pk, field]
+        deferred = (pc & 8) > 0
         flag[deferred] |= DEFER
         defer_key[deferred] = stop[parent[deferred]] - 1  # right after the parent's last node
+        flag[(pc & 16) > 0] |= HEADER
     mode = np.zeros(len(kind), dtype=np.int64)
     mode[ids] = modes
     flag[ids[modes > 0]] |= IDENT
@@ -192,7 +232,14 @@ def events(ft: FlatTree, dt: DataTables) -> Events:
     ends = ft.array("end")[id_nodes].tolist()
     for j, a, b in zip(id_pos, starts, ends, strict=True):
         names[j] = src[a:b]
-    ev = Events(nodes.tolist(), flags.tolist(), mode[nodes].tolist(), names, defer_key[nodes].tolist())
+    ev = Events(
+        nodes.tolist(),
+        flags.tolist(),
+        mode[nodes].tolist(),
+        names,
+        defer_key[nodes].tolist(),
+        parent[nodes].tolist(),
+    )
     ft.memo[key] = ev
     return ev
 
@@ -213,10 +260,11 @@ def scan_points(ft: FlatTree, dt: DataTables, reads: list[list[int]]) -> list[li
     are ``(i,)`` for node ``i``, prefixed by the keys of the deferred regions (assignment targets,
     comprehension elements) around it, so sorting puts deferred parts after the rest of their parent.
     """
-    kind, stop, start, end, src = ft.kind, ft.stop, ft.start, ft.end, ft.source
+    kind, stop = ft.kind, ft.stop
     skip = dt.skip
     ev = events(ft, dt)
-    ev_node, ev_flag, ev_mode, ev_name, ev_key = ev.node, ev.flag, ev.mode, ev.name, ev.defer_key
+    ev_node, ev_flag, ev_mode, ev_name = ev.node, ev.flag, ev.mode, ev.name
+    ev_key, ev_parent = ev.defer_key, ev.parent
     result: list[list[tuple[tuple, int, Name, int]]] = []
     for roots in reads:
         out: list[tuple[tuple, int, Name, int]] = []
@@ -225,12 +273,11 @@ def scan_points(ft: FlatTree, dt: DataTables, reads: list[list[int]]) -> list[li
             if root < 0:
                 continue
             if kind[root] in skip:
-                name = _definition_name(ft, dt, root)
-                if name >= 0:
-                    out.append(((stop[root],), name, src[start[name] : end[name]], WRITE))
+                out.extend(_definition_accesses(ft, dt, root, ()))
+                sort = True
                 continue
-            regions: list[tuple[int, int]] = []  # (stop of deferred subtree, order key)
-            scopes: list[tuple[int, int, set[bytes]]] = []  # (stop, comprehension node, bound names)
+            regions: list[tuple[int, int, int]] = []  # (stop of deferred subtree, key, -parent)
+            scopes: list[tuple[int, int, set[bytes], int, int]] = []  # comprehensions: see _bound_names
             skip_until = -1
             for j in range(bisect_left(ev_node, root), bisect_left(ev_node, stop[root])):
                 i = ev_node[j]
@@ -241,34 +288,69 @@ def scan_points(ft: FlatTree, dt: DataTables, reads: list[list[int]]) -> list[li
                     while regions and regions[-1][0] <= i:
                         regions.pop()
                 if f & SKIP:
-                    name = _definition_name(ft, dt, i)
-                    if name >= 0:
-                        order = (*(r[1] for r in regions), stop[i]) if regions else (stop[i],)
-                        out.append((order, name, src[start[name] : end[name]], WRITE))
-                        sort = True
+                    prefix = tuple(x for r in regions for x in r[1:])
+                    out.extend(_definition_accesses(ft, dt, i, prefix))
+                    sort = True
+                    skip_until = stop[i]
+                    continue
+                if f & HEADER and i != root:  # a default or annotation: the enclosing scope reads it
                     skip_until = stop[i]
                     continue
                 if f & DEFER:  # a deferred root too (a type switch's alias, after its value)
-                    regions.append((stop[i], ev_key[j]))
+                    regions.append((stop[i], ev_key[j], -ev_parent[j]))
                     sort = True
                 if f & COMP:
                     while scopes and scopes[-1][0] <= i:
                         scopes.pop()
-                    scopes.append((stop[i], i, _bound_names(ft, dt, i)))
+                    scopes.append((stop[i], i, *_bound_names(ft, dt, i)))
                 if f & IDENT:
                     name_: Name = ev_name[j]  # type: ignore[assignment]
                     if scopes:
                         while scopes and scopes[-1][0] <= i:
                             scopes.pop()
                         for sc in reversed(scopes):
-                            if name_ in sc[2]:
+                            if name_ in sc[2] and not sc[3] <= i < sc[4]:
                                 name_ = (sc[1], name_)  # type: ignore[assignment]
                                 break
-                    out.append(((*(r[1] for r in regions), i) if regions else (i,), i, name_, ev_mode[j]))
+                    order = (*(x for r in regions for x in r[1:]), i) if regions else (i,)
+                    out.append((order, i, name_, ev_mode[j]))
         if sort and len(out) > 1:
             out.sort(key=_order)
         result.append(out)
     return result
+
+
+def _definition_accesses(ft: FlatTree, dt: DataTables, n: int, prefix: tuple) -> list[Access]:
+    """What running definition ``n`` does in the enclosing scope: read its header parts (default
+    values, annotations), then write its name."""
+    out: list[Access] = []
+    ev = events(ft, dt)
+    stop = ft.stop
+    body = -1
+    if dt.body_field >= 0:
+        for c in ft.children(n):
+            if ft.field[c] == dt.body_field:
+                body = c
+                break
+    end = body if body >= 0 else stop[n]
+    headers = []
+    skip_until = -1
+    for j in range(bisect_left(ev.node, n + 1), bisect_left(ev.node, end)):
+        i = ev.node[j]
+        if i < skip_until:
+            continue
+        if ev.flag[j] & HEADER:
+            headers.append(i)
+            skip_until = stop[i]
+        elif ev.flag[j] & SKIP:
+            skip_until = stop[i]
+    if headers:
+        for acc in scan_points(ft, dt, [headers])[0]:
+            out.append(((*prefix, *acc[0]), *acc[1:]))
+    name = _definition_name(ft, dt, n)
+    if name >= 0:
+        out.append(((*prefix, stop[n]), name, ft.text(name), WRITE))
+    return out
 
 
 def _definition_name(ft: FlatTree, dt: DataTables, n: int) -> int:
@@ -282,19 +364,24 @@ def _definition_name(ft: FlatTree, dt: DataTables, n: int) -> int:
     return -1
 
 
-def _bound_names(ft: FlatTree, dt: DataTables, comp: int) -> set[bytes]:
+def _bound_names(ft: FlatTree, dt: DataTables, comp: int) -> tuple[set[bytes], int, int]:
+    """Names a comprehension binds, and the node range of its first iterable (which the enclosing
+    scope evaluates, so its names are not the comprehension's)."""
     clause, target = dt.comprehensions[ft.kind[comp]]
     names = set()
+    lo = hi = -1
     for c in ft.children(comp):
         if ft.kind[c] != clause:
             continue
         for t in ft.children(c):
             if ft.field[t] != target:
+                if lo < 0 and ft.field[t] and t > c + 1:  # the first clause's iterable
+                    lo, hi = t, ft.stop[t]
                 continue
             for j in range(t, ft.stop[t]):
                 if ft.kind[j] in dt.identifiers:
                     names.add(ft.text(j))
-    return names
+    return names, lo, hi
 
 
 def scope_dataflow(
@@ -421,8 +508,13 @@ def _first(a: tuple) -> int:
     return a[0]
 
 
-def computed_from(ft: FlatTree, spec: LanguageSpec, edges: list[list[int]]) -> None:
-    """COMPUTED_FROM: each variable written by an assignment -> each variable its value reads."""
+def computed_from(
+    ft: FlatTree, spec: LanguageSpec, edges: list[list[int]], within: np.ndarray | None = None
+) -> None:
+    """COMPUTED_FROM: each variable written by an assignment -> each variable its value reads.
+
+    ``within``: a node mask; only assignments inside it are looked at.
+    """
     dt = data_tables(spec)
     tab = dt.flow.tab
     et, es, ed = edges
@@ -453,7 +545,7 @@ def computed_from(ft: FlatTree, spec: LanguageSpec, edges: list[list[int]]) -> N
                 out.append(i)
         return out
 
-    for a in ft.nodes_of(frozenset(assign)):
+    for a in ft.nodes_of(frozenset(assign), within):
         tfid, vfid = assign[kind[a]]
         targets: list[int] = []
         reads: list[int] = []

@@ -135,7 +135,9 @@ def extract_file(
     roots = _unit_roots(ft, spec, unit) if len(ft) else []
     if not roots:
         return result
-    src, dst, typ = file_edges(ft, spec, set(edges) | {EdgeType.CHILD})
+    # function units never include module-level code: its scope, assignments and calls are skipped
+    within = _covered(ft, roots) if unit == "function" else None
+    src, dst, typ = file_edges(ft, spec, set(edges) | {EdgeType.CHILD}, within)
     order = np.argsort(src, kind="stable")
     src, dst, typ = src[order], dst[order], typ[order]
 
@@ -201,8 +203,14 @@ def extract_file(
     return result
 
 
-def file_edges(ft: FlatTree, spec: LanguageSpec, want: set[EdgeType]) -> tuple[np.ndarray, ...]:
-    """All edges of a file as (src, dst, type) arrays over flat-tree indices."""
+def file_edges(
+    ft: FlatTree, spec: LanguageSpec, want: set[EdgeType], within: np.ndarray | None = None
+) -> tuple[np.ndarray, ...]:
+    """All edges of a file as (src, dst, type) arrays over flat-tree indices.
+
+    ``within`` (a node mask) limits the scopes, assignments and calls analysed to those inside it;
+    syntax edges are always computed for the whole file.
+    """
     n = len(ft)
     parent = np.asarray(ft.parent, dtype=np.int64)
     stop = np.asarray(ft.stop, dtype=np.int64)
@@ -226,6 +234,8 @@ def file_edges(ft: FlatTree, spec: LanguageSpec, want: set[EdgeType]) -> tuple[n
     if flow_wanted:
         fl = flow_tables(spec)
         scopes = [0] + [i for i in ft.nodes_of(fl.scopes) if i]
+        if within is not None:
+            scopes = [i for i in scopes if within[i]]
         for s in scopes:
             cfg = build_cfg(ft, spec, s)
             if EdgeType.CFG_NEXT in want:
@@ -237,13 +247,21 @@ def file_edges(ft: FlatTree, spec: LanguageSpec, want: set[EdgeType]) -> tuple[n
                         ed.append(anchor[q])
             scope_dataflow(ft, spec, cfg, lists, want)
     if EdgeType.COMPUTED_FROM in want:
-        computed_from(ft, spec, lists)
+        computed_from(ft, spec, lists, within)
     if want & {EdgeType.CALLS, EdgeType.FORMAL_ARG_NAME, EdgeType.RETURNS_TO}:
-        call_edges(ft, spec, lists, want)
+        call_edges(ft, spec, lists, want, within)
     parts_src.append(np.asarray(es, dtype=np.int64))
     parts_dst.append(np.asarray(ed, dtype=np.int64))
     parts_typ.append(np.asarray(et, dtype=np.int64))
     return np.concatenate(parts_src), np.concatenate(parts_dst), np.concatenate(parts_typ)
+
+
+def _covered(ft: FlatTree, roots: list[int]) -> np.ndarray:
+    """Mask of the nodes inside at least one unit's preorder range."""
+    depth = np.zeros(len(ft) + 1, dtype=np.int64)
+    np.add.at(depth, np.asarray(roots, dtype=np.int64), 1)
+    np.add.at(depth, ft.array("stop")[roots], -1)
+    return np.cumsum(depth[:-1]) > 0
 
 
 def _unit_roots(ft: FlatTree, spec: LanguageSpec, unit: Unit) -> list[int]:

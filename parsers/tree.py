@@ -39,7 +39,7 @@ class Tables:
 
     def kinds(self, names: frozenset[str] | set[str]) -> frozenset[int]:
         """Grammar kind ids whose name is in ``names``."""
-        return frozenset(i for i, n in enumerate(self.names) if n in names)
+        return _kinds(tuple(self.names), frozenset(names))
 
     def field(self, name: str | None) -> int:
         """Grammar field id of a field name; -1 when the grammar has no such field."""
@@ -69,6 +69,11 @@ def tables(spec: LanguageSpec) -> Tables:
     fields = [None] + [lang.field_name_for_id(i) for i in range(1, lang.field_count + 1)]
     comments = frozenset(i for i, nm in enumerate(names) if nm in spec.comment_kinds)
     return Tables(spec, lang, keep, [kind_id(nm) for nm in names], names, fields, comments)
+
+
+@cache
+def _kinds(all_names: tuple[str, ...], names: frozenset[str]) -> frozenset[int]:
+    return frozenset(i for i, n in enumerate(all_names) if n in names)
 
 
 @cache
@@ -109,11 +114,14 @@ class FlatTree:
             a = self._arrays[name] = np.asarray(getattr(self, name), dtype=np.int64)
         return a
 
-    def nodes_of(self, kinds: frozenset[int]) -> list[int]:
-        """Indices of the nodes whose kind is in ``kinds``, in preorder."""
+    def nodes_of(self, kinds: frozenset[int], within: np.ndarray | None = None) -> list[int]:
+        """Indices of the nodes whose kind is in ``kinds``, in preorder (``within``: a node mask)."""
         if not kinds:
             return []
-        return np.flatnonzero(_kind_mask(kinds)[self.array("kind")]).tolist()
+        mask = _kind_mask(kinds)[self.array("kind")]
+        if within is not None:
+            mask &= within
+        return np.flatnonzero(mask).tolist()
 
     def __len__(self) -> int:
         return len(self.kind)

@@ -84,6 +84,8 @@ class Compound:
     head_kinds: frozenset[str] = frozenset()
     default_prefixes: tuple[str, ...] = ()
     empty_kinds: frozenset[str] = frozenset()
+    tail: tuple[str, ...] = ()
+    """``sequence``: fields evaluated after the body (a Python class's name is bound after its body)."""
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -173,6 +175,16 @@ class LanguageSpec:
     """(parent kind, field) whose identifiers are written; field None = any child without a field."""
     update_fields: frozenset[tuple[str, str | None]] = frozenset()
     """(parent kind, field) whose identifiers are read then written (``a += 1``, ``i++``)."""
+    first_child_only_kinds: frozenset[str] = frozenset()
+    """Kinds whose first child alone takes the context (``import a.b`` binds ``a``, not ``b``);
+    identifiers after it are not variables."""
+    first_child_not_variable_kinds: frozenset[str] = frozenset()
+    """Kinds whose first child is a keyword, not a variable (Python's ``case P(x=px)``)."""
+    value_required: Mapping[str, str] = field(default_factory=dict)
+    """Assignment kind -> value field: without that field the target is not written (``x: int``)."""
+    header_fields: frozenset[tuple[str, str]] = frozenset()
+    """(kind, field) inside a definition's parameters read by the enclosing scope when the definition
+    runs (default values, annotations), not at the function's entry."""
     update_operator_kinds: frozenset[str] = frozenset()
     """Assignment kinds that become read-write when their ``operator`` token is not plain ``=``."""
     non_variable_fields: frozenset[tuple[str, str | None]] = frozenset()

@@ -39,8 +39,8 @@ SPEC = LanguageSpec(
             "switch", head=("subject",), clauses=frozenset({"case_clause"}), body="body"
         ),
         "case_clause": Compound("case", head=("*",), body="consequence"),
-        "class_definition": Compound("sequence", head=("superclasses", "name")),
-        "decorated_definition": Compound("sequence", head=("decorator",), body="definition"),
+        "class_definition": Compound("sequence", head=("superclasses",), tail=("name",)),
+        "decorated_definition": Compound("sequence", head_kinds=frozenset({"decorator"}), body="definition"),
     },
     return_kinds=frozenset({"return_statement"}),
     break_kinds=frozenset({"break_statement"}),
@@ -49,6 +49,18 @@ SPEC = LanguageSpec(
     jump_label_field=None,
     yield_kinds=frozenset({"yield"}),
     identifier_kinds=frozenset({"identifier"}),
+    first_child_only_kinds=frozenset({"dotted_name"}),
+    first_child_not_variable_kinds=frozenset({"keyword_pattern"}),
+    value_required={"assignment": "right"},
+    header_fields=frozenset(
+        {
+            ("default_parameter", "value"),
+            ("typed_default_parameter", "value"),
+            ("typed_parameter", "type"),
+            ("typed_default_parameter", "type"),
+            ("function_definition", "return_type"),
+        }
+    ),
     write_fields=frozenset(
         {
             ("assignment", "left"),
@@ -79,6 +91,7 @@ SPEC = LanguageSpec(
             ("aliased_import", "name"),
             ("import_from_statement", "module_name"),
             ("global_statement", None),
+            ("relative_import", None),
             ("nonlocal_statement", None),
             ("class_pattern", None),
         }

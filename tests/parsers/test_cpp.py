@@ -42,7 +42,8 @@ def test_control_flow_of_branches_and_loops(edges):
         ("int sum(const std::vector<int> &xs, int n) {@0:0", "int total = 0;@1:4"),
         ("int total = 0;@1:4", "xs@2:25"),  # the range, read once before the loop
         ("xs@2:25", "for (const auto &x : xs) {@2:4"),
-        ("for (const auto &x : xs) {@2:4", "if (x < 0) {@3:8"),
+        ("for (const auto &x : xs) {@2:4", "&x@2:20"),  # the declarator, bound entering the body
+        ("&x@2:20", "if (x < 0) {@3:8"),
         ("for (const auto &x : xs) {@2:4", "int i = 0, j = n;@10:9"),
         ("if (x < 0) {@3:8", "continue;@4:12"),
         ("if (x < 0) {@3:8", "if (x > n) {@5:15"),

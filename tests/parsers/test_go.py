@@ -59,7 +59,8 @@ def test_control_flow_of_branches_and_all_for_forms(edges):
         ("a += i@12:8", "i++@11:23"),
         ("i++@11:23", "for i := 0; i < x; i++ {@11:4"),
         ("names@14:22", "for _, s := range names {@14:4"),
-        ("for _, s := range names {@14:4", "a++@15:8"),
+        ("for _, s := range names {@14:4", "_, s@14:8"),  # range variables bound entering the body
+        ("_, s@14:8", "a++@15:8"),
         ("for _, s := range names {@14:4", "for n > 0 {@17:4"),
         ("a++@15:8", "for _, s := range names {@14:4"),
         ("for n > 0 {@17:4", "n--@18:8"),  # condition-only form
@@ -159,7 +160,8 @@ def test_labelled_break_and_continue(edges):
         ("func g(m [][]int) int {@2:0", "total := 0@3:4"),
         ("total := 0@3:4", "m@5:19"),
         ("m@5:19", "for i := range m {@5:4"),
-        ("for i := range m {@5:4", "j := 0@6:12"),
+        ("for i := range m {@5:4", "i@5:8"),
+        ("i@5:8", "j := 0@6:12"),
         ("for i := range m {@5:4", "return total@16:4"),
         ("j := 0@6:12", "for j := 0; j < len(m[i]); j++ {@6:8"),
         ("for j := 0; j < len(m[i]); j++ {@6:8", "if m[i][j] < 0 {@7:12"),

@@ -58,7 +58,8 @@ def test_control_flow_of_branches_and_loops(edges):
         ("a += i;@11:12", "i++@10:31"),
         ("i++@10:31", "for (int i = 0; i < x; i++) {@10:8"),  # update, then the condition again
         ("names@13:24", "for (String s : names) {@13:8"),
-        ("for (String s : names) {@13:8", "a++;@14:12"),
+        ("for (String s : names) {@13:8", "s@13:20"),  # the variable, bound entering the body
+        ("s@13:20", "a++;@14:12"),
         ("for (String s : names) {@13:8", "while (n > 0) {@16:8"),
         ("a++;@14:12", "for (String s : names) {@13:8"),
         ("while (n > 0) {@16:8", "n--;@17:12"),
@@ -242,13 +243,18 @@ def test_try_catch_finally_with_resources(edges):
         ("String t(String p) {@1:4", 'String v = "none";@2:8'),
         ('String v = "none";@2:8', "try (Reader in = open(p)) {@3:8"),
         ("try (Reader in = open(p)) {@3:8", "v = in.read();@4:12"),
+        ("try (Reader in = open(p)) {@3:8", "catch (IOException e) {@6:10"),  # may raise before the body
+        ("try (Reader in = open(p)) {@3:8", "finally {@8:10"),  # ... uncaught: into the finally
         ("v = in.read();@4:12", "if (v == null) throw new IOException();@5:12"),
         ("v = in.read();@4:12", "catch (IOException e) {@6:10"),  # may raise
+        ("v = in.read();@4:12", "finally {@8:10"),  # an exception no handler takes
         ("if (v == null) throw new IOException();@5:12", "throw new IOException();@5:27"),
         ("if (v == null) throw new IOException();@5:12", "catch (IOException e) {@6:10"),
         ("if (v == null) throw new IOException();@5:12", "finally {@8:10"),
         ("throw new IOException();@5:27", "catch (IOException e) {@6:10"),
+        ("throw new IOException();@5:27", "finally {@8:10"),
         ("catch (IOException e) {@6:10", "v = e.getMessage();@7:12"),
+        ("catch (IOException e) {@6:10", "finally {@8:10"),  # escaping a handler: the finally
         ("v = e.getMessage();@7:12", "finally {@8:10"),
         ("finally {@8:10", "close(p);@9:12"),
         ("close(p);@9:12", "return v;@11:8"),
@@ -258,7 +264,10 @@ def test_try_catch_finally_with_resources(edges):
     assert ("in@4:16", "in@3:20") in lw  # resources are written before the body
     assert ("p@3:30", "p@1:20") in lw
     assert ("e@7:16", "e@6:29") in lw
-    assert {d for s, d in lw if s == "v@11:15"} == {"v@4:12", "v@7:12"}
+    assert ("v@7:12", "v@2:15") in lw  # the handler may run before the body wrote v
+    # the finally's end merges normal and exceptional completion, so the pre-try value (through
+    # try -> finally) reaches the return too
+    assert {d for s, d in lw if s == "v@11:15"} == {"v@2:15", "v@4:12", "v@7:12"}
     cf = edges(TRY, "java", CF, name="T.t")
     assert cf == {("in@3:20", "p@3:30"), ("v@4:12", "in@4:16"), ("v@7:12", "e@7:16")}
 
@@ -268,6 +277,7 @@ def test_return_inside_try_goes_through_finally(edges):
     assert cfg == {
         ("int r() {@14:4", "try {@15:8"),
         ("try {@15:8", "return 1;@16:12"),
+        ("try {@15:8", "finally {@17:10"),  # may raise before the body: into the finally
         ("return 1;@16:12", "finally {@17:10"),
         ("finally {@17:10", "done();@18:12"),
     }

@@ -59,11 +59,13 @@ def test_control_flow_of_branches_and_loops(edges, lang):
         ("a += i;@10:4", "i++@9:25"),
         ("i++@9:25", "for (let i = 0; i < x; i++) {@9:2"),  # update, then the condition again
         ("names@12:18", "for (const s of names) {@12:2"),
-        ("for (const s of names) {@12:2", "a++;@13:4"),
+        ("for (const s of names) {@12:2", "s@12:13"),  # the target, bound entering the body
+        ("s@12:13", "a++;@13:4"),
         ("for (const s of names) {@12:2", "table@15:18"),
         ("a++;@13:4", "for (const s of names) {@12:2"),
         ("table@15:18", "for (const k in table) a -= k;@15:2"),
-        ("for (const k in table) a -= k;@15:2", "a -= k;@15:25"),  # a body without braces
+        ("for (const k in table) a -= k;@15:2", "k@15:13"),
+        ("k@15:13", "a -= k;@15:25"),  # a body without braces
         ("for (const k in table) a -= k;@15:2", "while (n > 0) {@16:2"),
         ("a -= k;@15:25", "for (const k in table) a -= k;@15:2"),
         ("while (n > 0) {@16:2", "n--;@17:4"),
@@ -205,15 +207,27 @@ def test_try_catch_finally(edges, lang):
     }
     """
     cfg = edges(code, lang, CFG)
-    assert ("v = load(p);@3:4", "catch (e) {@5:4") in cfg  # may raise
-    assert ("throw new Error(`no ${p}`);@4:12", "catch (e) {@5:4") in cfg
-    assert {d for s, d in cfg if s == "throw new Error(`no ${p}`);@4:12"} == {"catch (e) {@5:4"}
+    # the try point may raise (the state before the body reaches every handler), and with a
+    # finally clause an exception no handler takes goes to the finally
+    assert {d for s, d in cfg if s == "try {@2:2"} == {"v = load(p);@3:4", "catch (e) {@5:4", "finally {@7:4"}
+    assert {d for s, d in cfg if s == "v = load(p);@3:4"} == {
+        "if (!v) throw new Error(`no ${p}`);@4:4",
+        "catch (e) {@5:4",  # may raise
+        "finally {@7:4",
+    }
+    assert {d for s, d in cfg if s == "throw new Error(`no ${p}`);@4:12"} == {
+        "catch (e) {@5:4",
+        "finally {@7:4",
+    }
+    assert ("catch (e) {@5:4", "finally {@7:4") in cfg  # an exception escaping the handler
     assert ("if (!v) throw new Error(`no ${p}`);@4:4", "finally {@7:4") in cfg
     assert ("v = e.message;@6:4", "finally {@7:4") in cfg
     assert ("close(p);@8:4", "return v;@10:2") in cfg
     lw = edges(code, lang, LW)
     assert ("v@3:4", "v@1:6") in lw  # a declaration without initialiser writes (undefined)
-    assert {d for s, d in lw if s == "v@10:9"} == {"v@3:4", "v@6:4"}
+    # the finally's end merges normal and exceptional completion: the declaration (try -> finally)
+    # reaches the return too
+    assert {d for s, d in lw if s == "v@10:9"} == {"v@1:6", "v@3:4", "v@6:4"}
     assert ("e@6:8", "e@5:11") in lw  # the catch parameter is written
     assert ("p@4:34", "p@0:11") in lw  # template substitutions read
 

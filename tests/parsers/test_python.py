@@ -57,7 +57,8 @@ def test_control_flow_of_if_and_for(edges):
         ("if x > 0:@2:4", "range(x)@4:13"),  # no else: straight to the loop's iterable
         ("x = x - 1@3:8", "range(x)@4:13"),
         ("range(x)@4:13", "for i in range(x):@4:4"),
-        ("for i in range(x):@4:4", "a += i@5:8"),
+        ("for i in range(x):@4:4", "i@4:8"),  # the target is bound on the way into the body
+        ("i@4:8", "a += i@5:8"),
         ("for i in range(x):@4:4", "return a@6:4"),
         ("a += i@5:8", "for i in range(x):@4:4"),  # back edge
     }
@@ -228,3 +229,119 @@ def test_match_statement_captures(edges):
     cfg = edges(code, "python", CFG)
     assert ("match cmd:@1:4", "case [x, y]:@2:8") in cfg
     assert ("match cmd:@1:4", "case _:@4:8") in cfg
+
+
+def test_zero_iteration_loop_keeps_the_target_s_previous_value(edges):
+    code = """
+    def z(xs):
+        x = None
+        for x in xs:
+            pass
+        return x
+    """
+    lw = edges(code, "python", LW)
+    assert {d for s, d in lw if s == "x@4:11"} == {"x@1:4", "x@2:8"}
+
+
+def test_comprehension_element_reads_its_target_and_first_iterable_is_outside(edges):
+    lw = edges("def f(xs):\n    return [v for v in xs]\n", "python", LW)
+    assert ("v@1:12", "v@1:18") in lw
+    lw = edges("def f(y):\n    return [y for y in y]\n", "python", LW)
+    assert ("y@1:23", "y@0:6") in lw  # the first iterable is evaluated in the function
+    assert ("y@1:12", "y@1:18") in lw
+
+
+def test_definition_headers_are_read_by_the_enclosing_scope(edges):
+    code = """
+    def f(func, y):
+        @wraps(func)
+        def inner(d=y, *, k: y = y) -> y:
+            return d
+        return inner
+    """
+    lw = edges(code, "python", LW, name="f")
+    assert ("func@1:11", "func@0:6") in lw  # decorators are read
+    for col in (16, 25, 29, 35):  # default, annotation, default, return annotation
+        assert (f"y@2:{col}", "y@0:12") in lw
+    inner = edges(code, "python", LW, name="f.<locals>.inner")
+    assert ("d@3:15", "d@2:14") in inner
+    assert not any(s.startswith("y@") for s, _ in inner)
+
+
+def test_import_binds_the_first_name_and_relative_imports_read_nothing(edges):
+    code = """
+    def f(path, mod):
+        import os.path
+        from .mod import x
+        return path, mod, x
+    """
+    lw = edges(code, "python", LW)
+    assert ("path@3:11", "path@0:6") in lw
+    assert ("mod@3:17", "mod@0:12") in lw
+    assert ("x@3:22", "x@2:21") in lw
+
+
+def test_bare_annotation_and_keyword_patterns_write_nothing(edges):
+    code = """
+    def f(p):
+        x = 1
+        x: int
+        match p:
+            case Point(x=px):
+                return x, px
+    """
+    lw = edges(code, "python", LW)
+    assert {d for s, d in lw if s == "x@5:19"} == {"x@1:4"}
+    assert ("px@5:22", "px@4:21") in lw
+
+
+def test_class_name_is_bound_after_its_body(edges):
+    code = """
+    class C:
+        def C(self):
+            pass
+        y = C
+    z = C
+    """
+    lw = edges(code, "python", LW, unit="file")
+    assert ("C@3:8", "C@1:8") in lw  # inside the body, C is still the method
+    assert ("C@4:4", "C@0:6") in lw  # after it, the class
+
+
+def test_exceptions_reach_finally_and_handlers_see_the_state_before_the_body(edges):
+    code = """
+    def f(t):
+        g = False
+        try:
+            g = wait(t)
+            return g
+        finally:
+            release(g)
+    """
+    lw = edges(code, "python", LW)
+    assert {d for s, d in lw if s == "g@6:16"} == {"g@1:4", "g@3:8"}
+    code = """
+    def h():
+        x = None
+        try:
+            x = compute()
+        except ValueError:
+            return x
+    """
+    lw = edges(code, "python", LW)
+    assert {d for s, d in lw if s == "x@5:15"} == {"x@1:4", "x@3:8"}
+
+
+def test_break_in_a_loop_else_leaves_the_enclosing_loop(edges):
+    code = """
+    def f(xs, ys):
+        for x in xs:
+            for y in ys:
+                pass
+            else:
+                continue
+            break
+        return x
+    """
+    cfg = edges(code, "python", CFG)
+    assert ("continue@5:12", "for x in xs:@1:4") in cfg

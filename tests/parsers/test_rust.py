@@ -53,7 +53,8 @@ def test_control_flow_of_branches_and_loops(edges):
         ("x = -x@5:8", "0..x@9:13"),
         ("x = 1@7:8", "0..x@9:13"),
         ("0..x@9:13", "for i in 0..x {@9:4"),
-        ("for i in 0..x {@9:4", "a += i@10:8"),
+        ("for i in 0..x {@9:4", "i@9:8"),  # the pattern is bound on the way into the body
+        ("i@9:8", "a += i@10:8"),
         ("for i in 0..x {@9:4", "while n > 0 {@12:4"),
         ("a += i@10:8", "for i in 0..x {@9:4"),
         ("while n > 0 {@12:4", "n -= 1@13:8"),
@@ -73,7 +74,7 @@ def test_return_after_loops_reaches_loop_writes_and_parameter(edges):
     assert {d for s, d in got if s == "a@21:11"} == {"a@0:9", "a@10:8", "a@16:8"}
     assert {d for s, d in got if s == "x@9:16"} == {"x@3:8", "x@5:8", "x@7:8"}
     assert {d for s, d in got if s == "n@12:10"} == {"n@0:21", "n@13:8"}
-    assert ("i@10:13", "i@9:8") in got  # the for pattern is written at the loop head
+    assert ("i@10:13", "i@9:8") in got  # the for pattern is written on the way into the body
     assert ("s@16:12", "s@15:19") in got  # so is the while-let pattern
 
 
@@ -126,7 +127,8 @@ def test_labelled_break_and_continue(edges):
         ("fn g(m: &[Vec<i32>]) -> i32 {@0:0", "let mut total = 0;@1:4"),
         ("let mut total = 0;@1:4", "m@2:23"),
         ("m@2:23", "'outer: for row in m {@2:4"),
-        ("'outer: for row in m {@2:4", "'inner: loop {@3:8"),
+        ("'outer: for row in m {@2:4", "row@2:16"),
+        ("row@2:16", "'inner: loop {@3:8"),
         ("'outer: for row in m {@2:4", "break 'blk@15:8"),
         ("'inner: loop {@3:8", "if row[0] < 0 {@4:12"),
         ("if row[0] < 0 {@4:12", "continue 'outer@5:16"),
