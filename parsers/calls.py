@@ -25,9 +25,12 @@ from parsers.tree import FlatTree
 def _child(ft: FlatTree, n: int, fid: int) -> int:
     if fid < 0:
         return -1
-    for c in ft.children(n):
-        if ft.field[c] == fid:
+    field, stop = ft.field, ft.stop
+    c, end = n + 1, stop[n]
+    while c < end:
+        if field[c] == fid:
             return c
+        c = stop[c]
     return -1
 
 

@@ -159,9 +159,12 @@ class _Builder:
         fid = self.fl.fid.get(fname, -1)
         if fid < 0:
             return -1
-        for c in ft.children(n):
-            if ft.field[c] == fid:
+        field, stop = ft.field, ft.stop
+        c, end = n + 1, stop[n]
+        while c < end:
+            if field[c] == fid:
                 return c
+            c = stop[c]
         if self.fl.inline:
             found_inline = self._inline_fields(n, fid)
             return found_inline[0] if found_inline else -1
