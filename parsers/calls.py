@@ -23,15 +23,7 @@ from parsers.tree import FlatTree
 
 
 def _child(ft: FlatTree, n: int, fid: int) -> int:
-    if fid < 0:
-        return -1
-    field, stop = ft.field, ft.stop
-    c, end = n + 1, stop[n]
-    while c < end:
-        if field[c] == fid:
-            return c
-        c = stop[c]
-    return -1
+    return ft.field_child(n, fid)
 
 
 def _formals(ft: FlatTree, dt: DataTables, fn: int, params_fid: int) -> list[tuple[bytes, int]]:

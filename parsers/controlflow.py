@@ -159,12 +159,9 @@ class _Builder:
         fid = self.fl.fid.get(fname, -1)
         if fid < 0:
             return -1
-        field, stop = ft.field, ft.stop
-        c, end = n + 1, stop[n]
-        while c < end:
-            if field[c] == fid:
-                return c
-            c = stop[c]
+        c = ft.field_child(n, fid)
+        if c >= 0:
+            return c
         if self.fl.inline:
             found_inline = self._inline_fields(n, fid)
             return found_inline[0] if found_inline else -1

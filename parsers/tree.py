@@ -126,6 +126,18 @@ class FlatTree:
     def __len__(self) -> int:
         return len(self.kind)
 
+    def field_child(self, n: int, fid: int) -> int:
+        """First child of ``n`` in grammar field ``fid``, or -1."""
+        if fid < 0:
+            return -1
+        field, stop = self.field, self.stop
+        c, end = n + 1, stop[n]
+        while c < end:
+            if field[c] == fid:
+                return c
+            c = stop[c]
+        return -1
+
     def children(self, i: int) -> list[int]:
         out = []
         c, stop = i + 1, self.stop[i]
