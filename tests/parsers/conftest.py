@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import textwrap
 
 import pytest
 
-from parsers import CodeGraph, EdgeType, extract_file
+from parsers import CodeGraph, EdgeType, LanguageSpec, extract_file, get_language
+from parsers.vocab import kind_ids
 
 
 def label(g: CodeGraph, i: int) -> str:
@@ -36,3 +38,59 @@ def edges():
         return edge_set(graph_of(code, language, unit, name), kind)
 
     return get
+
+
+_KIND_KEYED = (
+    "compounds",
+    "assignments",
+    "call_kinds",
+    "keyword_argument_kinds",
+    "member_kinds",
+    "value_required",
+    "declarator_fields",
+    "qualifier_fields",
+    "qualified_name_fields",
+)
+_KIND_FIELD_PAIRS = (
+    "write_fields",
+    "update_fields",
+    "non_variable_fields",
+    "header_fields",
+    "deferred_fields",
+)
+
+
+def table_kinds(spec: LanguageSpec) -> set[str]:
+    """Every node kind a language table names (comment kinds aside: they never become nodes)."""
+    kinds: set[str] = set()
+    for f in dataclasses.fields(spec):
+        value = getattr(spec, f.name)
+        if f.name in _KIND_KEYED or (f.name.endswith("_kinds") and f.name != "comment_kinds"):
+            kinds |= set(value)
+            kinds |= set(value)
+        elif f.name in _KIND_FIELD_PAIRS:
+            kinds |= {k for k, _ in value}
+    for c in spec.compounds.values():
+        kinds |= c.clauses | c.else_kinds | c.finally_kinds | c.default_kinds | c.head_kinds | c.empty_kinds
+    return kinds
+
+
+def table_fields(spec: LanguageSpec) -> set[str]:
+    """Every grammar field name a language table names outside its compounds."""
+    fields = {f for name in _KIND_FIELD_PAIRS for _, f in getattr(spec, name) if f}
+    fields |= set(spec.entry_fields) | set(spec.qualifier_fields.values()) | set(spec.value_required.values())
+    fields |= {f for f in spec.declarator_fields.values() if f}
+    fields |= {f for fs in spec.qualified_name_fields.values() for f in fs if f}
+    return fields
+
+
+def assert_table_matches_grammar(language: str) -> None:
+    """The table names only kinds and fields its grammar has, and kinds the frozen vocabulary has."""
+    spec = get_language(language)
+    lang = spec.ts_language()
+    grammar = {lang.node_kind_for_id(i) for i in range(lang.node_kind_count)}
+    kinds = table_kinds(spec)
+    assert kinds <= grammar, sorted(kinds - grammar)
+    assert kinds <= set(kind_ids()), sorted(kinds - set(kind_ids()))
+    assert spec.comment_kinds <= grammar
+    assert all(lang.field_id_for_name(f) is not None for f in table_fields(spec)), table_fields(spec)

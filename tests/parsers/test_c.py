@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import tree_sitter
-import tree_sitter_c
+from conftest import assert_table_matches_grammar
 
 from parsers import EdgeType, extract_file
-from parsers.languages import extension_map, get_language
-from parsers.vocab import kind_ids
+from parsers.languages import extension_map
 
 LW, LR, CF, CFG = EdgeType.LAST_WRITE, EdgeType.LAST_READ, EdgeType.COMPUTED_FROM, EdgeType.CFG_NEXT
 
@@ -342,19 +340,4 @@ def test_deeply_nested_code_does_not_recurse():
 
 
 def test_table_kinds_exist_in_grammar_and_vocabulary():
-    spec = get_language("c")
-    lang = tree_sitter.Language(tree_sitter_c.language())
-    grammar = {lang.node_kind_for_id(i) for i in range(lang.node_kind_count)}
-    kinds = set(spec.function_kinds | spec.class_kinds | spec.scope_only_kinds | spec.block_kinds)
-    kinds |= spec.non_statement_kinds | set(spec.compounds) | spec.return_kinds | spec.goto_kinds
-    kinds |= {k for k, _ in spec.write_fields | spec.update_fields | spec.non_variable_fields}
-    kinds |= set(spec.assignments) | set(spec.call_kinds) | set(spec.member_kinds) | spec.opaque_kinds
-    kinds |= set(spec.declarator_fields) | spec.update_operator_kinds | spec.pattern_kinds
-    for c in spec.compounds.values():
-        kinds |= c.clauses | c.finally_kinds | c.head_kinds
-    assert kinds <= grammar
-    assert kinds <= set(kind_ids())
-    assert spec.comment_kinds <= grammar
-    fields = {f for _, f in spec.write_fields | spec.non_variable_fields | spec.update_fields if f}
-    fields |= {f for f in spec.declarator_fields.values() if f}
-    assert all(lang.field_id_for_name(f) is not None for f in fields)
+    assert_table_matches_grammar("c")

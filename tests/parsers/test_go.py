@@ -3,12 +3,9 @@ fallthrough, type switches and select, receivers, closures, units."""
 
 from __future__ import annotations
 
-import tree_sitter
-import tree_sitter_go
+from conftest import assert_table_matches_grammar
 
 from parsers import EdgeType, extract_file
-from parsers.languages import get_language
-from parsers.vocab import kind_ids
 
 LW, LR, CF, CFG = EdgeType.LAST_WRITE, EdgeType.LAST_READ, EdgeType.COMPUTED_FROM, EdgeType.CFG_NEXT
 
@@ -411,18 +408,4 @@ def test_deeply_nested_code_does_not_recurse():
 
 
 def test_table_kinds_exist_in_grammar_and_vocabulary():
-    spec = get_language("go")
-    lang = tree_sitter.Language(tree_sitter_go.language())
-    grammar = {lang.node_kind_for_id(i) for i in range(lang.node_kind_count)}
-    kinds = set(spec.function_kinds | spec.class_kinds | spec.scope_only_kinds | spec.block_kinds)
-    kinds |= spec.non_statement_kinds | set(spec.compounds) | spec.return_kinds | spec.fallthrough_kinds
-    kinds |= spec.label_kinds | spec.inline_kinds | set(spec.qualifier_fields) | spec.qualifier_kinds
-    kinds |= {k for k, _ in spec.write_fields | spec.update_fields | spec.non_variable_fields}
-    kinds |= set(spec.assignments) | set(spec.call_kinds) | spec.pattern_kinds | spec.update_operator_kinds
-    for c in spec.compounds.values():
-        kinds |= c.clauses | c.default_kinds
-    assert kinds <= grammar
-    assert kinds <= set(kind_ids())
-    fields = {f for _, f in spec.write_fields | spec.non_variable_fields | spec.update_fields if f}
-    fields |= set(spec.entry_fields) | set(spec.qualifier_fields.values())
-    assert all(lang.field_id_for_name(f) is not None for f in fields)
+    assert_table_matches_grammar("go")
