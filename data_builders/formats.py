@@ -12,7 +12,6 @@ official loader ignores); :func:`read_galla_jsonl` reads official files into our
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Iterable, Iterator
@@ -186,14 +185,6 @@ def write_dataset_metadata(directory: Path, fingerprint: str) -> None:
         "_split": None,
     }
     (directory / "state.json").write_text(json.dumps(state, indent=2))
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 # --- official GALLa JSONL ---------------------------------------------------------------------
