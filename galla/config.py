@@ -38,6 +38,8 @@ def _is(value: Any, kind: type) -> bool:
         return value is None
     if kind in (int, float) and isinstance(value, bool):
         return False
+    if typing.get_origin(kind) is list:  # element types are checked by the section itself
+        return isinstance(value, list)
     return isinstance(value, (int, float) if kind is float else kind)
 
 

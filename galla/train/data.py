@@ -1,0 +1,266 @@
+"""Task records to token ids, batches and the stage-2 mixing schedule.
+
+- :func:`encode_record`: one task record (``data_builders.tasks`` schema) -> an :class:`Example`: ids,
+  how many leading ids are prompt (no loss), and the graph. Layouts, as the official GALLa code writes
+  them (``data/preprocess_data.py``), ids concatenated piecewise with ``add_special_tokens=False``:
+
+  - stage-1 Graph2Code: ``[graph]×G`` + source + EOS;
+  - graph question (GraphQA, stage-2 Graph2Code): ``<s>human\\n`` + (question + ws + ``[graph]×G`` or
+    ``[graph]×G`` + ws + question, each with probability 1/2, ws from {"", " ", "\\n"}) + ``\\n<s>bot\\n``
+    + answer + EOS (the draw is seeded per record, so a rerun encodes identically);
+  - downstream SFT: ``<s>human\\n`` + human + ``<s>bot\\n`` + bot + EOS;
+  - DPO: the SFT prompt, then chosen / rejected + EOS.
+
+  ``template: chat`` writes the human turn through the tokenizer's chat template instead.
+  Samples longer than ``max_length`` are dropped (as the official ``filter.py`` does) and counted.
+- :func:`epoch_batches`: seeded shuffle, lengths sorted within groups of batches (less padding), batch
+  order shuffled again; the last incomplete global batch is dropped so every process gets equal rows.
+- :func:`mix_schedule`: GALLa's rule: draw a text batch with probability N_text / (N_graph + N_text)
+  until one stream runs dry, then drain the other; graph losses are scaled by
+  ``min(N_text / N_graph, 1)`` (:func:`graph_loss_scale`).
+- :func:`collate`: right padding, labels ``IGNORE_INDEX`` on prompt and padding.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch_geometric.data import Data
+
+from galla.constants import IGNORE_INDEX
+
+HUMAN, BOT = "<s>human\n", "<s>bot\n"
+"""The official role markers, written as literal text."""
+_WS = ("", " ", "\n")
+
+
+@dataclass
+class Example:
+    """One encoded sample; a DPO example's ``ids`` are the prompt, its completions ``chosen``/``rejected``."""
+
+    ids: np.ndarray
+    """Prompt + answer ids (DPO: the prompt only)."""
+    prompt_len: int
+    """Leading ids without loss."""
+    task: str
+    graph: Data | None = None
+    chosen: np.ndarray | None = None
+    rejected: np.ndarray | None = None
+    ref: tuple[float, float] | None = None
+    """Precomputed reference log-probs (chosen, rejected) for DPO."""
+
+    @property
+    def length(self) -> int:
+        if self.chosen is not None and self.rejected is not None:
+            return len(self.ids) + max(len(self.chosen), len(self.rejected))
+        return len(self.ids)
+
+    @property
+    def num_targets(self) -> int:
+        """Supervised tokens (LM) or 1 (a DPO pair)."""
+        return 1 if self.chosen is not None else len(self.ids) - self.prompt_len
+
+
+@dataclass
+class Encoder:
+    """Encodes task records for one tokenizer and GraphLLM placeholder layout."""
+
+    tokenizer: object
+    graph_token_id: int
+    num_graph_tokens: object
+    """``num_nodes -> placeholders`` (``GraphLLM.num_graph_tokens``)."""
+    max_length: int = 1024
+    template: str = "galla"
+    seed: int = 0
+    dropped: dict[str, int] = field(default_factory=dict)
+
+    def _ids(self, text: str) -> list[int]:
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"] if text else []
+
+    @property
+    def _eos(self) -> list[int]:
+        return [self.tokenizer.eos_token_id]
+
+    def _prompt(self, question: str, graph_slots: int, key: str) -> list[int]:
+        """The human turn, with ``graph_slots`` placeholders placed as the official code does."""
+        pads = [self.graph_token_id] * graph_slots
+        if graph_slots:
+            rng = random.Random(f"{self.seed}:{key}")
+            ws = rng.choice(_WS)
+            before = rng.random() < 0.5
+        if self.template == "chat":
+            marker = "\x00GRAPH\x00"
+            content = (
+                question
+                if not graph_slots
+                else (f"{question}{ws}{marker}" if before else f"{marker}{ws}{question}")
+            )
+            text = self.tokenizer.apply_chat_template(
+                [{"role": "user", "content": content}], tokenize=False, add_generation_prompt=True
+            )
+            head, _, tail = text.partition(marker)
+            return self._ids(head) + (pads + self._ids(tail) if graph_slots else [])
+        if not graph_slots:
+            return self._ids(HUMAN + question) + self._ids(BOT)
+        if before:
+            return self._ids(HUMAN + question + ws) + pads + self._ids("\n") + self._ids(BOT)
+        return self._ids(HUMAN) + pads + self._ids(ws + question + "\n") + self._ids(BOT)
+
+    def encode(self, record: dict, key: str) -> Example | None:
+        """Encode one record; ``None`` (and a count in :attr:`dropped`) when it exceeds ``max_length``."""
+        task = record["task"]
+        graph = _graph(record) if record.get("node_kind") else None
+        slots = self.num_graph_tokens(graph.num_nodes) if graph is not None else 0
+        if task == "dpo":
+            prompt = self._prompt(record["question"], slots, key)
+            chosen = self._ids(record["chosen"]) + self._eos
+            rejected = self._ids(record["rejected"]) + self._eos
+            ex = Example(
+                np.asarray(prompt, np.int64),
+                len(prompt),
+                task,
+                graph,
+                np.asarray(chosen, np.int64),
+                np.asarray(rejected, np.int64),
+                record.get("ref"),
+            )
+        else:
+            if task == "graph2code" and not record.get("question"):
+                prompt = [self.graph_token_id] * slots  # stage 1: graph tokens, then the code
+            else:
+                prompt = self._prompt(record["question"], slots, key)
+            answer = self._ids(record["answer"]) + self._eos
+            ex = Example(np.asarray(prompt + answer, np.int64), len(prompt), task, graph)
+        if ex.length > self.max_length or ex.num_targets < 1:
+            self.dropped[task] = self.dropped.get(task, 0) + 1
+            return None
+        return ex
+
+
+def _graph(record: dict) -> Data:
+    kinds = torch.as_tensor(np.asarray(record["node_kind"], np.int64))
+    edge_index = torch.as_tensor(
+        np.stack([np.asarray(record["edge_src"], np.int64), np.asarray(record["edge_dst"], np.int64)])
+    )
+    return Data(
+        x=kinds,
+        edge_index=edge_index,
+        edge_type=torch.as_tensor(np.asarray(record["edge_type"], np.int64)),
+        num_nodes=len(kinds),
+    )
+
+
+# --- batching -----------------------------------------------------------------------------------
+
+
+def epoch_batches(
+    lengths: Sequence[int], global_batch: int, seed: int, epoch: int, grouping: int = 64
+) -> list[list[int]]:
+    """Global batches (lists of sample indices) for one epoch; deterministic in (seed, epoch)."""
+    rng = np.random.default_rng([seed, epoch])
+    order = rng.permutation(len(lengths))
+    if grouping > 1:
+        lens = np.asarray(lengths)
+        group = grouping * global_batch
+        order = (
+            np.concatenate(
+                [
+                    g[np.argsort(-lens[g], kind="stable")]
+                    for g in np.split(order, range(group, len(order), group))
+                ]
+            )
+            if len(order)
+            else order
+        )
+    n = len(order) // global_batch
+    batches = [order[i * global_batch : (i + 1) * global_batch].tolist() for i in range(n)]
+    return [batches[i] for i in rng.permutation(n)] if grouping > 1 else batches
+
+
+def mix_schedule(n_graph: int, n_text: int, seed: int, epoch: int) -> list[tuple[str, int]]:
+    """The stream of each micro-batch in one epoch: ``("graph", i)`` / ``("text", j)`` in GALLa's order."""
+    rng = random.Random(f"mix:{seed}:{epoch}")
+    p_text = n_text / (n_graph + n_text) if n_graph + n_text else 0.0
+    out: list[tuple[str, int]] = []
+    g = t = 0
+    while g < n_graph and t < n_text:
+        if rng.random() < p_text:
+            out.append(("text", t))
+            t += 1
+        else:
+            out.append(("graph", g))
+            g += 1
+    out += [("graph", i) for i in range(g, n_graph)] + [("text", j) for j in range(t, n_text)]
+    return out
+
+
+def graph_loss_scale(n_graph: int, n_text: int) -> float:
+    """``min(N_text / N_graph, 1)`` when both streams train, else 1 (official ``accelerate_train``)."""
+    return min(n_text / n_graph, 1.0) if n_graph and n_text else 1.0
+
+
+# --- collation ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Batch:
+    """A padded micro-batch for one process."""
+
+    input_ids: Tensor
+    """(B, T)"""
+    attention_mask: Tensor
+    """(B, T)"""
+    labels: Tensor
+    """(B, T), ``IGNORE_INDEX`` on prompt and padding"""
+    graphs: list[Data]
+    task: str
+    ref: Tensor | None = None
+    """(P, 2) precomputed reference log-probs (DPO)."""
+    num_pairs: int = 0
+    """DPO: the first ``num_pairs`` rows are chosen, the next ``num_pairs`` rejected."""
+
+    @property
+    def tokens(self) -> int:
+        return int(self.attention_mask.sum())
+
+    def to(self, device: torch.device) -> Batch:
+        return Batch(
+            self.input_ids.to(device),
+            self.attention_mask.to(device),
+            self.labels.to(device),
+            self.graphs,
+            self.task,
+            None if self.ref is None else self.ref.to(device),
+            self.num_pairs,
+        )
+
+
+def collate(examples: Sequence[Example], pad_id: int) -> Batch:
+    """Right-pad a list of examples (DPO: rows ``[chosen...; rejected...]``)."""
+    rows: list[tuple[np.ndarray, int]] = []
+    if examples[0].chosen is not None:
+        for part in ("chosen", "rejected"):
+            rows += [(np.concatenate([e.ids, getattr(e, part)]), e.prompt_len) for e in examples]
+        graphs = [e.graph for e in examples if e.graph is not None] * 2
+    else:
+        rows = [(e.ids, e.prompt_len) for e in examples]
+        graphs = [e.graph for e in examples if e.graph is not None]
+    width = max(len(ids) for ids, _ in rows)
+    input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    labels = torch.full((len(rows), width), IGNORE_INDEX, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, (ids, prompt_len) in enumerate(rows):
+        t = torch.as_tensor(ids)
+        input_ids[i, : len(t)] = t
+        labels[i, prompt_len : len(t)] = t[prompt_len:]
+        mask[i, : len(t)] = 1
+    ref = None
+    if examples[0].chosen is not None and all(e.ref is not None for e in examples):
+        ref = torch.tensor([e.ref for e in examples], dtype=torch.float32)
+    pairs = len(examples) if examples[0].chosen is not None else 0
+    return Batch(input_ids, mask, labels, graphs, examples[0].task, ref, pairs)

@@ -1,0 +1,190 @@
+"""``galla train [CONFIG.yaml] [key.sub=value ...] [--resume]`` and the embedded default run.
+
+With no config, ``galla train`` runs the embedded default: graphs of a few standard-library modules,
+a docstring-summarisation text stream made from the same functions, GALLa stage 1 (encoder + adapter
+learn Graph2Code, SmolLM2-135M frozen) and stage 2 (everything trains on GraphQA + Graph2Code mixed with
+the text stream), then a summary; ``runs/default/stage2/export`` is a plain Hugging Face model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import sysconfig
+from pathlib import Path
+
+from rich.console import Console
+
+console = Console(stderr=True)
+
+DEFAULT_MODULES = (
+    "json",
+    "textwrap",
+    "string",
+    "shlex",
+    "fnmatch",
+    "glob",
+    "calendar",
+    "colorsys",
+    "csv.py",
+    "difflib.py",
+    "heapq.py",
+    "bisect.py",
+    "statistics.py",
+    "fractions.py",
+    "tomllib",
+    "graphlib.py",
+    "html",
+    "ipaddress.py",
+    "pprint.py",
+    "queue.py",
+)
+"""Standard-library modules the embedded default reads (small, stable, plain Python)."""
+
+STAGE1 = {
+    "name": "default-stage1",
+    "model": {"llm": "smollm2-135m", "llm_trainable": False, "adapter": {"num_tokens": 32}},
+    "data": {"graph_tasks": ["graph2code"], "max_graphs": 512, "max_length": 384},
+    "optim": {
+        "lr": 1e-3,
+        "min_lr": 1e-4,
+        "warmup_steps": 4,
+        "batch_size": 4,
+        "max_steps": 40,
+        "weight_decay": 0.0,
+    },
+}
+STAGE2 = {
+    "name": "default-stage2",
+    "model": {"llm": "smollm2-135m", "llm_trainable": True},
+    "data": {
+        "graph_tasks": ["graph2code", "graph_qa"],
+        "max_graphs": 256,
+        "qa_per_graph": 2,
+        "max_length": 512,
+        "max_text": 256,
+    },
+    "optim": {"lr": 2e-5, "min_lr": 2e-6, "warmup_steps": 4, "batch_size": 4, "max_steps": 40},
+}
+
+
+def add_train(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "train",
+        help="train a GraphLLM or a baseline (GALLa stage 1/2, SFT, DPO; full, LoRA, SVFT)",
+        description="Run one training config (YAML) with key.sub=value overrides; with no config, the "
+        "embedded default GALLa stage 1 + stage 2 on SmolLM2-135M and standard-library graphs.",
+    )
+    p.add_argument("args", nargs="*", metavar="CONFIG|KEY=VALUE", help="a YAML config, then overrides")
+    p.add_argument("--resume", action="store_true", help="continue the newest checkpoint in run.out_dir")
+    p.add_argument("--out", type=Path, default=Path("runs/default"), help="embedded default: run directory")
+    p.set_defaults(func=cmd_train)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from galla.config import ConfigError
+    from galla.train.config import load_config
+    from galla.train.trainer import TrainingError, train
+
+    configs = [a for a in args.args if "=" not in a]
+    overrides = [a for a in args.args if "=" in a]
+    if len(configs) > 1:
+        console.print(f"[red]galla train: one config file at a time, got {configs}[/red]")
+        return 2
+    try:
+        if not configs:
+            return run_default(args.out, overrides, resume=args.resume)
+        cfg = load_config(configs[0], overrides)
+        result = train(cfg, resume=args.resume)
+    except (ConfigError, TrainingError, FileNotFoundError, ValueError) as err:
+        console.print(f"[red]galla train: {err}[/red]")
+        return 2
+    print_summary(result.summary)
+    return 0
+
+
+def print_summary(summary: dict) -> None:
+    from rich.table import Table
+
+    if not summary:
+        return
+    table = Table(
+        title=f"galla train · {summary['name']} ({summary['method']}, {summary['params']})",
+        show_header=False,
+        show_edge=False,
+    )
+    rows = [
+        (
+            "steps",
+            f"{summary['steps']:,} in {summary['seconds']:.0f} s on {summary['processes']} process(es)",
+        ),
+        ("loss", f"{summary['first_loss']:.4f} → {summary['last_loss']:.4f}"),
+        ("tokens/s", f"{summary['tokens_per_second']:,.0f}"),
+        ("trainable", f"{summary['trainable_parameters']:,} of {summary['total_parameters']:,} parameters"),
+        ("samples", ", ".join(f"{k} {v:,}" for k, v in summary["samples"].items())),
+    ]
+    if summary["dropped_over_max_length"]:
+        rows.append(
+            (
+                "dropped",
+                ", ".join(f"{k} {v}" for k, v in summary["dropped_over_max_length"].items())
+                + " over data.max_length",
+            )
+        )
+    for k, v in rows:
+        table.add_row(k, v)
+    console.print(table)
+
+
+def default_data(out: Path) -> tuple[Path, Path]:
+    """Build (once) the default run's graphs and docstring text stream under ``out``."""
+    from data_builders.build import BuildOptions, build_graphs
+    from data_builders.downstream import docstring_records, write_jsonl
+    from galla.train.streams import graph_rows
+
+    graphs, text = out / "graphs", out / "docstrings.jsonl"
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    paths = [str(stdlib / m) for m in DEFAULT_MODULES if (stdlib / m).exists()]
+    if not (graphs / "manifest.json").exists():
+        console.print(f"galla train: building graphs of {len(paths)} standard-library modules -> {graphs}")
+        build_graphs(BuildOptions(paths=paths, out=graphs, exclude=["test/", "tests/"]))
+    if not text.exists():
+        n = write_jsonl(docstring_records(graph_rows([str(graphs)])), text)
+        console.print(f"galla train: {n} docstring-summarisation records -> {text}")
+    return graphs, text
+
+
+def run_default(out: Path, overrides: list[str], *, resume: bool = False) -> int:
+    """The embedded default: stage 1, then stage 2 from stage 1's encoder and adapter."""
+    import copy
+
+    from galla.train.checkpoint import latest_checkpoint
+    from galla.train.config import TrainConfig, apply_overrides
+    from galla.train.trainer import train
+
+    graphs, text = default_data(out)
+    s1 = copy.deepcopy(STAGE1)
+    s1["data"]["graphs"] = [str(graphs)]
+    s1["run"] = {"out_dir": str(out / "stage1"), "save_every": 20}
+    s2 = copy.deepcopy(STAGE2)
+    s2["data"].update(graphs=[str(graphs)], text=[str(text)])
+    s2["init_from"] = str(out / "stage1" / "final")
+    s2["run"] = {"out_dir": str(out / "stage2"), "save_every": 20}
+    for stage in (s1, s2):
+        cfg = apply_overrides(TrainConfig.from_dict(stage), overrides)
+        run_dir = Path(cfg.run.out_dir)
+        if (run_dir / "summary.json").exists():
+            console.print(f"galla train: {run_dir} is complete; skipping (delete it to train again)")
+            continue
+        result = train(cfg, resume=resume or latest_checkpoint(run_dir) is not None)
+        print_summary(result.summary)
+    console.print(
+        f"galla train: the trained LLM is in {out / 'stage2' / 'export'} (plain Hugging Face model)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    from galla.cli import main
+
+    sys.exit(main(["train", *sys.argv[1:]]))

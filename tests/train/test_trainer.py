@@ -1,0 +1,175 @@
+"""The training loop end to end on a tiny local LLM: every method x parameterisation, resume, NaN stop."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from galla.model import GraphLLM
+from galla.train.checkpoint import latest_checkpoint
+from galla.train.trainer import Trainer, TrainingError, train
+
+
+def _weights(run_dir) -> dict[str, torch.Tensor]:
+    return load_file(latest_checkpoint(run_dir) / "model.safetensors")
+
+
+@pytest.mark.parametrize("kind", ["full", "lora", "svft"])
+def test_sft_two_steps_per_parameterisation(make_cfg, sft_file, kind):
+    cfg = make_cfg(data={"text": [str(sft_file)]}, params={"kind": kind})
+    result = train(cfg)
+    assert result.steps == 2 and all(math.isfinite(x) for x in result.losses)
+    s = result.summary
+    assert s["method"] == "sft" and s["params"] == kind
+    if kind == "lora":  # 2 layers x 7 linears x r (in + out)
+        assert cfg.run.out_dir and (result.out_dir / "lora_adapter" / "adapter_config.json").exists()
+    saved = _weights(result.out_dir)
+    assert not any(k.startswith(("encoder.", "adapter.")) for k in saved)  # text-only: graph path frozen
+    if kind == "svft":
+        assert any(k.endswith(".U") for k in saved) and any(k.endswith(".m") for k in saved)
+    # final/ is a loadable GraphLLM with the update merged (plain Linear weights)
+    model = GraphLLM.from_pretrained(result.out_dir / "final")
+    assert model.llm.config.num_hidden_layers == 2
+
+
+def test_trainable_counts_follow_parameterisation(make_cfg, sft_file):
+    counts = {}
+    for kind in ("full", "lora", "svft"):
+        t = Trainer(
+            make_cfg(
+                data={"text": [str(sft_file)]},
+                params={"kind": kind, "lora": {"r": 4}, "svft": {"pattern": "plain"}},
+            )
+        )
+        counts[kind] = t.params.trainable()
+    # LoRA r=4 on 2 layers: q,o (32x32), k,v (16x32), gate,up (64x32), down (32x64): r * (in + out)
+    lora = 2 * 4 * (2 * (32 + 32) + 2 * (32 + 16) + 2 * (32 + 64) + (64 + 32))
+    svft = 2 * (32 + 32 + 16 + 16 + 32 + 32 + 32)  # plain: min(d_out, d_in) per matrix
+    assert counts["lora"] == lora and counts["svft"] == svft and counts["full"] > lora
+
+
+def test_stage1_trains_graph_path_only_then_stage2_loads_it(make_cfg, graph_dir, sft_file, tmp_path):
+    s1 = make_cfg(
+        data={"graphs": [str(graph_dir)], "graph_tasks": ["graph2code"]},
+        model={"llm_trainable": False},
+        run={"out_dir": str(tmp_path / "s1"), "progress": False},
+    )
+    r1 = train(s1)
+    assert r1.summary["method"] == "galla-stage1"
+    saved = _weights(r1.out_dir)
+    assert saved and all(k.startswith(("encoder.", "adapter.")) for k in saved)
+    s1_model = GraphLLM.from_pretrained(r1.out_dir / "final")
+    base = GraphLLM.from_config(s1.model)
+    for (name, a), b in zip(s1_model.llm.state_dict().items(), base.llm.state_dict().values(), strict=True):
+        assert torch.equal(a, b), f"stage 1 changed the frozen LLM weight {name}"
+
+    s2 = make_cfg(
+        init_from=str(r1.out_dir / "final"),
+        data={"graphs": [str(graph_dir)], "graph_tasks": ["graph2code", "graph_qa"], "text": [str(sft_file)]},
+        run={"out_dir": str(tmp_path / "s2"), "progress": False},
+        optim={"max_steps": 0, "epochs": 1.0, "batch_size": 2},
+    )
+    t2 = Trainer(s2)
+    for name, p in t2.model.adapter.state_dict().items():
+        assert torch.equal(p, s1_model.adapter.state_dict()[name])
+    kinds = {r for stream, _ in t2._epoch_plan(0) for r in [stream]}
+    assert kinds == {"graph", "text"}
+    assert t2.graph_scale == min(t2.n_batches["text"] / t2.n_batches["graph"], 1.0)
+    r2 = t2.fit()
+    assert r2.summary["method"] == "galla-stage2" and r2.steps == t2.steps_per_epoch
+    assert {"graph", "text"} <= set(r2.summary["samples"])
+
+
+@pytest.mark.parametrize(
+    ("kind", "reference"), [("full", "precompute"), ("full", "copy"), ("lora", "auto"), ("svft", "auto")]
+)
+def test_dpo_starts_at_ln2(make_cfg, dpo_file, kind, reference):
+    cfg = make_cfg(
+        data={"preference": [str(dpo_file)]},
+        params={"kind": kind},
+        dpo={"reference": reference},
+        optim={"lr": 1e-3, "max_steps": 2, "batch_size": 2},
+    )
+    result = train(cfg)
+    assert result.summary["method"] == "dpo"
+    assert result.losses[0] == pytest.approx(math.log(2), abs=1e-5)
+    assert math.isfinite(result.losses[1])
+    if reference == "precompute":
+        assert (result.out_dir / "ref_logps.safetensors").exists()
+
+
+def test_resume_reaches_the_same_weights(make_cfg, graph_dir, sft_file, tmp_path):
+    def cfg(out):
+        return make_cfg(
+            data={
+                "graphs": [str(graph_dir)],
+                "graph_tasks": ["graph2code", "graph_qa"],
+                "text": [str(sft_file)],
+            },
+            model={
+                "encoder": {
+                    "name": "duplex",
+                    "hidden_dim": 16,
+                    "out_dim": 16,
+                    "node_features": "learned",
+                    "kind_dim": 8,
+                    "dropout": 0.5,
+                }
+            },
+            optim={"max_steps": 6, "batch_size": 2, "grad_accum": 2, "warmup_steps": 2},
+            run={"out_dir": str(out), "save_every": 2, "progress": False},
+        )
+
+    full = train(cfg(tmp_path / "full"))
+    with pytest.raises(TrainingError, match="--resume"):  # a second start never overwrites a run
+        train(cfg(tmp_path / "full"))
+    part = train(cfg(tmp_path / "part"), stop_after=3)  # as if killed after step 3: newest checkpoint is 2
+    assert part.steps == 3 and latest_checkpoint(tmp_path / "part").name == "step-000002"
+    resumed = train(cfg(tmp_path / "part"), resume=True)
+    assert resumed.losses == full.losses
+    a, b = _weights(tmp_path / "full"), _weights(tmp_path / "part")
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+def test_resume_rejects_a_changed_config(make_cfg, sft_file, tmp_path):
+    train(
+        make_cfg(
+            data={"text": [str(sft_file)]},
+            run={"out_dir": str(tmp_path / "r"), "save_every": 1, "progress": False},
+        ),
+        stop_after=1,
+    )
+    changed = make_cfg(
+        data={"text": [str(sft_file)]},
+        optim={"lr": 5e-4},
+        run={"out_dir": str(tmp_path / "r"), "save_every": 1, "progress": False},
+    )
+    with pytest.raises(TrainingError, match=r"optim\.lr"):
+        train(changed, resume=True)
+
+
+def test_non_finite_loss_stops_with_a_checkpoint(make_cfg, sft_file):
+    cfg = make_cfg(
+        data={"text": [str(sft_file)]}, optim={"lr": 1e12, "min_lr": 1e12, "max_steps": 8, "grad_clip": 0.0}
+    )
+    with pytest.raises(TrainingError, match="non-finite") as err:
+        train(cfg)
+    ck = latest_checkpoint(cfg.run.out_dir and __import__("pathlib").Path(cfg.run.out_dir))
+    assert ck is not None and str(ck) in str(err.value)
+    assert all(torch.isfinite(t).all() for t in load_file(ck / "model.safetensors").values())
+
+
+def test_bad_inputs_name_the_key(make_cfg, tmp_path, sft_file):
+    from galla.config import ConfigError
+
+    with pytest.raises(ConfigError, match=r"data\.text"):
+        Trainer(make_cfg(data={"text": [str(tmp_path / "missing.jsonl")]}))
+    with pytest.raises(TrainingError, match="max_length"):
+        Trainer(make_cfg(data={"text": [str(sft_file)], "max_length": 8}))
+    with pytest.raises(TrainingError, match="batch_size"):
+        Trainer(make_cfg(data={"text": [str(sft_file)]}, optim={"batch_size": 64}))
