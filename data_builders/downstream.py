@@ -3,7 +3,8 @@
 :func:`docstring_records`: code summarisation in the CodeSearchNet style. For each Python function unit
 with a docstring, the human turn is the function with its docstring removed and the bot turn is the
 docstring's first paragraph. The embedded default run (``galla train`` with no config) uses it on the
-standard library, so stage 2 has a real text stream on every machine.
+standard library, so stage 2 has a real text stream on every machine. :func:`docstring_pairs` turns
+the same records into DPO preference pairs.
 """
 
 from __future__ import annotations
@@ -59,6 +60,21 @@ def docstring_records(rows: Iterable[Mapping[str, Any]], *, max_chars: int = 200
         if summary is None:
             continue
         out.append({"human": PROMPT.format(code=code), "bot": summary, "id": row.get("id", "")})
+    return out
+
+
+def docstring_pairs(records: list[dict[str, Any]], *, seed: int = 0) -> list[dict[str, Any]]:
+    """DPO pairs from :func:`docstring_records`: chosen = the function's own summary, rejected = the
+    summary of another function (seeded), a preference any reader of the code can verify."""
+    import random
+
+    rng = random.Random(seed)
+    out = []
+    for i, rec in enumerate(records):
+        others = [j for j in rng.sample(range(len(records)), min(len(records), 4)) if j != i]
+        wrong = next((records[j]["bot"] for j in others if records[j]["bot"] != rec["bot"]), None)
+        if wrong is not None:
+            out.append({"prompt": rec["human"], "chosen": rec["bot"], "rejected": wrong, "id": rec["id"]})
     return out
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from rich.console import Console
 
 from galla.eval_cli import add_eval
-from galla.train_cli import add_train
+from galla.train_cli import add_build_tasks, add_train
 
 console = Console(stderr=True)
 
@@ -221,6 +221,7 @@ def cmd_show_graph(args: argparse.Namespace) -> int:
 COMMANDS: dict[str, Callable[[argparse._SubParsersAction], None]] = {
     "build-graphs": add_build_graphs,
     "show-graph": add_show_graph,
+    "build-tasks": add_build_tasks,
     "train": add_train,
     "eval": add_eval,
 }

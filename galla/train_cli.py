@@ -44,41 +44,59 @@ DEFAULT_MODULES = (
 STAGE1 = {
     "name": "default-stage1",
     "model": {"llm": "smollm2-135m", "llm_trainable": False, "adapter": {"num_tokens": 32}},
-    "data": {"graph_tasks": ["graph2code"], "max_graphs": 512, "max_length": 384},
-    "optim": {
-        "lr": 1e-3,
-        "min_lr": 1e-4,
-        "warmup_steps": 4,
-        "batch_size": 4,
-        "max_steps": 40,
-        "weight_decay": 0.0,
-    },
-}
+    "data": {"graph_tasks": ["graph2code"], "max_graphs": 512, "max_length": 256},
+    "optim": {"lr": 1e-3, "min_lr": 1e-4, "warmup_steps": 3, "batch_size": 4, "max_steps": 30},
+}  # fmt: skip
 STAGE2 = {
     "name": "default-stage2",
     "model": {"llm": "smollm2-135m", "llm_trainable": True},
-    "data": {
-        "graph_tasks": ["graph2code", "graph_qa"],
-        "max_graphs": 256,
-        "qa_per_graph": 2,
-        "max_length": 512,
-        "max_text": 256,
-    },
-    "optim": {"lr": 2e-5, "min_lr": 2e-6, "warmup_steps": 4, "batch_size": 4, "max_steps": 40},
-}
+    "data": {"graph_tasks": ["graph2code", "graph_qa"], "max_graphs": 256, "qa_per_graph": 1,
+             "max_length": 384, "max_text": 256},
+    "optim": {"lr": 2e-5, "min_lr": 2e-6, "warmup_steps": 3, "batch_size": 2, "max_steps": 20},
+}  # fmt: skip
+"""The embedded default's two stages (sized for minutes on a 2-core CPU; the presets in configs/ are the
+full-size versions)."""
 
 
-def add_train(sub: argparse._SubParsersAction) -> None:
+def add_build_tasks(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "train",
-        help="train a GraphLLM or a baseline (GALLa stage 1/2, SFT, DPO; full, LoRA, SVFT)",
-        description="Run one training config (YAML) with key.sub=value overrides; with no config, the "
-        "embedded default GALLa stage 1 + stage 2 on SmolLM2-135M and standard-library graphs.",
+        "build-tasks",
+        help="turn graph datasets into training tasks (Graph2Code, GraphQA; docstring SFT/DPO files)",
+        description="Build GALLa alignment records from a `galla build-graphs` output: Graph2Code and "
+        "GraphQA (edge existence, parent, children, reaching definitions; every answer checked against the "
+        "graph). --docstrings also writes docstring-summarisation SFT and DPO files from Python functions.",
     )
-    p.add_argument("args", nargs="*", metavar="CONFIG|KEY=VALUE", help="a YAML config, then overrides")
-    p.add_argument("--resume", action="store_true", help="continue the newest checkpoint in run.out_dir")
-    p.add_argument("--out", type=Path, default=Path("runs/default"), help="embedded default: run directory")
-    p.set_defaults(func=cmd_train)
+    p.add_argument("graphs", type=Path, help="a galla build-graphs output directory")
+    p.add_argument("--out", required=True, type=Path, help="output directory (a datasets dataset)")
+    p.add_argument("--tasks", default="graph2code,graph_qa", help="comma-separated: graph2code, graph_qa")
+    p.add_argument("--per-graph", type=int, default=4, help="GraphQA questions per graph and subtask")
+    p.add_argument("--stage2", action="store_true", help="write Graph2Code as a question/answer pair")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--docstrings", action="store_true",
+                   help="also write OUT/docstrings.jsonl (SFT) and OUT/docstring_pairs.jsonl (DPO)")
+    p.set_defaults(func=cmd_build_tasks)
+
+
+def cmd_build_tasks(args: argparse.Namespace) -> int:
+    from data_builders.downstream import docstring_pairs, docstring_records, write_jsonl
+    from data_builders.tasks import build_tasks
+    from galla.config import ConfigError
+    from galla.train.streams import graph_rows
+
+    try:
+        m = build_tasks(args.graphs, args.out, tasks=[t for t in args.tasks.split(",") if t], seed=args.seed,
+                        per_graph=args.per_graph, with_question=args.stage2)
+        console.print(f"galla build-tasks: {m['records']:,} records -> {args.out} "
+                      f"({', '.join(f'{k} {v:,}' for k, v in m['counts'].items())})")
+        if args.docstrings:
+            recs = docstring_records(graph_rows([str(args.graphs)]))
+            n = write_jsonl(recs, args.out / "docstrings.jsonl")
+            k = write_jsonl(docstring_pairs(recs, seed=args.seed), args.out / "docstring_pairs.jsonl")
+            console.print(f"galla build-tasks: {n:,} SFT and {k:,} DPO docstring records -> {args.out}")
+    except (ValueError, FileNotFoundError, ConfigError) as err:
+        console.print(f"[red]galla build-tasks: {err}[/red]")
+        return 2
+    return 0
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -165,11 +183,11 @@ def run_default(out: Path, overrides: list[str], *, resume: bool = False) -> int
     graphs, text = default_data(out)
     s1 = copy.deepcopy(STAGE1)
     s1["data"]["graphs"] = [str(graphs)]
-    s1["run"] = {"out_dir": str(out / "stage1"), "save_every": 20}
+    s1["run"] = {"out_dir": str(out / "stage1"), "save_every": 10}
     s2 = copy.deepcopy(STAGE2)
     s2["data"].update(graphs=[str(graphs)], text=[str(text)])
     s2["init_from"] = str(out / "stage1" / "final")
-    s2["run"] = {"out_dir": str(out / "stage2"), "save_every": 20}
+    s2["run"] = {"out_dir": str(out / "stage2"), "save_every": 10}
     for stage in (s1, s2):
         cfg = apply_overrides(TrainConfig.from_dict(stage), overrides)
         run_dir = Path(cfg.run.out_dir)

@@ -1,0 +1,76 @@
+"""Training config: YAML, overrides, validation messages that name the key, presets, the schedule."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from galla.config import ConfigError
+from galla.train.config import TrainConfig, apply_overrides, load_config
+from galla.train.trainer import cosine_lr
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+
+
+def test_overrides_and_nested_sections(tmp_path):
+    p = tmp_path / "c.yaml"
+    p.write_text("data:\n  text: [a.jsonl]\noptim:\n  lr: 1.0e-4\n")
+    cfg = load_config(
+        p,
+        [
+            "optim.batch_size=8",
+            "params.kind=svft",
+            "params.svft.off_diag=4",
+            "model.encoder.name=rgcn",
+            "data.graph_tasks=[graph2code, graph_qa]",
+        ],
+    )
+    assert cfg.optim.batch_size == 8 and cfg.params.svft.off_diag == 4 and cfg.model.encoder.name == "rgcn"
+    assert cfg.data.graph_tasks == ["graph2code", "graph_qa"] and cfg.method == "sft"
+    assert apply_overrides(cfg, ["run.seed=3"]).run.seed == 3
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["optim.lrr=1"], r"no key 'lrr' in optim"),
+        (["optim.lr=-1"], r"OptimConfig\.lr"),
+        (["params.kind=qlora"], r"ParamsConfig\.kind"),
+        (["params.svft.pattern=diag"], r"SVFTConfig\.pattern"),
+        (["data.graph_tasks=[code2graph]"], r"graph_tasks"),
+        (["optim.batch_size=two"], r"OptimConfig\.batch_size: expected int"),
+        (["data.text=[]"], r"no data"),
+        (["data.preference=[p.jsonl]"], r"either text .* or preference"),
+        (["dpo.reference=self"], r"DPOConfig\.reference"),
+    ],
+)
+def test_bad_values_name_the_key(overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, ["data.text=[a.jsonl]", *overrides])
+
+
+def test_missing_file_and_bad_yaml(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("optim: [1, 2\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(bad)
+
+
+def test_every_preset_loads():
+    presets = sorted(CONFIGS.glob("*.yaml"))
+    assert len(presets) >= 6
+    for p in presets:
+        cfg = load_config(p)
+        assert isinstance(cfg, TrainConfig), p
+        assert p.read_text().startswith("#"), f"{p.name}: the first lines say how to run it"
+
+
+def test_cosine_schedule_warmup_and_floor():
+    kw = {"lr": 1e-3, "min_lr": 1e-4, "warmup": 10, "total": 110}
+    assert cosine_lr(0, **kw) == pytest.approx(1e-4)
+    assert cosine_lr(9, **kw) == pytest.approx(1e-3)
+    assert cosine_lr(60, **kw) == pytest.approx(5.5e-4)
+    assert cosine_lr(110, **kw) == pytest.approx(1e-4) and cosine_lr(500, **kw) == pytest.approx(1e-4)

