@@ -58,6 +58,19 @@ STAGE2 = {
 full-size versions)."""
 
 
+def add_train(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "train",
+        help="train a GraphLLM or a baseline (GALLa stage 1/2, SFT, DPO; full, LoRA, SVFT)",
+        description="Run one training config (YAML) with key.sub=value overrides; with no config, the "
+        "embedded default GALLa stage 1 + stage 2 on SmolLM2-135M and standard-library graphs.",
+    )
+    p.add_argument("args", nargs="*", metavar="CONFIG|KEY=VALUE", help="a YAML config, then overrides")
+    p.add_argument("--resume", action="store_true", help="continue the newest checkpoint in run.out_dir")
+    p.add_argument("--out", type=Path, default=Path("runs/default"), help="embedded default: run directory")
+    p.set_defaults(func=cmd_train)
+
+
 def add_build_tasks(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "build-tasks",

@@ -162,7 +162,12 @@ class Trainer:
         self.acc = Accelerator(
             cpu=cpu,  # without it accelerate ignores a torchrun/accelerate launch on CPU (gloo)
             mixed_precision="bf16" if precision == "bf16" else "no",
-            kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],
+            # stage 2: text batches leave the encoder and adapter without gradients
+            kwargs_handlers=[
+                DistributedDataParallelKwargs(
+                    find_unused_parameters=cfg.data.has_graph_stream and cfg.data.has_text_stream
+                )
+            ],
         )
         self.rank, self.world = self.acc.process_index, self.acc.num_processes
         self.checkpoint = latest_checkpoint(self.out) if resume else None
