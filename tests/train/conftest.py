@@ -9,7 +9,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from tiny import save_tiny_llm, write_jsonl
+from tiny import TINY_ENCODER, save_tiny_llm, write_jsonl
 
 from galla.train.config import TrainConfig
 
@@ -61,13 +61,7 @@ def make_cfg(tiny_llm, tmp_path):
         base = {
             "model": {
                 "llm": str(tiny_llm),
-                "encoder": {
-                    "name": "duplex",
-                    "hidden_dim": 16,
-                    "out_dim": 16,
-                    "node_features": "learned",
-                    "kind_dim": 8,
-                },
+                "encoder": TINY_ENCODER,
                 "adapter": {"num_tokens": 4, "num_heads": 4},
             },
             "optim": {"lr": 1e-3, "min_lr": 1e-4, "batch_size": 2, "max_steps": 2, "weight_decay": 0.0},

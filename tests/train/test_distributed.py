@@ -12,6 +12,7 @@ import pytest
 import torch
 import yaml
 from safetensors.torch import load_file
+from tiny import TINY_ENCODER
 
 from galla.train.checkpoint import latest_checkpoint
 
@@ -26,16 +27,7 @@ def _free_port() -> int:
 def test_two_processes_match_one(make_cfg, graph_dir, sft_file, tmp_path):
     cfg = make_cfg(
         data={"graphs": [str(graph_dir)], "graph_tasks": ["graph2code", "graph_qa"], "text": [str(sft_file)]},
-        model={
-            "encoder": {
-                "name": "duplex",
-                "hidden_dim": 16,
-                "out_dim": 16,
-                "node_features": "learned",
-                "kind_dim": 8,
-                "dropout": 0.0,
-            }
-        },  # dropout masks differ with the process count
+        model={"encoder": {**TINY_ENCODER, "dropout": 0.0}},  # dropout masks differ with the process count
         optim={"max_steps": 3, "batch_size": 2, "grad_accum": 2},
         run={"out_dir": str(tmp_path / "two"), "progress": False, "save_every": 3},
     )

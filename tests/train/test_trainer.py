@@ -7,6 +7,7 @@ import math
 import pytest
 import torch
 from safetensors.torch import load_file
+from tiny import TINY_ENCODER
 
 from galla.model import GraphLLM
 from galla.train.checkpoint import latest_checkpoint
@@ -109,16 +110,7 @@ def test_resume_reaches_the_same_weights(make_cfg, graph_dir, sft_file, tmp_path
                 "graph_tasks": ["graph2code", "graph_qa"],
                 "text": [str(sft_file)],
             },
-            model={
-                "encoder": {
-                    "name": "duplex",
-                    "hidden_dim": 16,
-                    "out_dim": 16,
-                    "node_features": "learned",
-                    "kind_dim": 8,
-                    "dropout": 0.5,
-                }
-            },
+            model={"encoder": {**TINY_ENCODER, "dropout": 0.5}},
             optim={"max_steps": 6, "batch_size": 2, "grad_accum": 2, "warmup_steps": 2},
             run={"out_dir": str(out), "save_every": 2, "progress": False},
         )
@@ -173,3 +165,28 @@ def test_bad_inputs_name_the_key(make_cfg, tmp_path, sft_file):
         Trainer(make_cfg(data={"text": [str(sft_file)], "max_length": 8}))
     with pytest.raises(TrainingError, match="batch_size"):
         Trainer(make_cfg(data={"text": [str(sft_file)]}, optim={"batch_size": 64}))
+
+
+def test_stage2_with_lora_on_the_llm(make_cfg, graph_dir, sft_file):
+    """The official stage-2 option: LoRA on the LLM while the encoder and adapter train fully."""
+    cfg = make_cfg(
+        data={"graphs": [str(graph_dir)], "graph_tasks": ["graph_qa"], "text": [str(sft_file)]},
+        params={"kind": "lora", "lora": {"r": 2}},
+        optim={"max_steps": 3},
+    )
+    t = Trainer(cfg)
+    trainable = {n.split(".")[0] for n, p in t.model.named_parameters() if p.requires_grad}
+    assert trainable == {"llm", "encoder", "adapter"}
+    assert all("lora_" in n for n, p in t.model.llm.named_parameters() if p.requires_grad)
+    before = {n: p.detach().clone() for n, p in t.model.encoder.named_parameters()}
+    result = t.fit()
+    assert result.summary["method"] == "galla-stage2"
+    saved = _weights(result.out_dir)
+    assert any(not torch.equal(saved[f"encoder.{n}"], b) for n, b in before.items())
+
+
+def test_init_from_must_be_a_graphllm_dir(make_cfg, sft_file, tmp_path):
+    from galla.config import ConfigError
+
+    with pytest.raises(ConfigError, match="init_from"):
+        Trainer(make_cfg(data={"text": [str(sft_file)]}, init_from=str(tmp_path)))

@@ -21,6 +21,10 @@ CORPUS = [
 ]
 
 
+TINY_ENCODER = {"name": "duplex", "hidden_dim": 16, "out_dim": 16, "node_features": "learned", "kind_dim": 8}
+"""The official DUPLEX shape scaled down, with learned kind embeddings (no MiniLM)."""
+
+
 def make_tokenizer() -> PreTrainedTokenizerFast:
     backend = Tokenizer(models.BPE(unk_token=None))
     backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
