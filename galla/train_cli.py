@@ -46,6 +46,7 @@ STAGE1 = {
     "model": {"llm": "smollm2-135m", "llm_trainable": False, "adapter": {"num_tokens": 32}},
     "data": {"graph_tasks": ["graph2code"], "max_graphs": 512, "max_length": 256},
     "optim": {"lr": 1e-3, "min_lr": 1e-4, "warmup_steps": 3, "batch_size": 4, "max_steps": 30},
+    "run": {"eval_samples": 16},
 }  # fmt: skip
 STAGE2 = {
     "name": "default-stage2",
@@ -53,6 +54,7 @@ STAGE2 = {
     "data": {"graph_tasks": ["graph2code", "graph_qa"], "max_graphs": 256, "qa_per_graph": 1,
              "max_length": 384, "max_text": 256},
     "optim": {"lr": 2e-5, "min_lr": 2e-6, "warmup_steps": 3, "batch_size": 2, "max_steps": 20},
+    "run": {"eval_samples": 16},
 }  # fmt: skip
 """The embedded default's two stages (sized for minutes on a 2-core CPU; the presets in configs/ are the
 full-size versions)."""
@@ -85,8 +87,11 @@ def add_build_tasks(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--per-graph", type=int, default=4, help="GraphQA questions per graph and subtask")
     p.add_argument("--stage2", action="store_true", help="write Graph2Code as a question/answer pair")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--docstrings", action="store_true",
-                   help="also write OUT/docstrings.jsonl (SFT) and OUT/docstring_pairs.jsonl (DPO)")
+    p.add_argument(
+        "--docstrings",
+        action="store_true",
+        help="also write OUT/docstrings.jsonl (SFT) and OUT/docstring_pairs.jsonl (DPO)",
+    )
     p.set_defaults(func=cmd_build_tasks)
 
 
@@ -97,10 +102,18 @@ def cmd_build_tasks(args: argparse.Namespace) -> int:
     from galla.train.streams import graph_rows
 
     try:
-        m = build_tasks(args.graphs, args.out, tasks=[t for t in args.tasks.split(",") if t], seed=args.seed,
-                        per_graph=args.per_graph, with_question=args.stage2)
-        console.print(f"galla build-tasks: {m['records']:,} records -> {args.out} "
-                      f"({', '.join(f'{k} {v:,}' for k, v in m['counts'].items())})")
+        m = build_tasks(
+            args.graphs,
+            args.out,
+            tasks=[t for t in args.tasks.split(",") if t],
+            seed=args.seed,
+            per_graph=args.per_graph,
+            with_question=args.stage2,
+        )
+        console.print(
+            f"galla build-tasks: {m['records']:,} records -> {args.out} "
+            f"({', '.join(f'{k} {v:,}' for k, v in m['counts'].items())})"
+        )
         if args.docstrings:
             recs = docstring_records(graph_rows([str(args.graphs)]))
             n = write_jsonl(recs, args.out / "docstrings.jsonl")
@@ -149,11 +162,24 @@ def print_summary(summary: dict) -> None:
             "steps",
             f"{summary['steps']:,} in {summary['seconds']:.0f} s on {summary['processes']} process(es)",
         ),
-        ("loss", f"{summary['first_loss']:.4f} → {summary['last_loss']:.4f}"),
+        (
+            "train loss",
+            f"{summary['loss_start']:.4f} → {summary['loss_end']:.4f} (first / last tenth of the steps)",
+        ),
         ("tokens/s", f"{summary['tokens_per_second']:,.0f}"),
         ("trainable", f"{summary['trainable_parameters']:,} of {summary['total_parameters']:,} parameters"),
         ("samples", ", ".join(f"{k} {v:,}" for k, v in summary["samples"].items())),
     ]
+    evals = summary.get("eval") or []
+    if len(evals) >= 2:
+        for stream in (k for k in evals[0] if k != "step"):
+            rows.append(
+                (
+                    f"held-out {stream}",
+                    f"{evals[0][stream]:.4f} → {evals[-1][stream]:.4f} "
+                    f"(step {evals[0]['step']} → {evals[-1]['step']})",
+                )
+            )
     if summary["dropped_over_max_length"]:
         rows.append(
             (
@@ -196,11 +222,11 @@ def run_default(out: Path, overrides: list[str], *, resume: bool = False) -> int
     graphs, text = default_data(out)
     s1 = copy.deepcopy(STAGE1)
     s1["data"]["graphs"] = [str(graphs)]
-    s1["run"] = {"out_dir": str(out / "stage1"), "save_every": 10}
+    s1["run"].update(out_dir=str(out / "stage1"), save_every=10)
     s2 = copy.deepcopy(STAGE2)
     s2["data"].update(graphs=[str(graphs)], text=[str(text)])
     s2["init_from"] = str(out / "stage1" / "final")
-    s2["run"] = {"out_dir": str(out / "stage2"), "save_every": 10}
+    s2["run"].update(out_dir=str(out / "stage2"), save_every=10)
     for stage in (s1, s2):
         cfg = apply_overrides(TrainConfig.from_dict(stage), overrides)
         run_dir = Path(cfg.run.out_dir)

@@ -233,6 +233,11 @@ class RunConfig(_Checked):
     """Log to tensorboard and the progress bar every N steps."""
     precision: str = "auto"
     """``auto`` (bf16 autocast on CUDA, fp32 on CPU), ``fp32`` or ``bf16``."""
+    eval_samples: int = 0
+    """Hold out this many samples per stream (seeded) and report their mean loss at the start, every
+    ``eval_every`` steps and at the end (0 = no evaluation)."""
+    eval_every: int = 0
+    """Evaluate every N optimizer steps as well (0 = only at the start and the end)."""
     export: bool = True
     """Write ``export/``, the LLM alone (LoRA/SVFT merged) as a plain Hugging Face model."""
     progress: bool = True
@@ -241,6 +246,8 @@ class RunConfig(_Checked):
     def __post_init__(self) -> None:
         self._check_types()
         self._check("precision", self.precision in PRECISIONS, f"choose one of {', '.join(PRECISIONS)}")
+        for key in ("eval_samples", "eval_every"):
+            self._check(key, getattr(self, key) >= 0, "must be >= 0")
         for key in ("save_every", "keep_checkpoints", "log_every"):
             self._check(key, getattr(self, key) >= (1 if key != "save_every" else 0), "out of range")
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from rich.console import Console
 
@@ -37,6 +38,7 @@ from galla.train.streams import load_streams
 
 console = Console(stderr=True)
 RESUME_KEYS = (
+    "run.eval_every",
     "optim.max_steps",
     "optim.epochs",
     "run.save_every",
@@ -239,6 +241,13 @@ class Trainer:
             if examples:
                 self.streams[name] = examples
         self.dropped = dict(enc.dropped)
+        self.held_out: dict[str, list[Example]] = {}
+        if cfg.run.eval_samples:
+            for name, examples in self.streams.items():
+                order = np.random.default_rng([cfg.run.seed, 7]).permutation(len(examples))
+                k = min(cfg.run.eval_samples, len(examples) // 5)
+                self.held_out[name] = [examples[i] for i in order[:k]]
+                self.streams[name] = [examples[i] for i in np.sort(order[k:])]
         self.stream_sizes = {k: len(v) for k, v in streams.items()}
         gb = cfg.optim.batch_size * self.world
         self.global_batch = gb
@@ -291,7 +300,7 @@ class Trainer:
         from safetensors.torch import load_file, save_file
 
         path = self.out / "ref_logps.safetensors"
-        examples = self.streams["text"]
+        examples = self.streams["text"] + self.held_out.get("text", [])
         if path.exists():
             ref = load_file(path)["ref"]
         else:
@@ -345,8 +354,10 @@ class Trainer:
             set_rng_state(ck["rng"])
             start, self.history = ck["state"]["step"], ck["state"]["losses"]
             self.tokens_done = ck["state"]["tokens"]
+            self.checkpoint_evals = ck["state"].get("evals", [])
             console.print(f"galla train: resuming {self.out} at step {start}/{total}")
         history = self.history
+        self.evals = self.checkpoint_evals if self.checkpoint is not None else []
         objective, optimizer = acc.prepare(objective, optimizer)
         self.optimizer, self.scheduler = optimizer, scheduler
         self.model.train()
@@ -356,6 +367,8 @@ class Trainer:
             (self.out / "config.yaml").write_text(_yaml(cfg))
         progress = _progress(cfg.run.progress and acc.is_main_process)
         bar = progress.add_task("train", total=total, completed=start, loss=float("nan"), lr=0.0, tps=0.0)
+        if self.held_out and not self.evals:
+            self._evaluate(0, writer)
         t0, tokens_run = time.perf_counter(), 0
         with progress:
             for step in range(start, total):
@@ -373,6 +386,9 @@ class Trainer:
                         writer.add_scalar(f"train/{k}", v, step + 1)
                 progress.update(bar, advance=1, loss=loss, lr=scheduler.get_last_lr()[0], tps=tps)
                 done = step + 1
+                every = cfg.run.eval_every
+                if self.held_out and ((every and done % every == 0) or done == total):
+                    self._evaluate(done, writer)
                 if (cfg.run.save_every and done % cfg.run.save_every == 0) or done == total:
                     self._save(done, optimizer, scheduler, history, self.tokens_done)
                 if stop_after is not None and done >= stop_after:
@@ -434,6 +450,31 @@ class Trainer:
                 metrics[name] = float(acc.reduce(torch.tensor(v, device=acc.device), reduction="sum")) / pairs
         return float(loss_t), int(acc.reduce(torch.tensor(ntok, device=acc.device), reduction="sum")), metrics
 
+    @torch.no_grad()
+    def _evaluate(self, step: int, writer) -> dict[str, float]:
+        """Mean loss per supervised token (LM) or per pair (DPO) of each stream's held-out samples."""
+        obj = Objective(self.model, self.params, self.cfg.dpo.beta, self.reference)
+        self.model.eval()
+        out: dict[str, float] = {"step": step}
+        bs = self.cfg.optim.batch_size
+        for name, examples in self.held_out.items():
+            mine = examples[self.rank :: self.world]
+            total = torch.zeros(2, device=self.acc.device)
+            for i in range(0, len(mine), bs):
+                b = collate(mine[i : i + bs], self.model.tokenizer.pad_token_id).to(self.acc.device)
+                with self.acc.autocast():
+                    loss_sum, _ = obj(b.input_ids, b.attention_mask, b.labels, b.graphs, b.num_pairs, b.ref)
+                total += torch.stack(
+                    [loss_sum.float(), torch.tensor(float(sum(e.num_targets for e in mine[i : i + bs])))]
+                )
+            total = self.acc.reduce(total, reduction="sum")
+            out[name] = float(total[0] / total[1])
+            if writer is not None:
+                writer.add_scalar(f"eval/{name}_loss", out[name], step)
+        self.model.train()
+        self.evals.append(out)
+        return out
+
     def _nonfinite(self, step, k, stream, rows, value, optimizer, what="loss") -> None:
         optimizer.zero_grad(set_to_none=True)
         path = self._save(step, optimizer, self.scheduler, self.history[:step], self.tokens_done)
@@ -455,6 +496,7 @@ class Trainer:
 
     def _save(self, step, optimizer, scheduler, history, tokens) -> Path:
         state = {
+            "evals": getattr(self, "evals", []),
             "losses": history,
             "tokens": tokens,
             "config": self.cfg.to_dict(),
@@ -480,12 +522,16 @@ class Trainer:
         summary = {
             "name": self.cfg.name,
             "method": self.cfg.method,
-            "params": self.params.kind,
+            "params": self.params.kind if self.model.llm_trainable else "llm frozen",
             "steps": result.steps,
             "seconds": round(result.seconds, 2),
             "tokens_per_second": round(result.tokens_per_second, 1),
             "first_loss": result.losses[0],
             "last_loss": result.losses[-1],
+            # the means of the first and last tenth of the steps (single batches are noisy)
+            "loss_start": float(np.mean(result.losses[: max(1, len(result.losses) // 10)])),
+            "loss_end": float(np.mean(result.losses[-max(1, len(result.losses) // 10) :])),
+            "eval": self.evals,
             "trainable_parameters": counts["trainable"],
             "total_parameters": counts["total"],
             "samples": {k: len(v) for k, v in self.streams.items()},
