@@ -345,7 +345,7 @@ class Trainer:
         from torch.utils.tensorboard import SummaryWriter
 
         cfg, acc = self.cfg, self.acc
-        objective = Objective(self.model, self.params, cfg.dpo.beta, self.reference)
+        objective = self.objective = Objective(self.model, self.params, cfg.dpo.beta, self.reference)
         optimizer = make_optimizer(self.model, cfg)
         total, o = self.total_steps, cfg.optim
         scheduler = torch.optim.lr_scheduler.LambdaLR(
@@ -430,7 +430,10 @@ class Trainer:
                     batch.ref,
                 )
                 loss = loss_sum * scale
-            if not torch.isfinite(loss.detach()).item():
+            bad = torch.tensor(0.0 if torch.isfinite(loss.detach()).item() else 1.0, device=acc.device)
+            if self.world > 1:  # every process must stop together, or the others hang in backward
+                bad = acc.reduce(bad, reduction="sum")
+            if bad.item():
                 self._nonfinite(step, k, stream, rows, float(loss.detach()), optimizer)
             acc.backward(loss)
             total_loss += float(loss.detach()) / (self.graph_scale if stream == "graph" else 1.0)
@@ -460,7 +463,7 @@ class Trainer:
     @torch.no_grad()
     def _evaluate(self, step: int, writer) -> dict[str, float]:
         """Mean loss per supervised token (LM) or per pair (DPO) of each stream's held-out samples."""
-        obj = Objective(self.model, self.params, self.cfg.dpo.beta, self.reference)
+        obj = self.objective  # the training one: its DPO reference (a frozen copy) is the initial model
         self.model.eval()
         out: dict[str, float] = {"step": step}
         bs = self.cfg.optim.batch_size
