@@ -376,15 +376,17 @@ class Trainer:
         bar = progress.add_task("train", total=total, completed=start, loss=float("nan"), lr=0.0, tps=0.0)
         if self.held_out and not self.evals:
             self._evaluate(0, writer)
-        t0, tokens_run = time.perf_counter(), 0
+        tokens_run, step_seconds = 0, 0.0  # tokens/s counts the steps only, not evaluation or checkpoints
         with progress:
             for step in range(start, total):
+                t0 = time.perf_counter()
                 loss, ntok, metrics = self._step(step, objective, optimizer)
                 scheduler.step()
+                step_seconds += time.perf_counter() - t0
                 tokens_run += ntok
                 history.append(loss)
                 self.tokens_done += ntok
-                tps = tokens_run / (time.perf_counter() - t0)
+                tps = tokens_run / step_seconds
                 if writer is not None and (step + 1) % cfg.run.log_every == 0:
                     writer.add_scalar("train/loss", loss, step + 1)
                     writer.add_scalar("train/lr", scheduler.get_last_lr()[0], step + 1)
@@ -400,7 +402,7 @@ class Trainer:
                     self._save(done, optimizer, scheduler, history, self.tokens_done)
                 if stop_after is not None and done >= stop_after:
                     break
-        seconds = time.perf_counter() - t0
+        seconds = step_seconds
         if writer is not None:
             writer.close()
         result = TrainResult(self.out, len(history), history, tokens_run, seconds)
