@@ -1,7 +1,10 @@
 """``galla eval``: benchmark evaluation subcommands (today: ``galla eval surge``).
 
-``galla eval surge --data DIR --responses FILE.jsonl --out DIR`` scores model replies produced anywhere
-with the official SURGE rules and writes per-item scores, a problems report, the 15-column table
+- ``galla eval surge --model SPEC --setting 0shot|cot|3shot [--out DIR]`` generates greedy replies with a
+  local model into ``OUT/responses.jsonl`` (resumable), then scores them;
+- ``galla eval surge --responses FILE.jsonl --out DIR`` scores replies produced anywhere.
+
+Scoring uses the official SURGE rules and writes per-item scores, a problems report, the 15-column table
 (Markdown/CSV/JSON) and a bar chart beside the paper's rows. The work lives in ``benchmarks.surge``;
 this module only parses flags and prints. Heavy imports happen inside ``cmd_eval_surge``.
 """
@@ -9,6 +12,7 @@ this module only parses flags and prints. Heavy imports happen inside ``cmd_eval
 from __future__ import annotations
 
 import argparse
+import os
 from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,6 +20,7 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 
 if TYPE_CHECKING:
+    from benchmarks.surge.generate import GenerationSummary
     from benchmarks.surge.run import RunResult
 
 console = Console(stderr=True, soft_wrap=True)  # paths and messages stay on one line
@@ -44,12 +49,15 @@ To produce replies, send each item's sys_0shot / sys_cot / sys_3shot field as th
 its question field as the user message (greedy decoding, as in the paper), e.g. with
 benchmarks.surge.data.load_surge(DIR)[subset][index].messages("cot")."""
 
-NO_GENERATION = (
-    "galla eval surge: model generation is not available yet (it needs galla's model loader, a later "
-    "milestone). Generate the replies with any tool and score them with --responses.\n\n"
-    + RESPONSES_FORMAT
-    + "\n\nthen run: galla eval surge --data DIR --responses FILE.jsonl --out DIR"
+NEITHER = (
+    "galla eval surge: pass --model SPEC to generate replies with a local model and score them, or "
+    "--responses FILE.jsonl to score replies produced elsewhere.\n\n" + RESPONSES_FORMAT
 )
+MODEL_HELP = """\
+--model SPEC: smollm2-135m or qwen2.5-coder-0.5b (offline packages), a local HF directory (a galla train
+run's export/), a GraphLLM directory (final/: its llm/ is loaded, prompts are text only), a .gguf file,
+or a hub id. Replies go to OUT/responses.jsonl after every batch; rerunning the same command resumes."""
+_DATA_ENV = "GALLA_SURGE_DATA"
 
 
 def add_eval(sub: argparse._SubParsersAction) -> None:
@@ -61,23 +69,31 @@ def add_eval(sub: argparse._SubParsersAction) -> None:
     benchmarks = p.add_subparsers(dest="benchmark", required=True, metavar="BENCHMARK")
     s = benchmarks.add_parser(
         "surge",
-        help="score SURGE replies with the official rules and write tables and a chart",
-        description="Score SURGE replies (Lyu et al., EMNLP 2025) with the official per-subset rules\n"
-        "and write OUT/scores.jsonl, OUT/problems.jsonl, OUT/table.{md,csv,json} and OUT/chart.png.",
-        epilog=RESPONSES_FORMAT,
+        help="generate SURGE replies with a model and/or score them; write tables and a chart",
+        description="Generate SURGE replies (Lyu et al., EMNLP 2025) with --model, or take them from\n"
+        "--responses; score them with the official per-subset rules and write OUT/scores.jsonl,\n"
+        "OUT/problems.jsonl, OUT/table.{md,csv,json} and OUT/chart.png.",
+        epilog=MODEL_HELP + "\n\n" + RESPONSES_FORMAT,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     s.add_argument(
         "--data",
-        required=True,
         type=Path,
+        default=os.environ.get(_DATA_ENV) or None,
         metavar="DIR",
-        help="folder with the SURGE files ml.json ... fl.json",
+        help=f"folder with the SURGE files ml.json ... fl.json (default: ${_DATA_ENV})",
     )
-    s.add_argument(
+    source = s.add_mutually_exclusive_group()
+    source.add_argument("--model", metavar="SPEC", help="generate replies with this model (see below)")
+    source.add_argument(
         "--responses", type=Path, metavar="FILE", help="JSONL file of replies to score (format below)"
     )
-    s.add_argument("--out", type=Path, metavar="DIR", help="output folder (created if needed)")
+    s.add_argument(
+        "--out",
+        type=Path,
+        metavar="DIR",
+        help="output folder, created if needed (with --model default: runs/surge/<model>-<setting>)",
+    )
     s.add_argument(
         "--subsets", default="all", help="comma list of subsets to score, e.g. ml,cl (default: all)"
     )
@@ -85,17 +101,42 @@ def add_eval(sub: argparse._SubParsersAction) -> None:
         "--setting",
         default="0shot",
         choices=_SETTINGS,
-        help="prompt setting the replies used; picks the paper rows to compare with (default: 0shot)",
+        help="prompt setting (system prompt sys_<setting>); picks the paper rows (default: 0shot)",
     )
+    g = s.add_argument_group("generation (--model)")
+    g.add_argument("--limit", type=_positive, metavar="N", help="only the first N items of each subset")
+    g.add_argument("--batch-size", type=_positive, default=8, metavar="B", help="prompts per batch (8)")
+    g.add_argument(
+        "--max-new-tokens",
+        type=_positive,
+        metavar="N",
+        help="token budget of every reply (default: per subset, benchmarks.surge.generate.MAX_NEW_TOKENS)",
+    )
+    g.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda if available)")
+    g.add_argument(
+        "--dtype",
+        default="auto",
+        choices=("auto", "float32", "bfloat16", "float16"),
+        help="weights dtype (default auto: bfloat16 on CUDA, float32 on CPU)",
+    )
+    g.add_argument("--quiet", action="store_true", help="no progress bar")
     s.add_argument(
         "--compare",
         default=_DEFAULT_COMPARE,
         help="paper models shown beside the result, comma list, or 'none' / 'all' "
-        "(default: Qwen-2.5-Coder 1.5B/7B, Qwen-2.5-7B, LLaMA-3.1-8B, GPT-4o)",
+        "(default: Qwen-2.5-Coder 1.5B/7B, Qwen-2.5-7B, LLaMA-3.1-8B, GPT-4o, and the --model's own "
+        "row if the paper has one)",
     )
-    s.add_argument("--name", help="label of the scored row (default: the responses file name)")
+    s.add_argument("--name", help="label of the scored row (default: the model or responses file name)")
     s.add_argument("--no-chart", action="store_true", help="do not draw chart.png")
     s.set_defaults(func=cmd_eval_surge)
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
 
 
 def _error(message: str) -> None:
@@ -103,16 +144,19 @@ def _error(message: str) -> None:
 
 
 def cmd_eval_surge(args: argparse.Namespace) -> int:
-    if args.responses is None:
-        console.print(NO_GENERATION, markup=False, highlight=False)
+    if args.responses is None and args.model is None:
+        console.print(NEITHER, markup=False, highlight=False)
         return 2
-    if args.out is None:
+    if args.data is None:
+        _error(f"galla eval surge: --data DIR is required (or set ${_DATA_ENV})")
+        return 2
+    if args.responses is not None and args.out is None:
         _error("galla eval surge: --out DIR is required with --responses")
         return 2
-    if not args.responses.is_file():
+    if args.responses is not None and not args.responses.is_file():
         _error(f"galla eval surge: responses file {args.responses} does not exist")
         return 2
-    if args.out.exists() and not args.out.is_dir():
+    if args.out is not None and args.out.exists() and not args.out.is_dir():
         _error(f"galla eval surge: --out {args.out} exists and is not a folder")
         return 2
 
@@ -131,6 +175,8 @@ def cmd_eval_surge(args: argparse.Namespace) -> int:
     except (SurgeDataError, ValueError) as err:
         _error(f"galla eval surge: {err}")
         return 2
+    if args.model is not None:
+        return _generate(args, compare)
     try:
         result = score_responses_file(
             items,
@@ -146,6 +192,67 @@ def cmd_eval_surge(args: argparse.Namespace) -> int:
         return 2
     _print_summary(result)
     return 0 if result.scored else 1
+
+
+def _generate(args: argparse.Namespace, compare: list[str]) -> int:
+    """``--model``: generate the missing replies into OUT/responses.jsonl, then score the whole file."""
+    from benchmarks.surge.generate import (
+        GenerationError,
+        model_label,
+        paper_name,
+        resolve_model,
+        run_generation,
+    )
+
+    try:
+        resolved = resolve_model(args.model)
+    except GenerationError as err:
+        _error(f"galla eval surge: {err}")
+        return 2
+    if args.compare == _DEFAULT_COMPARE and (mine := paper_name(args.model)) and mine not in compare:
+        compare = [mine, *compare]  # the paper's row of this very model first
+    out = args.out or Path("runs") / "surge" / f"{model_label(resolved).replace('/', '-')}-{args.setting}"
+    try:
+        summary = run_generation(
+            args.model,
+            args.data,
+            out,
+            args.setting,
+            args.subsets,
+            args.limit,
+            args.batch_size,
+            max_new_tokens=args.max_new_tokens,
+            device=args.device,
+            dtype=args.dtype,
+            name=args.name,
+            compare=compare,
+            chart=not args.no_chart,
+            progress=not args.quiet,
+        )
+    except (GenerationError, ValueError, OSError, ModuleNotFoundError) as err:
+        _error(f"galla eval surge: {err}")
+        return 2
+    _print_generation(summary)
+    assert summary.score is not None
+    _print_summary(summary.score)
+    return 0 if summary.score.scored else 1
+
+
+def _print_generation(summary: GenerationSummary) -> None:
+    console.print(
+        f"generated {summary.generated} of {summary.selected} selected items in {summary.seconds:.1f} s "
+        f"({summary.items_per_second:.2f} items/s, {summary.tokens_per_second:.1f} new tokens/s); "
+        f"{summary.already_done} already in {summary.responses}",
+        markup=False,
+        highlight=False,
+    )
+    if summary.truncated:
+        console.print(f"{summary.truncated} replies reached the token budget without a stop token")
+    if summary.too_long:
+        console.print(
+            f"[yellow]{summary.too_long} prompts longer than the context minus the token budget: "
+            'recorded with "skipped": "prompt_too_long", scored 0[/yellow]'
+        )
 
 
 def _print_summary(result: RunResult) -> None:

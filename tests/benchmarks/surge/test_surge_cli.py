@@ -138,10 +138,10 @@ def test_subsets_flag_skips_other_lines(
     assert "fl.json" in capsys.readouterr().err
 
 
-def test_no_responses_explains_generation(tiny: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_no_model_and_no_responses_explains_both(tiny: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["eval", "surge", "--data", str(tiny)]) == 2
     err = capsys.readouterr().err
-    assert "generation is not available yet" in err and '"subset"' in err and "--responses" in err
+    assert "--model SPEC" in err and '"subset"' in err and "--responses" in err
 
 
 def test_bad_paths_exit_2(tiny: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
