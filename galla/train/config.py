@@ -322,7 +322,16 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
             raise ConfigError(f"{path}: not valid YAML: {err}") from None
         if not isinstance(data, dict):
             raise ConfigError(f"{path}: expected a mapping at the top level")
-    for item in overrides or []:
+    return _with_overrides(data, overrides or [])
+
+
+def apply_overrides(cfg: TrainConfig, overrides: list[str]) -> TrainConfig:
+    """A new config: ``cfg`` with ``key.sub=value`` overrides applied (validated again)."""
+    return _with_overrides(cfg.to_dict(), overrides)
+
+
+def _with_overrides(data: dict[str, Any], overrides: list[str]) -> TrainConfig:
+    for item in overrides:
         key, sep, raw = item.partition("=")
         if not sep or not key:
             raise ConfigError(f"override {item!r}: expected key.sub=value")
@@ -331,15 +340,6 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
         return TrainConfig.from_dict(data)
     except TypeError as err:  # a scalar where a section was expected
         raise ConfigError(f"config: {err}") from None
-
-
-def apply_overrides(cfg: TrainConfig, overrides: list[str]) -> TrainConfig:
-    """A new config: ``cfg`` with ``key.sub=value`` overrides applied (validated again)."""
-    data = cfg.to_dict()
-    for item in overrides:
-        key, _, raw = item.partition("=")
-        _set(data, key.split("."), yaml.safe_load(raw), item)
-    return TrainConfig.from_dict(data)
 
 
 def _set(data: dict, keys: list[str], value: Any, item: str) -> None:
@@ -359,6 +359,6 @@ def _set(data: dict, keys: list[str], value: Any, item: str) -> None:
         if not (isinstance(sub, type) and dataclasses.is_dataclass(sub)):
             raise ConfigError(f"override {item!r}: '{key}' is not a section")
         node = node.setdefault(key, {})
-        if not isinstance(node, dict):  # a section given as a dataclass already
-            node = dataclasses.asdict(node)
+        if not isinstance(node, dict):
+            raise ConfigError(f"override {item!r}: '{key}' holds {node!r}, not a section")
         cls = sub

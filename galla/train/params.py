@@ -65,7 +65,7 @@ class Parameterisation:
         self.kind = "full"
 
     def trainable(self) -> int:
-        return sum(p.numel() for p in self.model.parameters() if p.requires_grad)
+        return trainable_summary(self.model)["trainable"]
 
 
 def apply_params(model: GraphLLM, cfg: ParamsConfig, *, seed: int = 0, init: bool = True) -> Parameterisation:

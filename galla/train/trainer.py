@@ -15,6 +15,7 @@ the run before the optimizer step, with a checkpoint of the last good weights.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -421,7 +422,7 @@ class Trainer:
             denom = sum(e.num_targets for e in examples)  # global: every process knows every row
             scale = (self.graph_scale if stream == "graph" else 1.0) * self.world / denom / len(micro)
             sync = k == len(micro) - 1
-            ctx = acc.no_sync(objective) if not sync and self.world > 1 else _null()
+            ctx = acc.no_sync(objective) if not sync and self.world > 1 else contextlib.nullcontext()
             with ctx, acc.autocast():
                 loss_sum, stats = objective(
                     batch.input_ids,
@@ -573,14 +574,6 @@ def train(cfg: TrainConfig, *, resume: bool = False, stop_after: int | None = No
 
 def hash_name(name: str) -> int:
     return sum(ord(c) * 31**i for i, c in enumerate(name)) % 10_007
-
-
-class _null:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 def _yaml(cfg: TrainConfig) -> str:
