@@ -78,6 +78,9 @@ class Encoder:
     template: str = "galla"
     seed: int = 0
     dropped: dict[str, int] = field(default_factory=dict)
+    _last: tuple[dict, Data] | None = field(default=None, repr=False)
+    """The previous record's graph columns and tensors: consecutive records of one unit (its GraphQA
+    questions) share one :class:`Data` instead of a copy each."""
 
     def _ids(self, text: str) -> list[int]:
         return self.tokenizer(text, add_special_tokens=False)["input_ids"] if text else []
@@ -111,10 +114,18 @@ class Encoder:
             return self._ids(HUMAN + question + ws) + pads + self._ids("\n") + self._ids(BOT)
         return self._ids(HUMAN) + pads + self._ids(ws + question + "\n") + self._ids(BOT)
 
+    def _graph(self, record: dict) -> Data:
+        last = self._last
+        if last is not None and all(_same(record[c], last[0][c]) for c in _GRAPH_KEYS):
+            return last[1]
+        graph = _graph(record)
+        self._last = ({c: record[c] for c in _GRAPH_KEYS}, graph)
+        return graph
+
     def encode(self, record: dict, key: str) -> Example | None:
         """Encode one record; ``None`` (and a count in :attr:`dropped`) when it exceeds ``max_length``."""
         task = record["task"]
-        graph = _graph(record) if record.get("node_kind") else None
+        graph = self._graph(record) if record.get("node_kind") else None
         slots = self.num_graph_tokens(graph.num_nodes) if graph is not None else 0
         if task == "dpo":
             prompt = self._prompt(record["question"], slots, key)
@@ -140,6 +151,16 @@ class Encoder:
             self.dropped[task] = self.dropped.get(task, 0) + 1
             return None
         return ex
+
+
+_GRAPH_KEYS = ("node_kind", "edge_src", "edge_dst", "edge_type")
+"""The record columns :func:`_graph` reads."""
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, list) and isinstance(b, list):
+        return a == b
+    return bool(np.array_equal(a, b))
 
 
 def _graph(record: dict) -> Data:

@@ -2,9 +2,9 @@
 
 ``train(cfg)`` builds the GraphLLM, parameterises it, encodes the data streams, then runs AdamW with a
 cosine schedule (warmup, floor), gradient accumulation and clipping under ``accelerate`` (one process,
-or ``accelerate launch`` for DDP; FSDP/DeepSpeed configs pass through accelerate). Each micro-batch
-comes from one stream (graph or text) in GALLa's proportional order; graph losses are scaled by
-``min(N_text / N_graph, 1)``. Losses are normalised by the supervised tokens (or DPO pairs) of the
+or ``accelerate launch`` for DDP; sharded strategies are refused up front, see :func:`check_strategy`).
+Each micro-batch comes from one stream (graph or text) in GALLa's proportional order; graph losses are
+scaled by ``min(N_text / N_graph, 1)``. Losses are normalised by the supervised tokens (or DPO pairs) of the
 whole global micro-batch, so one process and N processes with the same global batch agree.
 
 Checkpoints every ``run.save_every`` steps hold everything a resumed run needs (weights, optimizer,
@@ -20,6 +20,7 @@ import dataclasses
 import json
 import math
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,7 @@ from galla.train.config import TrainConfig
 from galla.train.data import Batch, Encoder, Example, collate, epoch_batches, graph_loss_scale, mix_schedule
 from galla.train.objective import Objective
 from galla.train.params import apply_params, trainable_summary
-from galla.train.streams import load_streams
+from galla.train.streams import open_streams
 
 console = Console(stderr=True)
 RESUME_KEYS = (
@@ -179,6 +180,7 @@ class Trainer:
                 )
             ],
         )
+        check_strategy(self.acc.distributed_type)
         self.rank, self.world = self.acc.process_index, self.acc.num_processes
         self.checkpoint = latest_checkpoint(self.out) if resume else None
         if resume and self.checkpoint is None:
@@ -229,7 +231,7 @@ class Trainer:
 
     def _load_data(self) -> None:
         cfg = self.cfg
-        streams = load_streams(cfg)
+        streams = open_streams(cfg)
         enc = Encoder(
             self.model.tokenizer,
             self.model.graph_token_id,
@@ -239,15 +241,24 @@ class Trainer:
             cfg.run.seed,
         )
         self.streams: dict[str, list[Example]] = {}
-        for name, records in streams.items():
-            examples = [ex for i, r in enumerate(records) if (ex := enc.encode(r, f"{name}:{i}")) is not None]
-            if records and not examples:
-                raise TrainingError(
-                    f"data: every {name} sample is longer than data.max_length "
-                    f"({cfg.data.max_length} tokens); raise it or use smaller units"
-                )
-            if examples:
-                self.streams[name] = examples
+        with _encode_progress(cfg.run.progress and self.acc.is_main_process) as progress:
+            bar = progress.add_task("graph rows", total=streams.graph_work)
+            graph = streams.graph(lambda n: progress.advance(bar, n))
+            text_bar = progress.add_task("text records", total=len(streams.text))
+
+            def text():
+                for r in streams.text:
+                    yield r
+                    progress.advance(text_bar)
+
+            records = {
+                "graph": self._encode_stream("graph", graph, enc),
+                "text": self._encode_stream("text", text(), enc),
+            }
+        if (cfg.data.graphs or cfg.data.task_files) and not records["graph"]:
+            raise ConfigError(
+                "data.graphs / data.task_files: no graph records could be built (empty datasets?)"
+            )
         self.dropped = dict(enc.dropped)
         self.held_out: dict[str, list[Example]] = {}
         if cfg.run.eval_samples:
@@ -256,7 +267,7 @@ class Trainer:
                 k = min(cfg.run.eval_samples, len(examples) // 5)
                 self.held_out[name] = [examples[i] for i in order[:k]]
                 self.streams[name] = [examples[i] for i in np.sort(order[k:])]
-        self.stream_sizes = {k: len(v) for k, v in streams.items()}
+        self.stream_sizes = {k: v for k, v in records.items() if v}
         gb = cfg.optim.batch_size * self.world
         self.global_batch = gb
         counts = {k: len(v) // gb for k, v in self.streams.items()}
@@ -279,6 +290,21 @@ class Trainer:
         self.total_steps = cfg.optim.max_steps or max(1, int(cfg.optim.epochs * per_epoch))
         if cfg.data.preference and self.reference == "precompute":
             self._precompute_reference()
+
+    def _encode_stream(self, name: str, records: Iterable[dict], enc: Encoder) -> int:
+        """Encode ``records`` into ``self.streams[name]`` as they come; returns how many were read."""
+        examples, n = [], 0
+        for n, r in enumerate(records, 1):
+            if (ex := enc.encode(r, f"{name}:{n - 1}")) is not None:
+                examples.append(ex)
+        if n and not examples:
+            raise TrainingError(
+                f"data: every {name} sample is longer than data.max_length "
+                f"({self.cfg.data.max_length} tokens); raise it or use smaller units"
+            )
+        if examples:
+            self.streams[name] = examples
+        return n
 
     def _epoch_plan(self, epoch: int) -> list[tuple[str, list[int]]]:
         seed, grouping = self.cfg.run.seed, self.cfg.data.length_grouping
@@ -564,6 +590,24 @@ class Trainer:
         return summary
 
 
+SUPPORTED_STRATEGIES = frozenset({"NO", "MULTI_CPU", "MULTI_GPU"})
+"""accelerate distributed types the trainer runs under: one process, or DDP (CPU gloo / CUDA nccl)."""
+
+
+def check_strategy(distributed_type) -> None:
+    """Refuse, before any work, a strategy whose checkpoints and exports galla cannot write yet.
+
+    FSDP and DeepSpeed shard parameters and optimizer state; saving them needs gathered state dicts
+    on every rank, which this trainer does not implement (and no GPU was available to test it)."""
+    name = getattr(distributed_type, "value", str(distributed_type))
+    if name not in SUPPORTED_STRATEGIES:
+        raise TrainingError(
+            f"accelerate distributed_type {name}: galla train runs on one process or under DDP "
+            "(accelerate launch --multi_gpu, or configs/accelerate/ddp.yaml); sharded strategies "
+            "(FSDP, DeepSpeed) are not supported yet because their checkpoints would not be written"
+        )
+
+
 def train(cfg: TrainConfig, *, resume: bool = False, stop_after: int | None = None) -> TrainResult:
     """Run ``cfg`` (see :class:`Trainer`)."""
     return Trainer(cfg, resume=resume).fit(stop_after=stop_after)
@@ -580,6 +624,20 @@ def _yaml(cfg: TrainConfig) -> str:
     import yaml
 
     return yaml.safe_dump(cfg.to_dict(), sort_keys=False)
+
+
+def _encode_progress(enabled: bool):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    return Progress(
+        TextColumn("[bold]encode[/] {task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        disable=not enabled,
+        transient=True,
+    )
 
 
 def _progress(enabled: bool):

@@ -98,3 +98,13 @@ def test_mix_schedule_is_galla_rule():
     assert 1 <= first_half["text"] <= 9  # interleaved in proportion, not one stream after the other
     assert graph_loss_scale(30, 10) == pytest.approx(1 / 3)
     assert graph_loss_scale(10, 30) == 1.0 and graph_loss_scale(10, 0) == 1.0
+
+
+def test_consecutive_records_of_one_graph_share_its_tensors(enc):
+    rec = {"task": "graph_qa", "question": "Q?", "answer": "yes", **GRAPH}
+    a, b = enc.encode(rec, "g:0"), enc.encode({**rec, "answer": "no"}, "g:1")
+    assert a.graph is b.graph
+    other = {**rec, "edge_dst": [2, 1]}  # same shape, different edges: a graph of its own
+    c = enc.encode(other, "g:2")
+    assert c.graph is not b.graph and c.graph.edge_index.tolist() == [[0, 0], [2, 1]]
+    assert b.graph.edge_index.tolist() == [[0, 0], [1, 2]]

@@ -201,3 +201,15 @@ def test_held_out_evaluation(make_cfg, sft_file):
     evals = t.fit().summary["eval"]
     assert [e["step"] for e in evals] == [0, 3, 6]
     assert evals[-1]["text"] < evals[0]["text"]  # the shared answer pattern generalises to held-out rows
+
+
+def test_sharded_strategies_are_refused_up_front():
+    from accelerate.utils import DistributedType
+
+    from galla.train.trainer import check_strategy
+
+    for ok in (DistributedType.NO, DistributedType.MULTI_CPU, DistributedType.MULTI_GPU):
+        check_strategy(ok)
+    for bad in (DistributedType.FSDP, DistributedType.DEEPSPEED):
+        with pytest.raises(TrainingError, match=f"{bad.value}.*DDP"):
+            check_strategy(bad)
