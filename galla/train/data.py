@@ -39,6 +39,10 @@ HUMAN, BOT = "<s>human\n", "<s>bot\n"
 _WS = ("", " ", "\n")
 
 
+TOKEN_DTYPE = np.int32
+"""Token ids are held as int32 (every vocabulary fits) and widened to int64 per batch by :func:`collate`."""
+
+
 @dataclass
 class Example:
     """One encoded sample; a DPO example's ``ids`` are the prompt, its completions ``chosen``/``rejected``."""
@@ -132,12 +136,12 @@ class Encoder:
             chosen = self._ids(record["chosen"]) + self._eos
             rejected = self._ids(record["rejected"]) + self._eos
             ex = Example(
-                np.asarray(prompt, np.int64),
+                np.asarray(prompt, TOKEN_DTYPE),
                 len(prompt),
                 task,
                 graph,
-                np.asarray(chosen, np.int64),
-                np.asarray(rejected, np.int64),
+                np.asarray(chosen, TOKEN_DTYPE),
+                np.asarray(rejected, TOKEN_DTYPE),
                 record.get("ref"),
             )
         else:
@@ -146,7 +150,7 @@ class Encoder:
             else:
                 prompt = self._prompt(record["question"], slots, key)
             answer = self._ids(record["answer"]) + self._eos
-            ex = Example(np.asarray(prompt + answer, np.int64), len(prompt), task, graph)
+            ex = Example(np.asarray(prompt + answer, TOKEN_DTYPE), len(prompt), task, graph)
         if ex.length > self.max_length or ex.num_targets < 1:
             self.dropped[task] = self.dropped.get(task, 0) + 1
             return None

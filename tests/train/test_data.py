@@ -6,6 +6,7 @@ from collections import Counter
 
 import numpy as np
 import pytest
+import torch
 from tiny import make_tokenizer
 
 from galla.constants import IGNORE_INDEX
@@ -58,6 +59,7 @@ def test_collate_masks_prompt_and_padding(enc):
         {"task": "sft", "question": "add two numbers please", "answer": "x", "node_kind": []}, "t:1"
     )
     batch = collate([a, b], pad_id=0)
+    assert a.ids.dtype == np.int32 and batch.input_ids.dtype == batch.labels.dtype == torch.long
     assert batch.input_ids.shape[1] == max(len(a.ids), len(b.ids))
     for row, ex in enumerate((a, b)):
         labels = batch.labels[row]
