@@ -65,7 +65,7 @@ def save_checkpoint(
     step: int,
     *,
     model_state: dict[str, torch.Tensor],
-    optimizer: torch.optim.Optimizer,
+    optimizer: torch.optim.Optimizer | dict[str, Any],
     scheduler: torch.optim.lr_scheduler.LRScheduler,
     trainer_state: dict[str, Any],
     rank: int = 0,
@@ -74,7 +74,9 @@ def save_checkpoint(
     keep: int = 2,
     name: str | None = None,
 ) -> Path:
-    """Write checkpoint ``step`` (all processes call this; the main one writes the shared files)."""
+    """Write checkpoint ``step`` (all processes call this; the main one writes the shared files).
+
+    ``optimizer``: the optimizer, or its state dict already gathered (FSDP)."""
     root = checkpoint_dir(run_dir)
     name = name or f"step-{step:06d}"
     final, tmp = root / name, root / f".{name}.tmp"
@@ -85,7 +87,8 @@ def save_checkpoint(
     torch.save(rng_state(), tmp / f"rng-{rank}.pt")
     if rank == 0:
         save_file({k: v.contiguous().cpu() for k, v in model_state.items()}, tmp / "model.safetensors")
-        torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
+        opt_state = optimizer if isinstance(optimizer, dict) else optimizer.state_dict()
+        torch.save(opt_state, tmp / "optimizer.pt")
         torch.save(scheduler.state_dict(), tmp / "scheduler.pt")
         state = {**trainer_state, "step": step, "world_size": world_size}
         (tmp / "trainer_state.json").write_text(json.dumps(state, indent=2) + "\n")

@@ -31,6 +31,7 @@ PARAM_KINDS = ("full", "lora", "svft")
 GRAPH_TASKS = ("graph2code", "graph_qa")
 TEMPLATES = ("galla", "chat")
 DPO_REFERENCES = ("auto", "disable_adapter", "copy", "precompute")
+STRATEGIES = ("ddp", "fsdp")
 PRECISIONS = ("auto", "fp32", "bf16")
 LLAMA_LINEARS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
@@ -233,6 +234,10 @@ class RunConfig(_Checked):
     """Log to tensorboard and the progress bar every N steps."""
     precision: str = "auto"
     """``auto`` (bf16 autocast on CUDA, fp32 on CPU), ``fp32`` or ``bf16``."""
+    strategy: str = "ddp"
+    """Under ``accelerate launch``: ``ddp`` (every process holds the whole model) or ``fsdp`` (PyTorch
+    FSDP2: parameters, gradients and optimizer state sharded over the processes, each decoder layer
+    gathered only while it runs). One process ignores it."""
     eval_samples: int = 0
     """Hold out this many samples per stream (seeded) and report their mean loss at the start, every
     ``eval_every`` steps and at the end (0 = no evaluation)."""
@@ -246,6 +251,7 @@ class RunConfig(_Checked):
     def __post_init__(self) -> None:
         self._check_types()
         self._check("precision", self.precision in PRECISIONS, f"choose one of {', '.join(PRECISIONS)}")
+        self._check("strategy", self.strategy in STRATEGIES, f"choose one of {', '.join(STRATEGIES)}")
         for key in ("eval_samples", "eval_every"):
             self._check(key, getattr(self, key) >= 0, "must be >= 0")
         for key in ("save_every", "keep_checkpoints", "log_every"):

@@ -2,7 +2,7 @@
 
 ``train(cfg)`` builds the GraphLLM, parameterises it, encodes the data streams, then runs AdamW with a
 cosine schedule (warmup, floor), gradient accumulation and clipping under ``accelerate`` (one process,
-or ``accelerate launch`` for DDP; sharded strategies are refused up front, see :func:`check_strategy`).
+or ``accelerate launch``: DDP, or FSDP2 with ``run.strategy: fsdp``, see :mod:`galla.train.sharding`).
 Each micro-batch comes from one stream (graph or text) in GALLa's proportional order; graph losses are
 scaled by ``min(N_text / N_graph, 1)``. Losses are normalised by the supervised tokens (or DPO pairs) of the
 whole global micro-batch, so one process and N processes with the same global batch agree.
@@ -31,6 +31,7 @@ from rich.console import Console
 
 from galla.config import ConfigError
 from galla.model import GraphLLM
+from galla.train import sharding
 from galla.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint, set_rng_state
 from galla.train.config import TrainConfig
 from galla.train.data import Batch, Encoder, Example, collate, epoch_batches, graph_loss_scale, mix_schedule
@@ -182,6 +183,7 @@ class Trainer:
         )
         check_strategy(self.acc.distributed_type)
         self.rank, self.world = self.acc.process_index, self.acc.num_processes
+        self.fsdp = cfg.run.strategy == "fsdp" and self.world > 1
         self.checkpoint = latest_checkpoint(self.out) if resume else None
         if resume and self.checkpoint is None:
             raise TrainingError(
@@ -373,6 +375,11 @@ class Trainer:
 
         cfg, acc = self.cfg, self.acc
         objective = self.objective = Objective(self.model, self.params, cfg.dpo.beta, self.reference)
+        ck = load_checkpoint(self.checkpoint, self.rank) if self.checkpoint is not None else None
+        if ck is not None:
+            self._load_model_state(ck["model"])  # before sharding: plain tensors take the saved values
+        if self.fsdp:
+            self.fsdp_units = sharding.shard(objective, self.model.llm)
         optimizer = make_optimizer(self.model, cfg)
         total, o = self.total_steps, cfg.optim
         scheduler = torch.optim.lr_scheduler.LambdaLR(
@@ -380,10 +387,11 @@ class Trainer:
             lambda s: cosine_lr(s, lr=o.lr, min_lr=o.min_lr, warmup=o.warmup_steps, total=total) / o.lr,
         )
         start, self.history, self.tokens_done = 0, [], 0
-        if self.checkpoint is not None:
-            ck = load_checkpoint(self.checkpoint, self.rank)
-            self._load_model_state(ck["model"])
-            optimizer.load_state_dict(ck["optimizer"])
+        if ck is not None:
+            if self.fsdp:
+                sharding.load_optimizer_state(objective, optimizer, ck["optimizer"])
+            else:
+                optimizer.load_state_dict(ck["optimizer"])
             scheduler.load_state_dict(ck["scheduler"])
             set_rng_state(ck["rng"])
             start, self.history = ck["state"]["step"], ck["state"]["losses"]
@@ -392,7 +400,8 @@ class Trainer:
             console.print(f"galla train: resuming {self.out} at step {start}/{total}")
         history = self.history
         self.evals = self.checkpoint_evals if self.checkpoint is not None else []
-        objective, optimizer = acc.prepare(objective, optimizer)
+        if not self.fsdp:  # FSDP shards and syncs by itself; accelerate would wrap it in DDP
+            objective, optimizer = acc.prepare(objective, optimizer)
         self.optimizer, self.scheduler = optimizer, scheduler
         self.model.train()
         writer = SummaryWriter(str(self.out / "tb")) if acc.is_main_process else None
@@ -448,7 +457,11 @@ class Trainer:
             denom = sum(e.num_targets for e in examples)  # global: every process knows every row
             scale = (self.graph_scale if stream == "graph" else 1.0) * self.world / denom / len(micro)
             sync = k == len(micro) - 1
-            ctx = acc.no_sync(objective) if not sync and self.world > 1 else contextlib.nullcontext()
+            ctx = contextlib.nullcontext()
+            if self.fsdp:
+                objective.set_requires_gradient_sync(sync)  # accumulate locally, reduce-scatter once
+            elif not sync and self.world > 1:
+                ctx = acc.no_sync(objective)
             with ctx, acc.autocast():
                 loss_sum, stats = objective(
                     batch.input_ids,
@@ -473,6 +486,7 @@ class Trainer:
             norm = acc.clip_grad_norm_(
                 [p for p in self.model.parameters() if p.requires_grad], cfg.optim.grad_clip
             )
+            norm = sharding.full_tensor(norm)
         else:
             norm = torch.tensor(0.0)
         if not torch.isfinite(torch.as_tensor(norm)).item():
@@ -541,10 +555,15 @@ class Trainer:
             "config": self.cfg.to_dict(),
             "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
         }
+        model_state = self.params.checkpoint_state()
+        if self.fsdp:  # gather whole tensors (a collective) so the files match a DDP checkpoint
+            full = sharding.full_model_state(self.objective)
+            model_state = {k: full[f"model.{k}"] for k in model_state} if self.rank == 0 else {}
+            optimizer = sharding.full_optimizer_state(self.objective, optimizer)
         return save_checkpoint(
             self.out,
             step,
-            model_state=self.params.checkpoint_state(),
+            model_state=model_state,
             optimizer=optimizer,
             scheduler=scheduler,
             trainer_state=state,
@@ -577,34 +596,51 @@ class Trainer:
             "dropped_over_max_length": self.dropped,
             "graph_loss_scale": self.graph_scale,
             "processes": self.world,
+            "strategy": f"fsdp ({self.fsdp_units} decoder layers + root)" if self.fsdp else "ddp",
         }
+        model, params = self._unsharded() if self.fsdp else (self.model, self.params)
         if self.acc.is_main_process:
-            if self.params.kind == "lora":
-                self.params.peft_model.save_pretrained(self.out / "lora_adapter")
-            self.params.merge()
-            self.model.save_pretrained(self.out / "final")
+            if params.kind == "lora":
+                params.peft_model.save_pretrained(self.out / "lora_adapter")
+            params.merge()
+            model.save_pretrained(self.out / "final")
             if self.cfg.run.export:
-                self.model.export(self.out / "export")
+                model.export(self.out / "export")
             (self.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         self.acc.wait_for_everyone()
         return summary
 
+    def _unsharded(self):
+        """FSDP: the trained model as a plain module on the main process's CPU, built afresh and filled
+        with the gathered tensors (``(None, None)`` on the other processes, which only help gather)."""
+        full = sharding.full_model_state(self.objective)
+        if self.rank != 0:
+            return None, None
+        cfg = self.cfg
+        model = build_model(cfg, torch.device("cpu"))
+        if not cfg.data.has_graph_stream:
+            model.set_trainable(encoder=False, adapter=False)
+        params = apply_params(model, cfg.params, seed=cfg.run.seed, init=False)
+        model.load_state_dict({k.removeprefix("model."): v for k, v in full.items()}, strict=True)
+        return model, params
+
 
 SUPPORTED_STRATEGIES = frozenset({"NO", "MULTI_CPU", "MULTI_GPU"})
-"""accelerate distributed types the trainer runs under: one process, or DDP (CPU gloo / CUDA nccl)."""
+"""accelerate distributed types the trainer runs under: one process, or plain multi-process (CPU gloo /
+CUDA nccl), where ``run.strategy`` picks DDP or galla's own FSDP2 sharding."""
 
 
 def check_strategy(distributed_type) -> None:
-    """Refuse, before any work, a strategy whose checkpoints and exports galla cannot write yet.
+    """Refuse, before any work, accelerate's own FSDP and DeepSpeed plugins.
 
-    FSDP and DeepSpeed shard parameters and optimizer state; saving them needs gathered state dicts
-    on every rank, which this trainer does not implement (and no GPU was available to test it)."""
+    galla shards with FSDP2 itself (``run.strategy: fsdp``) so that checkpoints and exports are
+    gathered correctly; accelerate's plugins would wrap the model without that."""
     name = getattr(distributed_type, "value", str(distributed_type))
     if name not in SUPPORTED_STRATEGIES:
         raise TrainingError(
-            f"accelerate distributed_type {name}: galla train runs on one process or under DDP "
-            "(accelerate launch --multi_gpu, or configs/accelerate/ddp.yaml); sharded strategies "
-            "(FSDP, DeepSpeed) are not supported yet because their checkpoints would not be written"
+            f"accelerate distributed_type {name}: launch galla train with a plain multi-process config "
+            "(accelerate launch --multi_gpu, or configs/accelerate/ddp.yaml) and set run.strategy=fsdp "
+            "to shard; accelerate's FSDP and DeepSpeed plugins are not supported"
         )
 
 

@@ -23,7 +23,29 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.mark.skipif(shutil.which("accelerate") is None, reason="accelerate launcher not on PATH")
+def _launch(config, *overrides: str) -> list[str]:
+    """``galla train CONFIG`` on two CPU processes (gloo) through ``accelerate launch``."""
+    return [
+        *("accelerate", "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1"),
+        *("--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(_free_port())),
+        *("-m", "galla.cli", "train", str(config), *overrides),
+    ]
+
+
+def _run(cmd: list[str]) -> None:
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+def _state(run_dir):
+    ck = latest_checkpoint(run_dir)
+    return json.loads((ck / "trainer_state.json").read_text()), load_file(ck / "model.safetensors")
+
+
+needs_launcher = pytest.mark.skipif(shutil.which("accelerate") is None, reason="accelerate not on PATH")
+
+
+@needs_launcher
 def test_two_processes_match_one(make_cfg, graph_dir, sft_file, tmp_path):
     cfg = make_cfg(
         data={"graphs": [str(graph_dir)], "graph_tasks": ["graph2code", "graph_qa"], "text": [str(sft_file)]},
@@ -33,25 +55,7 @@ def test_two_processes_match_one(make_cfg, graph_dir, sft_file, tmp_path):
     )
     path = tmp_path / "cfg.yaml"
     path.write_text(yaml.safe_dump(cfg.to_dict()))
-    two = [
-        "accelerate",
-        "launch",
-        "--multi_gpu",
-        "--num_processes",
-        "2",
-        "--num_machines",
-        "1",
-        "--mixed_precision",
-        "no",
-        "--dynamo_backend",
-        "no",
-        "--main_process_port",
-        str(_free_port()),
-        "-m",
-        "galla.cli",
-        "train",
-        str(path),
-    ]
+    two = _launch(path)
     one = [
         sys.executable,
         "-m",
@@ -80,3 +84,106 @@ def test_two_processes_match_one(make_cfg, graph_dir, sft_file, tmp_path):
     diffs = torch.cat([(w1[k] - w2[k]).abs().flatten() for k in w1])
     assert w1.keys() == w2.keys()
     assert (diffs < 1e-5).float().mean() > 0.99 and diffs.max() < 3 * cfg.optim.lr * cfg.optim.max_steps
+
+
+@needs_launcher
+def test_fsdp_two_processes_with_resume_match_one_process(make_cfg, graph_dir, sft_file, tmp_path):
+    """FSDP2 over two processes, killed after step 2 and resumed to step 3 (so its gathered checkpoint
+    is read back into shards), against one uninterrupted process with the same global batch."""
+    cfg = make_cfg(
+        data={"graphs": [str(graph_dir)], "graph_tasks": ["graph2code", "graph_qa"], "text": [str(sft_file)]},
+        model={"encoder": {**TINY_ENCODER, "dropout": 0.0}},
+        optim={"max_steps": 3, "batch_size": 2, "grad_accum": 2, "min_lr": 1e-3, "warmup_steps": 0},
+        run={"out_dir": str(tmp_path / "fsdp"), "progress": False, "save_every": 1, "strategy": "fsdp"},
+    )  # constant lr: the 2-step run and its resumption follow the 3-step run's schedule exactly
+    path = tmp_path / "cfg.yaml"
+    path.write_text(yaml.safe_dump({**cfg.to_dict(), "run": {**cfg.to_dict()["run"], "export": True}}))
+    _run(_launch(path, "optim.max_steps=2"))
+    (s_two, _) = _state(tmp_path / "fsdp")
+    assert s_two["step"] == 2 and s_two["world_size"] == 2
+    _run([*_launch(path), "--resume"])
+    _run(
+        [
+            sys.executable,
+            "-m",
+            "galla.cli",
+            "train",
+            str(path),
+            "optim.batch_size=4",
+            f"run.out_dir={tmp_path / 'one'}",
+        ]
+    )
+    (s1, w1), (s2, w2) = _state(tmp_path / "one"), _state(tmp_path / "fsdp")
+    assert s2["step"] == 3 and s2["losses"] == pytest.approx(s1["losses"], rel=1e-4)
+    assert w1.keys() == w2.keys() and s1["tokens"] == s2["tokens"]
+    diffs = torch.cat([(w1[k] - w2[k]).abs().flatten() for k in w1])
+    assert (diffs < 1e-5).float().mean() > 0.99 and diffs.max() < 3 * cfg.optim.lr * cfg.optim.max_steps
+    # the export was written from the gathered weights: a plain HF model equal to the checkpoint's LLM
+    from transformers import AutoModelForCausalLM
+
+    exported = AutoModelForCausalLM.from_pretrained(tmp_path / "fsdp" / "export").state_dict()
+    same = [n for n, t in exported.items() if f"llm.{n}" in w2 and torch.equal(t, w2[f"llm.{n}"])]
+    assert len(same) == len([n for n in exported if f"llm.{n}" in w2]) > 10
+    summary = json.loads((tmp_path / "fsdp" / "summary.json").read_text())
+    assert summary["strategy"] == "fsdp (2 decoder layers + root)" and summary["processes"] == 2
+
+
+FSDP_VARIANTS = {
+    "stage1-frozen-llm": {
+        "data": {"graph_tasks": ["graph2code"]},
+        "model": {"llm_trainable": False},
+        "optim": {"grad_accum": 1},  # the snippets make one global batch of Graph2Code
+    },
+    "lora-stage2": {
+        "data": {"graph_tasks": ["graph2code", "graph_qa"], "text": "sft"},
+        "params": {"kind": "lora", "lora": {"r": 4, "alpha": 8, "target_modules": ["q_proj", "v_proj"]}},
+    },
+    "svft-sft": {
+        "data": {"graphs": [], "text": "sft"},
+        "params": {
+            "kind": "svft",
+            "svft": {"pattern": "banded", "off_diag": 1, "target_modules": ["q_proj", "o_proj"]},
+        },
+    },
+    "dpo-lora": {
+        "data": {"graphs": [], "preference": "dpo"},
+        "params": {"kind": "lora", "lora": {"r": 4, "alpha": 8, "target_modules": ["q_proj", "v_proj"]}},
+    },
+}
+
+
+@needs_launcher
+@pytest.mark.parametrize("variant", sorted(FSDP_VARIANTS))
+def test_fsdp_variants_match_one_process(variant, make_cfg, graph_dir, sft_file, dpo_file, tmp_path):
+    spec = FSDP_VARIANTS[variant]
+    data = {"graphs": [str(graph_dir)], **spec["data"]}
+    for key, file in (("text", sft_file), ("preference", dpo_file)):
+        if key in data:
+            data[key] = [str(file)]
+    cfg = make_cfg(
+        data=data,
+        model={"encoder": {**TINY_ENCODER, "dropout": 0.0}, **spec.get("model", {})},
+        params=spec.get("params", {"kind": "full"}),
+        optim={"max_steps": 2, "batch_size": 2, "grad_accum": 2, **spec.get("optim", {})},
+        run={"out_dir": str(tmp_path / "fsdp"), "progress": False, "strategy": "fsdp", "export": True},
+    )
+    path = tmp_path / "cfg.yaml"
+    path.write_text(yaml.safe_dump(cfg.to_dict()))
+    _run(_launch(path))
+    _run(
+        [
+            sys.executable,
+            "-m",
+            "galla.cli",
+            "train",
+            str(path),
+            "optim.batch_size=4",
+            f"run.out_dir={tmp_path / 'one'}",
+        ]
+    )
+    (s1, w1), (s2, w2) = _state(tmp_path / "one"), _state(tmp_path / "fsdp")
+    assert s2["losses"] == pytest.approx(s1["losses"], rel=1e-4) and w1.keys() == w2.keys()
+    diffs = torch.cat([(w1[k] - w2[k]).abs().flatten() for k in w1])
+    assert (diffs < 1e-5).float().mean() > 0.99
+    assert (tmp_path / "fsdp" / "export" / "config.json").exists()
+    assert json.loads((tmp_path / "fsdp" / "summary.json").read_text())["strategy"].startswith("fsdp")
