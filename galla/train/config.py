@@ -31,7 +31,7 @@ PARAM_KINDS = ("full", "lora", "svft")
 GRAPH_TASKS = ("graph2code", "graph_qa")
 TEMPLATES = ("galla", "chat")
 DPO_REFERENCES = ("auto", "disable_adapter", "copy", "precompute")
-STRATEGIES = ("ddp", "fsdp")
+STRATEGIES = ("ddp", "fsdp", "fsdp_grad_op")
 PRECISIONS = ("auto", "fp32", "bf16")
 LLAMA_LINEARS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
@@ -235,9 +235,11 @@ class RunConfig(_Checked):
     precision: str = "auto"
     """``auto`` (bf16 autocast on CUDA, fp32 on CPU), ``fp32`` or ``bf16``."""
     strategy: str = "ddp"
-    """Under ``accelerate launch``: ``ddp`` (every process holds the whole model) or ``fsdp`` (PyTorch
+    """Under ``accelerate launch``: ``ddp`` (every process holds the whole model), ``fsdp`` (PyTorch
     FSDP2: parameters, gradients and optimizer state sharded over the processes, each decoder layer
-    gathered only while it runs). One process ignores it."""
+    gathered only while it runs, as ZeRO-3) or ``fsdp_grad_op`` (gradients and optimizer state sharded,
+    parameters kept gathered from forward to backward, as ZeRO-2: less communication, more memory).
+    One process ignores it."""
     eval_samples: int = 0
     """Hold out this many samples per stream (seeded) and report their mean loss at the start, every
     ``eval_every`` steps and at the end (0 = no evaluation)."""

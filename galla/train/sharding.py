@@ -1,4 +1,4 @@
-"""``run.strategy: fsdp``: PyTorch FSDP2 over the processes of an ``accelerate launch``.
+"""``run.strategy: fsdp`` / ``fsdp_grad_op``: PyTorch FSDP2 over the processes of an ``accelerate launch``.
 
 Each decoder layer of the LLM (the classes its ``_no_split_modules`` names) becomes one FSDP unit and
 the whole training objective (embeddings, LM head, GNN encoder, adapter) the root unit: parameters,
@@ -15,9 +15,11 @@ from torch import Tensor, nn
 _FULL = {"full_state_dict": True, "cpu_offload": True}
 
 
-def shard(objective: nn.Module, llm: nn.Module) -> int:
+def shard(objective: nn.Module, llm: nn.Module, *, reshard_after_forward: bool = True) -> int:
     """Apply ``fully_shard`` to every decoder layer under ``objective``, then to ``objective``; returns
-    the number of layers sharded. Call before the optimizer is built (it must see the sharded params)."""
+    the number of layers sharded. Call before the optimizer is built (it must see the sharded params).
+
+    ``reshard_after_forward=False`` keeps each layer's gathered parameters until its backward (ZeRO-2)."""
     from torch.distributed.fsdp import fully_shard
 
     base = getattr(llm, "get_base_model", lambda: llm)()  # peft wraps the HF model
@@ -29,8 +31,8 @@ def shard(objective: nn.Module, llm: nn.Module) -> int:
         )
     units = [m for m in objective.modules() if type(m).__name__ in layers]
     for m in units:
-        fully_shard(m)
-    fully_shard(objective)
+        fully_shard(m, reshard_after_forward=reshard_after_forward)
+    fully_shard(objective, reshard_after_forward=reshard_after_forward)
     return len(units)
 
 

@@ -183,7 +183,7 @@ class Trainer:
         )
         check_strategy(self.acc.distributed_type)
         self.rank, self.world = self.acc.process_index, self.acc.num_processes
-        self.fsdp = cfg.run.strategy == "fsdp" and self.world > 1
+        self.fsdp = cfg.run.strategy.startswith("fsdp") and self.world > 1
         self.checkpoint = latest_checkpoint(self.out) if resume else None
         if resume and self.checkpoint is None:
             raise TrainingError(
@@ -379,7 +379,9 @@ class Trainer:
         if ck is not None:
             self._load_model_state(ck["model"])  # before sharding: plain tensors take the saved values
         if self.fsdp:
-            self.fsdp_units = sharding.shard(objective, self.model.llm)
+            self.fsdp_units = sharding.shard(
+                objective, self.model.llm, reshard_after_forward=cfg.run.strategy == "fsdp"
+            )
         optimizer = make_optimizer(self.model, cfg)
         total, o = self.total_steps, cfg.optim
         scheduler = torch.optim.lr_scheduler.LambdaLR(
@@ -596,7 +598,9 @@ class Trainer:
             "dropped_over_max_length": self.dropped,
             "graph_loss_scale": self.graph_scale,
             "processes": self.world,
-            "strategy": f"fsdp ({self.fsdp_units} decoder layers + root)" if self.fsdp else "ddp",
+            "strategy": f"{self.cfg.run.strategy} ({self.fsdp_units} decoder layers + root)"
+            if self.fsdp
+            else "ddp",
         }
         model, params = self._unsharded() if self.fsdp else (self.model, self.params)
         if self.acc.is_main_process:

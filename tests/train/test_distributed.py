@@ -145,6 +145,10 @@ FSDP_VARIANTS = {
             "svft": {"pattern": "banded", "off_diag": 1, "target_modules": ["q_proj", "o_proj"]},
         },
     },
+    "full-stage2-zero2": {
+        "data": {"graph_tasks": ["graph2code", "graph_qa"], "text": "sft"},
+        "run": {"strategy": "fsdp_grad_op"},
+    },
     "dpo-lora": {
         "data": {"graphs": [], "preference": "dpo"},
         "params": {"kind": "lora", "lora": {"r": 4, "alpha": 8, "target_modules": ["q_proj", "v_proj"]}},
@@ -165,7 +169,13 @@ def test_fsdp_variants_match_one_process(variant, make_cfg, graph_dir, sft_file,
         model={"encoder": {**TINY_ENCODER, "dropout": 0.0}, **spec.get("model", {})},
         params=spec.get("params", {"kind": "full"}),
         optim={"max_steps": 2, "batch_size": 2, "grad_accum": 2, **spec.get("optim", {})},
-        run={"out_dir": str(tmp_path / "fsdp"), "progress": False, "strategy": "fsdp", "export": True},
+        run={
+            "out_dir": str(tmp_path / "fsdp"),
+            "progress": False,
+            "strategy": "fsdp",
+            "export": True,
+            **spec.get("run", {}),
+        },
     )
     path = tmp_path / "cfg.yaml"
     path.write_text(yaml.safe_dump(cfg.to_dict()))
