@@ -32,6 +32,24 @@ def _launch(config, *overrides: str) -> list[str]:
     ]
 
 
+def _single(config, out_dir) -> list[str]:
+    """The same run on one process with the two processes' global batch (2 x 2)."""
+    return [
+        sys.executable,
+        "-m",
+        "galla.cli",
+        "train",
+        str(config),
+        "optim.batch_size=4",
+        f"run.out_dir={out_dir}",
+    ]
+
+
+def _weight_diffs(w1: dict, w2: dict) -> torch.Tensor:
+    assert w1.keys() == w2.keys()
+    return torch.cat([(w1[k] - w2[k]).abs().flatten() for k in w1])
+
+
 def _run(cmd: list[str]) -> None:
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -55,34 +73,15 @@ def test_two_processes_match_one(make_cfg, graph_dir, sft_file, tmp_path):
     )
     path = tmp_path / "cfg.yaml"
     path.write_text(yaml.safe_dump(cfg.to_dict()))
-    two = _launch(path)
-    one = [
-        sys.executable,
-        "-m",
-        "galla.cli",
-        "train",
-        str(path),
-        "optim.batch_size=4",
-        f"run.out_dir={tmp_path / 'one'}",
-    ]
-    for cmd in (two, one):
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-        assert proc.returncode == 0, proc.stderr[-3000:]
-    states = {}
-    for name in ("one", "two"):
-        ck = latest_checkpoint(tmp_path / name)
-        states[name] = (
-            json.loads((ck / "trainer_state.json").read_text()),
-            load_file(ck / "model.safetensors"),
-        )
-    (s1, w1), (s2, w2) = states["one"], states["two"]
+    _run(_launch(path))
+    _run(_single(path, tmp_path / "one"))
+    (s1, w1), (s2, w2) = _state(tmp_path / "one"), _state(tmp_path / "two")
     assert s1["world_size"] == 1 and s2["world_size"] == 2
     assert s2["losses"] == pytest.approx(s1["losses"], rel=1e-4)
     assert s1["tokens"] == s2["tokens"]
     # Weights agree to float noise. Adam turns the pure-noise gradients of parameters the loss cannot see
     # (an attention key bias) into +-lr steps, so compare in bulk rather than element by element.
-    diffs = torch.cat([(w1[k] - w2[k]).abs().flatten() for k in w1])
-    assert w1.keys() == w2.keys()
+    diffs = _weight_diffs(w1, w2)
     assert (diffs < 1e-5).float().mean() > 0.99 and diffs.max() < 3 * cfg.optim.lr * cfg.optim.max_steps
 
 
@@ -102,21 +101,11 @@ def test_fsdp_two_processes_with_resume_match_one_process(make_cfg, graph_dir, s
     (s_two, _) = _state(tmp_path / "fsdp")
     assert s_two["step"] == 2 and s_two["world_size"] == 2
     _run([*_launch(path), "--resume"])
-    _run(
-        [
-            sys.executable,
-            "-m",
-            "galla.cli",
-            "train",
-            str(path),
-            "optim.batch_size=4",
-            f"run.out_dir={tmp_path / 'one'}",
-        ]
-    )
+    _run(_single(path, tmp_path / "one"))
     (s1, w1), (s2, w2) = _state(tmp_path / "one"), _state(tmp_path / "fsdp")
     assert s2["step"] == 3 and s2["losses"] == pytest.approx(s1["losses"], rel=1e-4)
-    assert w1.keys() == w2.keys() and s1["tokens"] == s2["tokens"]
-    diffs = torch.cat([(w1[k] - w2[k]).abs().flatten() for k in w1])
+    assert s1["tokens"] == s2["tokens"]
+    diffs = _weight_diffs(w1, w2)
     assert (diffs < 1e-5).float().mean() > 0.99 and diffs.max() < 3 * cfg.optim.lr * cfg.optim.max_steps
     # the export was written from the gathered weights: a plain HF model equal to the checkpoint's LLM
     from transformers import AutoModelForCausalLM
@@ -180,20 +169,10 @@ def test_fsdp_variants_match_one_process(variant, make_cfg, graph_dir, sft_file,
     path = tmp_path / "cfg.yaml"
     path.write_text(yaml.safe_dump(cfg.to_dict()))
     _run(_launch(path))
-    _run(
-        [
-            sys.executable,
-            "-m",
-            "galla.cli",
-            "train",
-            str(path),
-            "optim.batch_size=4",
-            f"run.out_dir={tmp_path / 'one'}",
-        ]
-    )
+    _run(_single(path, tmp_path / "one"))
     (s1, w1), (s2, w2) = _state(tmp_path / "one"), _state(tmp_path / "fsdp")
-    assert s2["losses"] == pytest.approx(s1["losses"], rel=1e-4) and w1.keys() == w2.keys()
-    diffs = torch.cat([(w1[k] - w2[k]).abs().flatten() for k in w1])
+    assert s2["losses"] == pytest.approx(s1["losses"], rel=1e-4)
+    diffs = _weight_diffs(w1, w2)
     assert (diffs < 1e-5).float().mean() > 0.99
     assert (tmp_path / "fsdp" / "export" / "config.json").exists()
     assert json.loads((tmp_path / "fsdp" / "summary.json").read_text())["strategy"].startswith("fsdp")
