@@ -24,7 +24,7 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -39,6 +39,8 @@ HUMAN, BOT = "<s>human\n", "<s>bot\n"
 _WS = ("", " ", "\n")
 
 
+Part = str | list[int]
+"""A piece of a sequence: text to tokenize, or literal ids (graph placeholders, EOS)."""
 TOKEN_DTYPE = np.int32
 """Token ids are held as int32 (every vocabulary fits) and widened to int64 per batch by :func:`collate`."""
 
@@ -86,15 +88,8 @@ class Encoder:
     """The previous record's graph columns and tensors: consecutive records of one unit (its GraphQA
     questions) share one :class:`Data` instead of a copy each."""
 
-    def _ids(self, text: str) -> list[int]:
-        return self.tokenizer(text, add_special_tokens=False)["input_ids"] if text else []
-
-    @property
-    def _eos(self) -> list[int]:
-        return [self.tokenizer.eos_token_id]
-
-    def _prompt(self, question: str, graph_slots: int, key: str) -> list[int]:
-        """The human turn, with ``graph_slots`` placeholders placed as the official code does."""
+    def _prompt(self, question: str, graph_slots: int, key: str) -> list[Part]:
+        """The human turn as parts, with ``graph_slots`` placeholders placed as the official code does."""
         pads = [self.graph_token_id] * graph_slots
         if graph_slots:
             rng = random.Random(f"{self.seed}:{key}")
@@ -111,12 +106,12 @@ class Encoder:
                 [{"role": "user", "content": content}], tokenize=False, add_generation_prompt=True
             )
             head, _, tail = text.partition(marker)
-            return self._ids(head) + (pads + self._ids(tail) if graph_slots else [])
+            return [head, pads, tail] if graph_slots else [head]
         if not graph_slots:
-            return self._ids(HUMAN + question) + self._ids(BOT)
+            return [HUMAN + question, BOT]
         if before:
-            return self._ids(HUMAN + question + ws) + pads + self._ids("\n") + self._ids(BOT)
-        return self._ids(HUMAN) + pads + self._ids(ws + question + "\n") + self._ids(BOT)
+            return [HUMAN + question + ws, pads, "\n", BOT]
+        return [HUMAN, pads, ws + question + "\n", BOT]
 
     def _graph(self, record: dict) -> Data:
         last = self._last
@@ -128,33 +123,60 @@ class Encoder:
 
     def encode(self, record: dict, key: str) -> Example | None:
         """Encode one record; ``None`` (and a count in :attr:`dropped`) when it exceeds ``max_length``."""
-        task = record["task"]
-        graph = self._graph(record) if record.get("node_kind") else None
-        slots = self.num_graph_tokens(graph.num_nodes) if graph is not None else 0
-        if task == "dpo":
-            prompt = self._prompt(record["question"], slots, key)
-            chosen = self._ids(record["chosen"]) + self._eos
-            rejected = self._ids(record["rejected"]) + self._eos
-            ex = Example(
-                np.asarray(prompt, TOKEN_DTYPE),
-                len(prompt),
-                task,
-                graph,
-                np.asarray(chosen, TOKEN_DTYPE),
-                np.asarray(rejected, TOKEN_DTYPE),
-                record.get("ref"),
-            )
-        else:
+        return self.encode_many([record], [key])[0]
+
+    def encode_many(self, records: Sequence[dict], keys: Sequence[str]) -> list[Example | None]:
+        """:meth:`encode` for a list of records, with one tokenizer call for all their text pieces (the
+        same ids as piece-by-piece calls; a fast tokenizer spreads the batch over threads)."""
+        eos = [self.tokenizer.eos_token_id]
+        plans = []
+        texts: dict[str, None] = {}
+        for record, key in zip(records, keys, strict=True):
+            task = record["task"]
+            graph = self._graph(record) if record.get("node_kind") else None
+            slots = self.num_graph_tokens(graph.num_nodes) if graph is not None else 0
             if task == "graph2code" and not record.get("question"):
-                prompt = [self.graph_token_id] * slots  # stage 1: graph tokens, then the code
+                prompt: list[Part] = [[self.graph_token_id] * slots]  # stage 1: graph tokens, then code
             else:
                 prompt = self._prompt(record["question"], slots, key)
-            answer = self._ids(record["answer"]) + self._eos
-            ex = Example(np.asarray(prompt + answer, TOKEN_DTYPE), len(prompt), task, graph)
-        if ex.length > self.max_length or ex.num_targets < 1:
-            self.dropped[task] = self.dropped.get(task, 0) + 1
-            return None
-        return ex
+            if task == "dpo":
+                seqs = [prompt, [record["chosen"], eos], [record["rejected"], eos]]
+            else:
+                seqs = [prompt, [record["answer"], eos]]
+            texts.update((p, None) for seq in seqs for p in seq if isinstance(p, str) and p)
+            plans.append((task, graph, seqs, record.get("ref")))
+        pieces = list(texts)
+        encoded = self.tokenizer(pieces, add_special_tokens=False)["input_ids"] if pieces else []
+        ids = dict(zip(pieces, encoded, strict=True))
+
+        def join(seq: list[Part]) -> list[int]:
+            out: list[int] = []
+            for p in seq:
+                out += ids.get(p, []) if isinstance(p, str) else p
+            return out
+
+        out: list[Example | None] = []
+        for task, graph, seqs, ref in plans:
+            prompt_ids = join(seqs[0])
+            if task == "dpo":
+                ex = Example(
+                    np.asarray(prompt_ids, TOKEN_DTYPE),
+                    len(prompt_ids),
+                    task,
+                    graph,
+                    np.asarray(join(seqs[1]), TOKEN_DTYPE),
+                    np.asarray(join(seqs[2]), TOKEN_DTYPE),
+                    ref,
+                )
+            else:
+                ex = Example(
+                    np.asarray(prompt_ids + join(seqs[1]), TOKEN_DTYPE), len(prompt_ids), task, graph
+                )
+            if ex.length > self.max_length or ex.num_targets < 1:
+                self.dropped[task] = self.dropped.get(task, 0) + 1
+                ex = None
+            out.append(ex)
+        return out
 
 
 _GRAPH_KEYS = ("node_kind", "edge_src", "edge_dst", "edge_type")
@@ -263,6 +285,18 @@ class Batch:
             None if self.ref is None else self.ref.to(device),
             self.num_pairs,
         )
+
+
+def batched(items: Iterable, size: int) -> Iterator[list]:
+    """Lists of ``size`` consecutive items (the last one shorter)."""
+    chunk: list = []
+    for x in items:
+        chunk.append(x)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def collate(examples: Sequence[Example], pad_id: int) -> Batch:

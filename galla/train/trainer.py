@@ -34,7 +34,16 @@ from galla.model import GraphLLM
 from galla.train import sharding
 from galla.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint, set_rng_state
 from galla.train.config import TrainConfig
-from galla.train.data import Batch, Encoder, Example, collate, epoch_batches, graph_loss_scale, mix_schedule
+from galla.train.data import (
+    Batch,
+    Encoder,
+    Example,
+    batched,
+    collate,
+    epoch_batches,
+    graph_loss_scale,
+    mix_schedule,
+)
 from galla.train.objective import Objective
 from galla.train.params import apply_params, trainable_summary
 from galla.train.streams import open_streams
@@ -294,11 +303,14 @@ class Trainer:
             self._precompute_reference()
 
     def _encode_stream(self, name: str, records: Iterable[dict], enc: Encoder) -> int:
-        """Encode ``records`` into ``self.streams[name]`` as they come; returns how many were read."""
-        examples, n = [], 0
-        for n, r in enumerate(records, 1):
-            if (ex := enc.encode(r, f"{name}:{n - 1}")) is not None:
-                examples.append(ex)
+        """Encode ``records`` into ``self.streams[name]`` as they come, 512 per tokenizer call; returns
+        how many were read."""
+        examples: list[Example] = []
+        n = 0
+        for chunk in batched(records, 512):
+            keys = [f"{name}:{i}" for i in range(n, n + len(chunk))]
+            examples += [ex for ex in enc.encode_many(chunk, keys) if ex is not None]
+            n += len(chunk)
         if n and not examples:
             raise TrainingError(
                 f"data: every {name} sample is longer than data.max_length "

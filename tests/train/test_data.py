@@ -36,6 +36,7 @@ def test_stage1_graph2code_is_graph_tokens_then_code(enc):
 def test_graph_question_layout_and_seeded_placement(enc):
     rec = {"task": "graph_qa", "question": "Is there an edge?", "answer": "Yes.", **GRAPH}
     placements = Counter()
+    human = len(enc.tokenizer(HUMAN, add_special_tokens=False)["input_ids"])
     for i in range(40):
         ex = enc.encode(rec, f"g:{i}")
         ids = ex.ids.tolist()
@@ -43,7 +44,7 @@ def test_graph_question_layout_and_seeded_placement(enc):
         prompt = enc.tokenizer.decode(ids[: ex.prompt_len])
         assert prompt.startswith(HUMAN) and prompt.endswith(BOT)
         assert _text(enc, ids[ex.prompt_len :]) == "Yes." + enc.tokenizer.eos_token
-        placements[ids.index(GRAPH_ID) < len(enc._ids(HUMAN)) + 1] += 1
+        placements[ids.index(GRAPH_ID) < human + 1] += 1
         assert enc.encode(rec, f"g:{i}").ids.tolist() == ids  # same key, same draw
     assert placements[True] > 5 and placements[False] > 5  # both orders occur (p = 1/2 each)
 
@@ -110,3 +111,35 @@ def test_consecutive_records_of_one_graph_share_its_tensors(enc):
     c = enc.encode(other, "g:2")
     assert c.graph is not b.graph and c.graph.edge_index.tolist() == [[0, 0], [2, 1]]
     assert b.graph.edge_index.tolist() == [[0, 0], [1, 2]]
+
+
+@pytest.mark.parametrize("template", ["galla", "chat"])
+def test_encode_many_equals_one_at_a_time(template):
+    records = [
+        {"task": "graph2code", "question": "", "answer": "def f(): pass", **GRAPH},
+        {"task": "graph_qa", "question": "Is there an edge?", "answer": "Yes.", **GRAPH},
+        {"task": "sft", "question": "add", "answer": "a + b", "node_kind": []},
+        {"task": "sft", "question": "long " * 100, "answer": "dropped", "node_kind": []},
+        {"task": "dpo", "question": "clamp", "chosen": "min(max(x, a), b)", "rejected": "x", "node_kind": []},
+    ]
+    keys = [f"k:{i}" for i in range(len(records))]
+
+    def make():
+        tok = make_tokenizer()
+        tok.chat_template = (
+            "{% for m in messages %}user: {{ m['content'] }}\n{% endfor %}"
+            "{% if add_generation_prompt %}assistant: {% endif %}"
+        )
+        return Encoder(tok, GRAPH_ID, lambda n: 4, max_length=64, template=template, seed=3)
+
+    one, many = make(), make()
+    singles = [one.encode(r, k) for r, k in zip(records, keys, strict=True)]
+    batch = many.encode_many(records, keys)
+    assert [e is None for e in batch] == [e is None for e in singles] == [False, False, False, True, False]
+    for a, b in zip(singles, batch, strict=True):
+        if a is not None:
+            assert a.ids.tolist() == b.ids.tolist() and a.prompt_len == b.prompt_len and a.task == b.task
+            for part in ("chosen", "rejected"):
+                pa, pb = getattr(a, part), getattr(b, part)
+                assert (pa is None and pb is None) or pa.tolist() == pb.tolist()
+    assert one.dropped == many.dropped == {"sft": 1}
