@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import math
+import subprocess
+import sys
 
 import pytest
 import torch
+import yaml
 from safetensors.torch import load_file
 from tiny import TINY_ENCODER
 
@@ -213,3 +217,44 @@ def test_sharded_strategies_are_refused_up_front():
     for bad in (DistributedType.FSDP, DistributedType.DEEPSPEED):
         with pytest.raises(TrainingError, match=f"{bad.value}.*run.strategy=fsdp"):
             check_strategy(bad)
+
+
+@pytest.mark.parametrize("stage", ["sft", "stage1"])
+def test_gradient_checkpointing_changes_nothing_but_memory(make_cfg, graph_dir, sft_file, tmp_path, stage):
+    data = (
+        {"text": [str(sft_file)]}
+        if stage == "sft"
+        else {"graphs": [str(graph_dir)], "graph_tasks": ["graph2code"]}
+    )
+    runs = {}
+    for gc in (False, True):
+        cfg = make_cfg(
+            data=data,
+            model={
+                "encoder": {**TINY_ENCODER, "dropout": 0.0},
+                "llm_trainable": stage == "sft",
+                "gradient_checkpointing": gc,
+            },
+            run={"out_dir": str(tmp_path / f"gc{gc}"), "progress": False, "export": False},
+        )
+        runs[gc] = (train(cfg).losses, _weights(tmp_path / f"gc{gc}"))
+    (l0, w0), (l1, w1) = runs[False], runs[True]
+    assert l1 == pytest.approx(l0, rel=1e-5)
+    assert w0.keys() == w1.keys() and all(torch.allclose(w0[k], w1[k], atol=1e-6) for k in w0)
+
+
+def test_bf16_autocast_runs_and_tracks_fp32(make_cfg, sft_file, tmp_path):
+    """bf16 autocast (on CPU here): in a fresh process per precision, as accelerate's state is global."""
+    cfg = make_cfg(data={"text": [str(sft_file)]}, optim={"max_steps": 3})
+    path = tmp_path / "cfg.yaml"
+    path.write_text(yaml.safe_dump(cfg.to_dict()))
+    losses = {}
+    for precision in ("fp32", "bf16"):
+        out = tmp_path / precision
+        cmd = [sys.executable, "-m", "galla.cli", "train", str(path), f"run.precision={precision}"]
+        proc = subprocess.run([*cmd, f"run.out_dir={out}"], capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        losses[precision] = json.loads((latest_checkpoint(out) / "trainer_state.json").read_text())["losses"]
+    assert all(math.isfinite(x) for x in losses["bf16"])
+    assert losses["bf16"] == pytest.approx(losses["fp32"], rel=2e-2)  # bf16 keeps ~3 significant digits
+    assert losses["bf16"] != losses["fp32"]  # autocast really ran in bf16
