@@ -253,9 +253,9 @@ class Trainer:
         )
         self.streams: dict[str, list[Example]] = {}
         with _encode_progress(cfg.run.progress and self.acc.is_main_process) as progress:
-            bar = progress.add_task("graph rows", total=streams.graph_work)
+            bar = progress.add_task("graph rows", total=streams.graph_work, visible=streams.graph_work > 0)
             graph = streams.graph(lambda n: progress.advance(bar, n))
-            text_bar = progress.add_task("text records", total=len(streams.text))
+            text_bar = progress.add_task("text records", total=len(streams.text), visible=bool(streams.text))
 
             def text():
                 for r in streams.text:
@@ -525,15 +525,17 @@ class Trainer:
         out: dict[str, float] = {"step": step}
         bs = self.cfg.optim.batch_size
         for name, examples in self.held_out.items():
-            mine = examples[self.rank :: self.world]
             total = torch.zeros(2, device=self.acc.device)
-            for i in range(0, len(mine), bs):
-                b = collate(mine[i : i + bs], self.model.tokenizer.pad_token_id).to(self.acc.device)
+            # every process runs the same number of forwards (under FSDP each one is a collective); a
+            # process whose share of the last global batch is empty runs one sample with weight 0
+            for g in range(0, len(examples), bs * self.world):
+                mine = examples[g + self.rank * bs : g + (self.rank + 1) * bs]
+                weight = 1.0 if mine else 0.0
+                b = collate(mine or examples[:1], self.model.tokenizer.pad_token_id).to(self.acc.device)
                 with self.acc.autocast():
                     loss_sum, _ = obj(b.input_ids, b.attention_mask, b.labels, b.graphs, b.num_pairs, b.ref)
-                total += torch.stack(
-                    [loss_sum.float(), torch.tensor(float(sum(e.num_targets for e in mine[i : i + bs])))]
-                )
+                targets = float(sum(e.num_targets for e in mine))
+                total += torch.stack([loss_sum.float() * weight, torch.tensor(targets, device=total.device)])
             total = self.acc.reduce(total, reduction="sum")
             out[name] = float(total[0] / total[1])
             if writer is not None:

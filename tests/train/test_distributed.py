@@ -136,7 +136,8 @@ FSDP_VARIANTS = {
     },
     "full-stage2-zero2": {
         "data": {"graph_tasks": ["graph2code", "graph_qa"], "text": "sft"},
-        "run": {"strategy": "fsdp_grad_op"},
+        # 5 held-out graph samples: the two processes' shares of the last eval batch are 1 and 0
+        "run": {"strategy": "fsdp_grad_op", "eval_samples": 5},
     },
     "dpo-lora": {
         "data": {"graphs": [], "preference": "dpo"},
@@ -172,6 +173,9 @@ def test_fsdp_variants_match_one_process(variant, make_cfg, graph_dir, sft_file,
     _run(_single(path, tmp_path / "one"))
     (s1, w1), (s2, w2) = _state(tmp_path / "one"), _state(tmp_path / "fsdp")
     assert s2["losses"] == pytest.approx(s1["losses"], rel=1e-4)
+    assert len(s2["evals"]) == len(s1["evals"]) == (2 if cfg.run.eval_samples else 0)
+    for e1, e2 in zip(s1["evals"], s2["evals"], strict=True):
+        assert e1.keys() == e2.keys() and all(e2[k] == pytest.approx(e1[k], rel=1e-4) for k in e1)
     diffs = _weight_diffs(w1, w2)
     assert (diffs < 1e-5).float().mean() > 0.99
     assert (tmp_path / "fsdp" / "export" / "config.json").exists()
