@@ -237,8 +237,9 @@ class RunConfig(_Checked):
     strategy: str = "ddp"
     """Under ``accelerate launch``: ``ddp`` (every process holds the whole model), ``fsdp`` (PyTorch
     FSDP2: parameters, gradients and optimizer state sharded over the processes, each decoder layer
-    gathered only while it runs, as ZeRO-3) or ``fsdp_grad_op`` (gradients and optimizer state sharded,
-    parameters kept gathered from forward to backward, as ZeRO-2: less communication, more memory).
+    gathered only while it runs, as ZeRO-3) or ``fsdp_grad_op`` (FSDP's SHARD_GRAD_OP: each layer's
+    parameters stay gathered from its forward to its backward, close to ZeRO-2: less communication,
+    more memory).
     One process ignores it."""
     eval_samples: int = 0
     """Hold out this many samples per stream (seeded) and report their mean loss at the start, every
