@@ -38,6 +38,7 @@ def test_overrides_and_nested_sections(tmp_path):
         (["optim.lr=-1"], r"OptimConfig\.lr"),
         (["params.kind=qlora"], r"ParamsConfig\.kind"),
         (["params.svft.pattern=diag"], r"SVFTConfig\.pattern"),
+        (["run.strategy=deepspeed"], r"RunConfig\.strategy: .*choose one of ddp, fsdp, fsdp_grad_op"),
         (["data.graph_tasks=[code2graph]"], r"graph_tasks"),
         (["optim.batch_size=two"], r"OptimConfig\.batch_size: expected int"),
         (["data.text=[]"], r"no data"),
