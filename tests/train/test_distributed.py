@@ -139,6 +139,7 @@ FSDP_VARIANTS = {
         # 5 held-out graph samples: the two processes' shares of the last eval batch are 1 and 0
         "run": {"strategy": "fsdp_grad_op", "eval_samples": 5},
     },
+    "dpo-full-precomputed-reference": {"data": {"graphs": [], "preference": "dpo"}},
     "dpo-svft": {  # the reference pass zeroes SVFT's sharded M and restores it
         "data": {"graphs": [], "preference": "dpo"},
         "params": {"kind": "svft", "svft": {"pattern": "plain", "target_modules": ["q_proj", "v_proj"]}},
