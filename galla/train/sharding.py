@@ -19,7 +19,8 @@ def shard(objective: nn.Module, llm: nn.Module, *, reshard_after_forward: bool =
     """Apply ``fully_shard`` to every decoder layer under ``objective``, then to ``objective``; returns
     the number of layers sharded. Call before the optimizer is built (it must see the sharded params).
 
-    ``reshard_after_forward=False`` keeps each layer's gathered parameters until its backward (ZeRO-2)."""
+    ``reshard_after_forward=False`` keeps each layer's gathered parameters until its backward
+    (SHARD_GRAD_OP)."""
     from torch.distributed.fsdp import fully_shard
 
     base = getattr(llm, "get_base_model", lambda: llm)()  # peft wraps the HF model

@@ -81,6 +81,8 @@ class Streams:
     """Graph-dataset rows one pass over ``data.graphs`` reads (after ``data.max_graphs``)."""
     task_rows: int
     """Records in ``data.task_files``."""
+    task_records: dict[str, list[dict[str, Any]]]
+    """The records of the JSONL/JSON ``data.task_files`` (read and checked up front), by path."""
     rows_per_chunk: int = ROWS_PER_CHUNK
 
     @property
@@ -121,7 +123,7 @@ class Streams:
                     yield from rows
                     tick(len(rows))
             else:
-                recs = tasks.read_task_file(p)
+                recs = self.task_records[path]
                 yield from recs
                 tick(len(recs))
 
@@ -136,13 +138,16 @@ def open_streams(cfg: TrainConfig, rows_per_chunk: int = ROWS_PER_CHUNK) -> Stre
     if d.graphs:
         ds = _open_graphs(d.graphs)
         rows = min(len(ds), d.max_graphs) if d.max_graphs else len(ds)
-    task_rows = 0
+    task_rows, task_records = 0, {}
     for path in d.task_files:
         p = _exists("task_files", path)
         if p.is_dir():
             from datasets import load_from_disk
 
             task_rows += len(load_from_disk(str(p)))
+        else:
+            task_records[path] = tasks.read_task_file(p)
+            task_rows += len(task_records[path])
     text: list[dict[str, Any]] = []
     for path in d.text:
         text += tasks.sft_records(_exists("text", path))
@@ -150,7 +155,7 @@ def open_streams(cfg: TrainConfig, rows_per_chunk: int = ROWS_PER_CHUNK) -> Stre
         text += tasks.dpo_records(_exists("preference", path))
     if d.has_text_stream and not text:
         raise ConfigError("data.text / data.preference: the files hold no records")
-    return Streams(cfg, _subset(text, d.max_text, seed), rows, task_rows, rows_per_chunk)
+    return Streams(cfg, _subset(text, d.max_text, seed), rows, task_rows, task_records, rows_per_chunk)
 
 
 def load_streams(cfg: TrainConfig) -> dict[str, list[dict[str, Any]]]:

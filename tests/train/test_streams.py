@@ -37,3 +37,33 @@ def test_bad_paths_fail_before_streaming(make_cfg, graph_dir, tmp_path):
         open_streams(make_cfg(data={"graphs": [str(tmp_path / "nope")], "graph_tasks": ["graph2code"]}))
     with pytest.raises(ConfigError, match=r"data\.text"):
         open_streams(_cfg(make_cfg, graph_dir, text=[str(tmp_path / "missing.jsonl")]))
+
+
+def test_task_files_come_after_graph_records_and_count_in_the_progress(make_cfg, graph_dir, tmp_path):
+    from data_builders.downstream import write_jsonl
+    from data_builders.tasks import build_tasks, graph2code_records
+    from galla.train.streams import graph_rows
+
+    build_tasks(graph_dir, tmp_path / "tasks", tasks=["graph_qa"], per_graph=1)
+    jsonl = tmp_path / "g2c.jsonl"
+    g2c = graph2code_records(graph_rows([str(graph_dir)]))
+    official = [
+        {
+            "node_ids": r["node_kind"],
+            "edge_index": list(zip(r["edge_src"], r["edge_dst"], strict=True)),
+            "source": r["answer"],
+        }
+        for r in g2c
+    ]  # the official GALLa stage-1 layout
+    write_jsonl(official, jsonl)
+    cfg = _cfg(
+        make_cfg, graph_dir, graph_tasks=["graph2code"], task_files=[str(tmp_path / "tasks"), str(jsonl)]
+    )
+    st = open_streams(cfg, rows_per_chunk=3)
+    seen = []
+    records = list(st.graph(seen.append))
+    n_rows, n_dir = st.graph_rows, st.task_rows - len(g2c)
+    assert sum(seen) == st.graph_work == n_rows + n_dir + len(g2c)
+    tasks = [r["task"] for r in records]
+    assert tasks[:n_rows] == ["graph2code"] * n_rows and set(tasks[n_rows : n_rows + n_dir]) == {"graph_qa"}
+    assert tasks[n_rows + n_dir :] == ["graph2code"] * len(g2c)
