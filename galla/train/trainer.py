@@ -193,6 +193,10 @@ class Trainer:
         check_strategy(self.acc.distributed_type)
         self.rank, self.world = self.acc.process_index, self.acc.num_processes
         self.fsdp = cfg.run.strategy.startswith("fsdp") and self.world > 1
+        if cfg.run.strategy != "ddp" and self.world == 1:
+            console.print(
+                f"galla train: one process, so run.strategy={cfg.run.strategy} has nothing to shard"
+            )
         self.checkpoint = latest_checkpoint(self.out) if resume else None
         if resume and self.checkpoint is None:
             raise TrainingError(
