@@ -34,7 +34,7 @@ def _side(mode: str, graphs: str, max_graphs: int) -> dict:
 
     from galla.model.llm import resolve_llm
     from galla.train.config import load_config
-    from galla.train.data import Encoder, batched
+    from galla.train.data import Encoder
     from galla.train.streams import load_streams, open_streams
 
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -48,14 +48,12 @@ def _side(mode: str, graphs: str, max_graphs: int) -> dict:
     enc = Encoder(tok, gid, lambda n: 32, cfg.data.max_length, cfg.data.template, cfg.run.seed)
     t0 = time.perf_counter()
     records = open_streams(cfg).graph() if mode == "streamed" else load_streams(cfg)["graph"]
-    digest, examples, n = hashlib.blake2b(digest_size=16), [], 0
-    for chunk in batched(records, 512):  # as the trainer does: one tokenizer call per 512 records
-        for ex in enc.encode_many(chunk, [f"graph:{i}" for i in range(n, n + len(chunk))]):
-            if ex is not None:
-                examples.append(ex)
-                digest.update(ex.ids.tobytes())
-                digest.update(ex.graph.edge_index.numpy().tobytes())
-        n += len(chunk)
+    digest, examples = hashlib.blake2b(digest_size=16), []
+    for ex in enc.encode_stream(records, "graph"):  # as the trainer does: 512 records per tokenizer call
+        if ex is not None:
+            examples.append(ex)
+            digest.update(ex.ids.tobytes())
+            digest.update(ex.graph.edge_index.numpy().tobytes())
     seconds = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {

@@ -125,6 +125,14 @@ class Encoder:
         """Encode one record; ``None`` (and a count in :attr:`dropped`) when it exceeds ``max_length``."""
         return self.encode_many([record], [key])[0]
 
+    def encode_stream(self, records: Iterable[dict], name: str, chunk: int = 512) -> Iterator[Example | None]:
+        """One result per record of ``records`` (keys ``name:0``, ``name:1`` ...), encoded ``chunk`` at a
+        time with :meth:`encode_many` as they arrive."""
+        n = 0
+        for part in batched(records, chunk):
+            yield from self.encode_many(part, [f"{name}:{i}" for i in range(n, n + len(part))])
+            n += len(part)
+
     def encode_many(self, records: Sequence[dict], keys: Sequence[str]) -> list[Example | None]:
         """:meth:`encode` for a list of records, with one tokenizer call for all their text pieces (the
         same ids as piece-by-piece calls; a fast tokenizer spreads the batch over threads)."""

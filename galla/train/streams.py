@@ -77,13 +77,22 @@ class Streams:
 
     cfg: TrainConfig
     text: list[dict[str, Any]]
-    graph_rows: int
-    """Graph-dataset rows one pass over ``data.graphs`` reads (after ``data.max_graphs``)."""
-    task_rows: int
-    """Records in ``data.task_files``."""
-    task_records: dict[str, list[dict[str, Any]]]
-    """The records of the JSONL/JSON ``data.task_files`` (read and checked up front), by path."""
+    graphs: Any
+    """The ``data.graphs`` datasets as one memory-mapped ``datasets.Dataset`` (None without graphs)."""
+    graph_index: list[int]
+    """Rows of :attr:`graphs` one pass reads (all, or the seeded ``data.max_graphs`` subset)."""
+    task_sources: list[Any]
+    """Each ``data.task_files`` entry in order: a task ``Dataset`` (a directory) or the records of a
+    JSONL/JSON file (read and checked up front)."""
     rows_per_chunk: int = ROWS_PER_CHUNK
+
+    @property
+    def graph_rows(self) -> int:
+        return len(self.graph_index)
+
+    @property
+    def task_rows(self) -> int:
+        return sum(len(src) for src in self.task_sources)
 
     @property
     def graph_passes(self) -> int:
@@ -103,29 +112,23 @@ class Streams:
 
         d, seed = self.cfg.data, self.cfg.run.seed
         tick = on_rows or (lambda n: None)
-        if d.graphs:
-            with_question = d.has_text_stream if d.graph2code_question is None else d.graph2code_question
-            if "graph2code" in d.graph_tasks:
-                for rows in iter_graph_rows(d.graphs, d.max_graphs, seed, self.rows_per_chunk):
-                    yield from tasks.graph2code_records(rows, with_question=with_question, seed=seed)
+        with_question = d.has_text_stream if d.graph2code_question is None else d.graph2code_question
+        builders = {
+            "graph2code": lambda rows: tasks.graph2code_records(rows, with_question=with_question, seed=seed),
+            "graph_qa": lambda rows: tasks.graph_qa_records(rows, per_graph=d.qa_per_graph, seed=seed),
+        }
+        for task in ("graph2code", "graph_qa"):
+            if task in d.graph_tasks and self.graph_rows:
+                for rows in _chunks(self.graphs, self.graph_index, self.rows_per_chunk):
+                    yield from builders[task](rows)
                     tick(len(rows))
-            if "graph_qa" in d.graph_tasks:
-                for rows in iter_graph_rows(d.graphs, d.max_graphs, seed, self.rows_per_chunk):
-                    yield from tasks.graph_qa_records(rows, per_graph=d.qa_per_graph, seed=seed)
-                    tick(len(rows))
-        for path in d.task_files:
-            p = Path(path)
-            if p.is_dir():
-                from datasets import load_from_disk
-
-                ds = load_from_disk(str(p))
-                for rows in _chunks(ds, list(range(len(ds))), self.rows_per_chunk):
-                    yield from rows
-                    tick(len(rows))
-            else:
-                recs = self.task_records[path]
-                yield from recs
-                tick(len(recs))
+        for src in self.task_sources:
+            chunks = (
+                [src] if isinstance(src, list) else _chunks(src, list(range(len(src))), self.rows_per_chunk)
+            )
+            for rows in chunks:
+                yield from rows
+                tick(len(rows))
 
 
 def open_streams(cfg: TrainConfig, rows_per_chunk: int = ROWS_PER_CHUNK) -> Streams:
@@ -134,20 +137,19 @@ def open_streams(cfg: TrainConfig, rows_per_chunk: int = ROWS_PER_CHUNK) -> Stre
     from data_builders import tasks
 
     d, seed = cfg.data, cfg.run.seed
-    rows = 0
+    graphs, index = None, []
     if d.graphs:
-        ds = _open_graphs(d.graphs)
-        rows = min(len(ds), d.max_graphs) if d.max_graphs else len(ds)
-    task_rows, task_records = 0, {}
+        graphs = _open_graphs(d.graphs)
+        index = _subset(list(range(len(graphs))), d.max_graphs, seed)
+    sources: list[Any] = []
     for path in d.task_files:
         p = _exists("task_files", path)
         if p.is_dir():
             from datasets import load_from_disk
 
-            task_rows += len(load_from_disk(str(p)))
+            sources.append(load_from_disk(str(p)))
         else:
-            task_records[path] = tasks.read_task_file(p)
-            task_rows += len(task_records[path])
+            sources.append(tasks.read_task_file(p))
     text: list[dict[str, Any]] = []
     for path in d.text:
         text += tasks.sft_records(_exists("text", path))
@@ -155,7 +157,7 @@ def open_streams(cfg: TrainConfig, rows_per_chunk: int = ROWS_PER_CHUNK) -> Stre
         text += tasks.dpo_records(_exists("preference", path))
     if d.has_text_stream and not text:
         raise ConfigError("data.text / data.preference: the files hold no records")
-    return Streams(cfg, _subset(text, d.max_text, seed), rows, task_rows, task_records, rows_per_chunk)
+    return Streams(cfg, _subset(text, d.max_text, seed), graphs, index, sources, rows_per_chunk)
 
 
 def load_streams(cfg: TrainConfig) -> dict[str, list[dict[str, Any]]]:

@@ -38,14 +38,13 @@ from galla.train.data import (
     Batch,
     Encoder,
     Example,
-    batched,
     collate,
     epoch_batches,
     graph_loss_scale,
     mix_schedule,
 )
 from galla.train.objective import Objective
-from galla.train.params import apply_params, trainable_summary
+from galla.train.params import Parameterisation, apply_params, trainable_summary
 from galla.train.streams import open_streams
 
 console = Console(stderr=True)
@@ -207,17 +206,24 @@ class Trainer:
                 f"{self.out} already holds a run with checkpoints; pass --resume to continue it or set "
                 "run.out_dir to a new directory (nothing was changed)"
             )
+        self._resume_state = None  # the checkpoint, read once here and consumed by fit()
         if self.checkpoint is not None:
-            self._check_resume_config(load_checkpoint(self.checkpoint, self.rank)["state"]["config"])
-        self.model = build_model(cfg, self.acc.device)
-        if not cfg.data.has_graph_stream:  # text-only baselines: the graph path gets no data
-            self.model.set_trainable(encoder=False, adapter=False)
-        if cfg.data.preference and cfg.dpo.disable_dropout:
-            _disable_dropout(self.model.llm)
-        self.params = apply_params(self.model, cfg.params, seed=cfg.run.seed, init=self.checkpoint is None)
+            self._resume_state = load_checkpoint(self.checkpoint, self.rank)
+            self._check_resume_config(self._resume_state["state"]["config"])
+        self.model, self.params = self._build(self.acc.device, init=self.checkpoint is None)
         self.model.to(self.acc.device)
         self.reference = self._dpo_reference()
         self._load_data()
+
+    def _build(self, device: torch.device, *, init: bool) -> tuple[GraphLLM, Parameterisation]:
+        """The run's GraphLLM and its parameterisation (``init=False``: to be filled from saved tensors)."""
+        cfg = self.cfg
+        model = build_model(cfg, device)
+        if not cfg.data.has_graph_stream:  # text-only baselines: the graph path gets no data
+            model.set_trainable(encoder=False, adapter=False)
+        if cfg.data.preference and cfg.dpo.disable_dropout:
+            _disable_dropout(model.llm)
+        return model, apply_params(model, cfg.params, seed=cfg.run.seed, init=init)
 
     def _check_resume_config(self, saved: dict) -> None:
         now = _flat(self.cfg)
@@ -307,14 +313,9 @@ class Trainer:
             self._precompute_reference()
 
     def _encode_stream(self, name: str, records: Iterable[dict], enc: Encoder) -> int:
-        """Encode ``records`` into ``self.streams[name]`` as they come, 512 per tokenizer call; returns
-        how many were read."""
-        examples: list[Example] = []
-        n = 0
-        for chunk in batched(records, 512):
-            keys = [f"{name}:{i}" for i in range(n, n + len(chunk))]
-            examples += [ex for ex in enc.encode_many(chunk, keys) if ex is not None]
-            n += len(chunk)
+        """Encode ``records`` into ``self.streams[name]`` as they come; returns how many were read."""
+        encoded = list(enc.encode_stream(records, name))
+        n, examples = len(encoded), [ex for ex in encoded if ex is not None]
         if n and not examples:
             raise TrainingError(
                 f"data: every {name} sample is longer than data.max_length "
@@ -391,7 +392,7 @@ class Trainer:
 
         cfg, acc = self.cfg, self.acc
         objective = self.objective = Objective(self.model, self.params, cfg.dpo.beta, self.reference)
-        ck = load_checkpoint(self.checkpoint, self.rank) if self.checkpoint is not None else None
+        ck, self._resume_state = self._resume_state, None
         if ck is not None:
             self._load_model_state(ck["model"])  # before sharding: plain tensors take the saved values
         if self.fsdp:
@@ -638,11 +639,7 @@ class Trainer:
         full = sharding.full_model_state(self.objective)
         if self.rank != 0:
             return None, None
-        cfg = self.cfg
-        model = build_model(cfg, torch.device("cpu"))
-        if not cfg.data.has_graph_stream:
-            model.set_trainable(encoder=False, adapter=False)
-        params = apply_params(model, cfg.params, seed=cfg.run.seed, init=False)
+        model, params = self._build(torch.device("cpu"), init=False)
         model.load_state_dict({k.removeprefix("model."): v for k, v in full.items()}, strict=True)
         return model, params
 
