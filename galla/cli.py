@@ -7,11 +7,16 @@ library (``data_builders``, ``parsers``), so tests and notebooks call the same c
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from rich.console import Console
+
+# numpy's OpenBLAS would start a thread per core in the CLI and in every build-graphs worker; galla does
+# no BLAS work through numpy (torch has its own), so one thread saves their start-up and spinning.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from galla.eval_cli import add_eval
 from galla.train_cli import add_build_tasks, add_train

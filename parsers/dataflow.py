@@ -19,6 +19,7 @@ from functools import cache
 
 import numpy as np
 
+from parsers import tree as _tree
 from parsers.controlflow import FlowTables, ScopeCFG, flow_tables
 from parsers.graph import EdgeType
 from parsers.languages import LanguageSpec
@@ -391,6 +392,23 @@ def scope_dataflow(
     dt = data_tables(spec)
     per_point = scan_points(ft, dt, cfg.reads)
     et, es, ed = edges
+    want_w = EdgeType.LAST_WRITE in want
+    want_r = EdgeType.LAST_READ in want
+    if _tree.native is not None:  # the same passes in C (parsers/_native.c: reaching)
+        _tree.native.reaching(
+            per_point,
+            cfg.succ,
+            EdgeType.LAST_LEXICAL_USE in want,
+            want_w,
+            want_r,
+            et,
+            es,
+            ed,
+            EdgeType.LAST_WRITE,
+            EdgeType.LAST_READ,
+            EdgeType.LAST_LEXICAL_USE,
+        )
+        return
 
     if EdgeType.LAST_LEXICAL_USE in want:
         flat = [(a[1], a[2]) for acc in per_point for a in acc]
@@ -404,8 +422,6 @@ def scope_dataflow(
                 ed.append(q)
             prev[name] = n
 
-    want_w = EdgeType.LAST_WRITE in want
-    want_r = EdgeType.LAST_READ in want
     if not (want_w or want_r):
         return
     # One bit per write role and per read role of an access, in one bit space (an update ``a += 1``

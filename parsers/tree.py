@@ -7,9 +7,11 @@ preorder range ``[i, stop[i])``. Nothing here recurses on tree depth.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from functools import cache
+from importlib import metadata
 
 import numpy as np
 import tree_sitter
@@ -18,6 +20,26 @@ from parsers.languages import LanguageSpec
 from parsers.vocab import kind_id
 
 _PUNCTUATION = set("()[]{},;:.`'\"\\")
+
+
+def _load_native():
+    """The C core (``parsers/_native.c``) when it is built against the installed tree-sitter release
+    and not switched off with ``GALLA_NATIVE=0``; else None (the pure-Python engine, same output)."""
+    if os.environ.get("GALLA_NATIVE", "1") == "0":
+        return None
+    try:
+        from parsers import _native
+    except ImportError:
+        return None
+    try:
+        installed = metadata.version("tree-sitter")
+    except metadata.PackageNotFoundError:
+        return None
+    return _native if installed == _native.TREE_SITTER_VERSION else None
+
+
+native = _load_native()
+"""The loaded C core, or None; :func:`flatten` and :mod:`parsers.dataflow` use it when present."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +58,9 @@ class Tables:
     """Grammar field id -> field name (0 -> None)."""
     comments: frozenset[int] = frozenset()
     """Comment kind ids: dropped with their whole subtree (Rust's comments hold ``//`` tokens)."""
+    keep_bytes: bytes = b""
+    comment_bytes: bytes = b""
+    """``keep`` and ``comments`` as one byte per kind id, for the C core."""
 
     def kinds(self, names: frozenset[str] | set[str]) -> frozenset[int]:
         """Grammar kind ids whose name is in ``names``."""
@@ -68,7 +93,17 @@ def tables(spec: LanguageSpec) -> Tables:
     keep.append(True)
     fields = [None] + [lang.field_name_for_id(i) for i in range(1, lang.field_count + 1)]
     comments = frozenset(i for i, nm in enumerate(names) if nm in spec.comment_kinds)
-    return Tables(spec, lang, keep, [kind_id(nm) for nm in names], names, fields, comments)
+    return Tables(
+        spec,
+        lang,
+        keep,
+        [kind_id(nm) for nm in names],
+        names,
+        fields,
+        comments,
+        bytes(keep),
+        bytes(i in comments for i in range(len(names))),
+    )
 
 
 @cache
@@ -160,8 +195,19 @@ class FlatTree:
         return np.concatenate(([0], np.flatnonzero(buf == 10) + 1)).astype(np.int64)
 
 
-def flatten(source: bytes, spec: LanguageSpec) -> FlatTree:
-    """Parse ``source`` and return its kept nodes in preorder."""
+_COLUMNS = ("kind", "field", "start", "end", "parent", "stop")
+
+
+def flatten(source: bytes, spec: LanguageSpec, use_native: bool | None = None) -> FlatTree:
+    """Parse ``source`` and return its kept nodes in preorder (``use_native``: None = the C core
+    where it is built; False = the pure-Python walk; both give the same tree)."""
+    if native is not None and use_native is not False:
+        tab = tables(spec)
+        lists, bufs, errors = native.flatten(spec.grammar(), source, tab.keep_bytes, tab.comment_bytes)
+        ft = FlatTree(source, *lists, errors)
+        for name, buf in zip(_COLUMNS, bufs, strict=True):
+            ft._arrays[name] = np.frombuffer(buf, dtype=np.int64)
+        return ft
     tree = parser(spec).parse(source)
     tab = tables(spec)
     keep, error_kind, comments = tab.keep, len(tab.keep) - 1, tab.comments

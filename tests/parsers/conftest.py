@@ -1,4 +1,8 @@
-"""Helpers for golden-edge tests: edges as readable ``text@line:col`` labels."""
+"""Helpers for golden-edge tests: edges as readable ``text@line:col`` labels.
+
+Every test here runs once per engine: the C core (``parsers._native``, where it is built) and the
+pure-Python one, so each golden edge holds for both.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,18 @@ import textwrap
 
 import pytest
 
-from parsers import CodeGraph, EdgeType, LanguageSpec, extract_file, get_language
+from parsers import CodeGraph, EdgeType, LanguageSpec, extract_file, get_language, tree
 from parsers.vocab import kind_ids
+
+ENGINES = ["native", "python"] if tree.native is not None else ["python"]
+
+
+@pytest.fixture(autouse=True, params=ENGINES)
+def engine(request, monkeypatch) -> str:
+    """Which engine the test runs on (``python``: the C core switched off)."""
+    if request.param == "python":
+        monkeypatch.setattr(tree, "native", None)
+    return request.param
 
 
 def label(g: CodeGraph, i: int) -> str:

@@ -1,0 +1,106 @@
+"""The C core (``parsers._native``) gives the same graphs as the pure-Python engine, on real files."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from benchmarks.graph_speed import stdlib_corpus
+from parsers import extract_file, get_language, tree
+from parsers.tree import flatten
+
+pytestmark = pytest.mark.skipif(tree.native is None, reason="parsers._native is not built")
+
+
+@pytest.fixture(autouse=True)
+def engine() -> str:
+    """Not run per engine (as the other tests here are): each test compares the two itself."""
+    return "native"
+
+
+RUNTIME = Path(__file__).resolve().parents[2] / "build" / "tree-sitter-runtime" / "lib"
+
+
+def both(source: bytes, language: str, monkeypatch, **kw):
+    native = extract_file(source, language, **kw)
+    with monkeypatch.context() as m:
+        m.setattr(tree, "native", None)
+        python = extract_file(source, language, **kw)
+    return native, python
+
+
+def assert_same(a, b, what: str) -> None:
+    assert a.names == b.names, what
+    assert a.unit_has_error == b.unit_has_error, what
+    assert a.sources == b.sources, what
+    assert a.truncated_nodes == b.truncated_nodes and a.truncated_edges == b.truncated_edges, what
+    np.testing.assert_array_equal(a.node_offsets, b.node_offsets, err_msg=what)
+    np.testing.assert_array_equal(a.edge_offsets, b.edge_offsets, err_msg=what)
+    assert a.columns.keys() == b.columns.keys(), what
+    for k in a.columns:
+        np.testing.assert_array_equal(a.columns[k], b.columns[k], err_msg=f"{what}: {k}")
+
+
+def test_flat_tree_matches_the_python_walk_on_the_stdlib():
+    spec = get_language("python")
+    for path in stdlib_corpus()[::4]:
+        src = path.read_bytes()
+        a, b = flatten(src, spec, use_native=True), flatten(src, spec, use_native=False)
+        for col in ("kind", "field", "start", "end", "parent", "stop"):
+            assert getattr(a, col) == getattr(b, col), (path, col)
+            np.testing.assert_array_equal(a.array(col), b.array(col))
+        assert a.error_bytes == b.error_bytes, path
+
+
+def test_graphs_match_on_stdlib_files(monkeypatch):
+    for path in stdlib_corpus()[1::6]:
+        for unit in ("function", "file"):
+            assert_same(*both(path.read_bytes(), "python", monkeypatch, unit=unit), f"{path} {unit}")
+
+
+@pytest.mark.skipif(not RUNTIME.exists(), reason="no tree-sitter runtime sources under build/")
+@pytest.mark.parametrize("language", ["c", "cpp"])
+def test_graphs_match_on_the_tree_sitter_runtime_sources(language, monkeypatch):
+    files = sorted(RUNTIME.rglob("*.[ch]"))
+    assert files
+    for path in files:
+        assert_same(*both(path.read_bytes(), language, monkeypatch), f"{path} as {language}")
+
+
+BAD = {
+    "python": [b"def f(:\n  return (", b"", b"\xff\xfe def f(a): return a\n", b"def f():\n" + b"(" * 5000],
+    "java": [b"class A { void f( { int x = ; } }", b"class A { int f() { return g(" + b"(" * 3000 + b"; } }"],
+    "javascript": [b"function f(a) { return a + ; }", b"f(" * 2000],
+    "typescript": [b"function f(a: number { return a }"],
+    "go": [b"package m\nfunc f(a int) int { for { if a { break } }"],
+    "rust": [b"fn f(a: i32) -> i32 { loop { a += 1 }"],
+    "c": [b"int f(int a) { while (a) { a--; }"],
+    "cpp": [b"namespace n { int A::f(int a) { return a; }"],
+}
+
+
+@pytest.mark.parametrize("language", sorted(BAD))
+def test_graphs_match_on_broken_and_deep_input(language, monkeypatch):
+    for src in BAD[language]:
+        for unit in ("function", "file"):
+            assert_same(*both(src, language, monkeypatch, unit=unit), f"{src[:40]!r} {unit}")
+
+
+def test_bad_tables_raise_a_clear_error():
+    spec = get_language("python")
+    with pytest.raises(ValueError, match="shorter than the grammar"):
+        tree.native.flatten(spec.grammar(), b"x = 1", b"\x01", b"\x00")
+    with pytest.raises(ValueError, match="successor out of range"):
+        tree.native.reaching([[((0,), 1, b"x", 2)]], [[3]], False, True, True, [], [], [], 4, 5, 9)
+
+
+def test_galla_native_0_switches_the_core_off():
+    env = {**os.environ, "GALLA_NATIVE": "0"}
+    code = "from parsers import tree; print(tree.native is None)"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "True"
