@@ -132,6 +132,10 @@ class FileOutcome:
     language: str
     size: int
     batch: bytes = b""
+    batch_file: str = ""
+    """Set instead of ``batch`` by pool workers: a file holding the batch (a cache entry, or a spool
+    file the main process deletes once copied), so 70 MB of graphs do not travel through pipes."""
+    batch_bytes: int = 0
     units: int = 0
     nodes: int = 0
     edges: int = 0
@@ -178,11 +182,12 @@ def _version(dist: str) -> str:
 
 _OPTS: BuildOptions | None = None
 _CACHE: Path | None = None
+_SPOOL: Path | None = None
 
 
-def _init_worker(opts: BuildOptions, cache: Path | None) -> None:
-    global _OPTS, _CACHE
-    _OPTS, _CACHE = opts, cache
+def _init_worker(opts: BuildOptions, cache: Path | None, spool: Path | None = None) -> None:
+    global _OPTS, _CACHE, _SPOOL
+    _OPTS, _CACHE, _SPOOL = opts, cache, spool
 
 
 def _cache_path(cache: Path, relpath: str, data: bytes) -> Path:
@@ -194,6 +199,16 @@ def _cache_path(cache: Path, relpath: str, data: bytes) -> Path:
 
 def process_file(sf: SourceFile) -> FileOutcome:
     """Read, extract and serialise one file (runs in a worker process)."""
+    out = _process_file(sf)
+    if _SPOOL is not None and out.batch:  # a pool worker: the batch goes through a file
+        key = hashlib.blake2b(sf.relpath.encode(), digest_size=16).hexdigest()
+        path = _SPOOL / f"{key}.arrow"
+        _atomic_write(path, out.batch)
+        out.batch_file, out.batch = str(path), b""
+    return out
+
+
+def _process_file(sf: SourceFile) -> FileOutcome:
     opts, cache = _OPTS, _CACHE
     assert opts is not None
     out = FileOutcome(sf.relpath, sf.language, sf.size)
@@ -206,7 +221,12 @@ def process_file(sf: SourceFile) -> FileOutcome:
     if cpath is not None and cpath.exists():
         try:
             meta = json.loads(cpath.with_suffix(".json").read_text())
-            out.batch = cpath.read_bytes()
+            if meta.get("batch_bytes") != cpath.stat().st_size:
+                raise ValueError("cache entry of the wrong size")
+            if _SPOOL is not None:  # a pool worker: the main process reads the entry itself
+                out.batch_file = str(cpath)
+            else:
+                out.batch = cpath.read_bytes()
             for k, v in meta.items():
                 setattr(out, k, v)
             out.edge_counts = {int(k): v for k, v in out.edge_counts.items()}
@@ -235,12 +255,20 @@ def process_file(sf: SourceFile) -> FileOutcome:
         out.skipped_error_units = int(errors.sum())
     batch = file_batch(fg, sf.relpath, keep)
     out.batch = batch_to_bytes(batch)
+    out.batch_bytes = len(out.batch)
+    # counted on the numpy columns (``to_numpy`` on Arrow would import pandas in every worker)
+    units = np.arange(len(fg)) if keep is None else np.flatnonzero(keep)
     out.units = batch.num_rows
-    out.nodes = int(np.sum(batch.column("num_nodes").to_numpy())) if batch.num_rows else 0
-    out.edges = int(np.sum(batch.column("num_edges").to_numpy())) if batch.num_rows else 0
+    if len(units):
+        no, eo = fg.node_offsets, fg.edge_offsets
+        out.nodes = int(np.sum(no[units + 1] - no[units]))
+        out.edges = int(np.sum(eo[units + 1] - eo[units]))
     if out.edges:
-        types = batch.column("edge_type").values.to_numpy()
-        out.edge_counts = {int(t): int(c) for t, c in zip(*np.unique(types, return_counts=True), strict=True)}
+        types = fg.columns["edge_type"]
+        if keep is not None:
+            types = np.concatenate([types[eo[u] : eo[u + 1]] for u in units])
+        counts = np.bincount(types.astype(np.int64))
+        out.edge_counts = {int(t): int(c) for t, c in enumerate(counts) if c}
     out.has_error = fg.has_error
     out.error_units = int(errors.sum())
     out.truncated_units = sum(
@@ -251,7 +279,7 @@ def process_file(sf: SourceFile) -> FileOutcome:
         meta = {
             k: v
             for k, v in asdict(out).items()
-            if k not in ("batch", "relpath", "language", "size", "cached")
+            if k not in ("batch", "batch_file", "relpath", "language", "size", "cached")
         }
         _atomic_write(cpath.with_suffix(".json"), json.dumps(meta).encode())
         _atomic_write(cpath, out.batch)  # written last: its presence marks a complete entry
@@ -326,10 +354,14 @@ def build_graphs(
     outcomes: list[FileOutcome] = []
     workers = max(1, opts.workers or os.cpu_count() or 1)
     try:
-        for i, outcome in enumerate(_run(this_shard(), opts, cache, workers), 1):
+        for i, outcome in enumerate(_run(this_shard(), opts, cache, workers, tmp / "spool"), 1):
             if outcome.batch:
                 writer.write(batch_from_bytes(outcome.batch))
-            outcome.batch = b""
+            elif outcome.batch_file:
+                writer.write_file(Path(outcome.batch_file))
+                if not outcome.cached:
+                    os.unlink(outcome.batch_file)
+            outcome.batch, outcome.batch_file = b"", ""
             outcomes.append(outcome)
             if progress is not None:
                 progress(i, len(files) if walk_done[0] else None, outcome)
@@ -367,14 +399,15 @@ def build_graphs(
     return report
 
 
-def _run(files: Iterator[SourceFile], opts: BuildOptions, cache: Path | None, workers: int):
+def _run(files: Iterator[SourceFile], opts: BuildOptions, cache: Path | None, workers: int, spool: Path):
     if workers <= 1:
         _init_worker(opts, cache)
         yield from map(process_file, files)
         return
     method = "fork" if sys.platform.startswith("linux") else "spawn"
     ctx = mp.get_context(method)
-    with ctx.Pool(workers, initializer=_init_worker, initargs=(opts, cache)) as pool:
+    spool.mkdir(parents=True, exist_ok=True)
+    with ctx.Pool(workers, initializer=_init_worker, initargs=(opts, cache, spool)) as pool:
         yield from pool.imap(process_file, files, chunksize=2)
 
 

@@ -65,11 +65,46 @@ _NODE = [f.name for f in SCHEMA if f.name.startswith("node_") and f.name != "nod
 _EDGE = ["edge_src", "edge_dst", "edge_type"]
 
 
+# Arrays are built from buffers, not with ``pa.array``: its first call in a process imports pandas
+# (about 0.26 s), which every build-graphs worker would pay.
+_NUMPY_TYPES = {pa.int8(): np.int8, pa.int16(): np.int16, pa.int32(): np.int32, pa.int64(): np.int64}
+
+
+def _numeric(values, t: pa.DataType) -> pa.Array:
+    v = np.ascontiguousarray(values, dtype=_NUMPY_TYPES[t])
+    return pa.Array.from_buffers(t, len(v), [None, pa.py_buffer(v)])
+
+
+def _bools(values) -> pa.Array:
+    bits = np.packbits(np.asarray(values, dtype=bool), bitorder="little")
+    return pa.Array.from_buffers(pa.bool_(), len(values), [None, pa.py_buffer(bits)])
+
+
+def _strings(values: list[str]) -> pa.Array:
+    data = [v.encode("utf-8") for v in values]
+    offsets = np.zeros(len(data) + 1, dtype=np.int32)
+    np.cumsum([len(b) for b in data], out=offsets[1:])
+    buffers = [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(data))]
+    return pa.Array.from_buffers(pa.string(), len(data), buffers)
+
+
+def _column(values, t: pa.DataType) -> pa.Array:
+    if t == pa.string():
+        return _strings(values)
+    if t == pa.bool_():
+        return _bools(values)
+    return _numeric(values, t)
+
+
+def empty_batch() -> pa.RecordBatch:
+    return pa.RecordBatch.from_arrays([pa.nulls(0, f.type) for f in SCHEMA], schema=SCHEMA)
+
+
 def file_batch(fg: FileGraphs, relpath: str, keep: np.ndarray | None = None) -> pa.RecordBatch:
     """The units of one file as a record batch of :data:`SCHEMA` (``keep``: mask of units to keep)."""
     n = len(fg)
     if n == 0 or (keep is not None and not keep.any()):
-        return pa.RecordBatch.from_pylist([], schema=SCHEMA)
+        return empty_batch()
     idx = np.arange(n) if keep is None else np.flatnonzero(keep)
     no, eo = fg.node_offsets, fg.edge_offsets
     arrays: dict[str, pa.Array] = {}
@@ -89,7 +124,7 @@ def file_batch(fg: FileGraphs, relpath: str, keep: np.ndarray | None = None) -> 
             if sel is not None:
                 values = values[sel]
             arrays[name] = pa.ListArray.from_arrays(
-                pa.array(offsets.astype(np.int32)), pa.array(values, type=SCHEMA.field(name).type.value_type)
+                _numeric(offsets, pa.int32()), _numeric(values, SCHEMA.field(name).type.value_type)
             )
     names = [fg.names[u] for u in idx]
     starts = [fg.start_lines[u] for u in idx]
@@ -109,7 +144,7 @@ def file_batch(fg: FileGraphs, relpath: str, keep: np.ndarray | None = None) -> 
         "num_edges": edge_counts.astype(np.int32),
     }
     for name, values in cols.items():
-        arrays[name] = pa.array(values, type=SCHEMA.field(name).type)
+        arrays[name] = _column(values, SCHEMA.field(name).type)
     return pa.RecordBatch.from_arrays([arrays[f.name] for f in SCHEMA], schema=SCHEMA)
 
 
@@ -123,7 +158,7 @@ def batch_to_bytes(batch: pa.RecordBatch) -> bytes:
 def batch_from_bytes(data: bytes) -> pa.RecordBatch:
     reader = pa.ipc.open_stream(pa.py_buffer(data))
     batches = list(reader)
-    return batches[0] if batches else pa.RecordBatch.from_pylist([], schema=SCHEMA)
+    return batches[0] if batches else empty_batch()
 
 
 def _feature(t: pa.DataType) -> dict:
@@ -159,6 +194,12 @@ class DatasetWriter:
         if batch.num_rows:
             self._writer.write_batch(batch.replace_schema_metadata(self._schema.metadata))
             self.rows += batch.num_rows
+
+    def write_file(self, path: Path) -> None:
+        """Append the batch of an IPC stream file (as :func:`batch_to_bytes` writes), memory-mapped."""
+        with pa.memory_map(str(path)) as src:
+            for batch in pa.ipc.open_stream(src):
+                self.write(batch)
 
     def close(self, fingerprint: str) -> None:
         self._writer.close()

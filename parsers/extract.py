@@ -212,8 +212,7 @@ def file_edges(
     syntax edges are always computed for the whole file.
     """
     n = len(ft)
-    parent = np.asarray(ft.parent, dtype=np.int64)
-    stop = np.asarray(ft.stop, dtype=np.int64)
+    parent, stop = ft.array("parent"), ft.array("stop")
     idx = np.arange(n, dtype=np.int64)
     parts_src = [parent[1:]]
     parts_dst = [idx[1:]]
