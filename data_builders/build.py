@@ -33,9 +33,8 @@ from data_builders.formats import (
     DATA_FILE,
     KIND_VOCAB,
     DatasetWriter,
-    batch_from_bytes,
-    batch_to_bytes,
     file_batch,
+    write_batch_file,
     write_galla_jsonl,
 )
 from data_builders.walk import Skipped, SourceFile, WalkError, iter_repository, shard_of
@@ -131,10 +130,9 @@ class FileOutcome:
     relpath: str
     language: str
     size: int
-    batch: bytes = b""
     batch_file: str = ""
-    """Set instead of ``batch`` by pool workers: a file holding the batch (a cache entry, or a spool
-    file the main process deletes once copied), so 70 MB of graphs do not travel through pipes."""
+    """The file holding the file's record batch: its cache entry, or a spool file the main process
+    deletes once copied (so 70 MB of graphs never travel through pipes)."""
     batch_bytes: int = 0
     units: int = 0
     nodes: int = 0
@@ -199,18 +197,8 @@ def _cache_path(cache: Path, relpath: str, data: bytes) -> Path:
 
 def process_file(sf: SourceFile) -> FileOutcome:
     """Read, extract and serialise one file (runs in a worker process)."""
-    out = _process_file(sf)
-    if _SPOOL is not None and out.batch:  # a pool worker: the batch goes through a file
-        key = hashlib.blake2b(sf.relpath.encode(), digest_size=16).hexdigest()
-        path = _SPOOL / f"{key}.arrow"
-        _atomic_write(path, out.batch)
-        out.batch_file, out.batch = str(path), b""
-    return out
-
-
-def _process_file(sf: SourceFile) -> FileOutcome:
-    opts, cache = _OPTS, _CACHE
-    assert opts is not None
+    opts, cache, spool = _OPTS, _CACHE, _SPOOL
+    assert opts is not None and spool is not None
     out = FileOutcome(sf.relpath, sf.language, sf.size)
     try:
         data = sf.path.read_bytes()
@@ -223,10 +211,7 @@ def _process_file(sf: SourceFile) -> FileOutcome:
             meta = json.loads(cpath.with_suffix(".json").read_text())
             if meta.get("batch_bytes") != cpath.stat().st_size:
                 raise ValueError("cache entry of the wrong size")
-            if _SPOOL is not None:  # a pool worker: the main process reads the entry itself
-                out.batch_file = str(cpath)
-            else:
-                out.batch = cpath.read_bytes()
+            out.batch_file = str(cpath)
             for k, v in meta.items():
                 setattr(out, k, v)
             out.edge_counts = {int(k): v for k, v in out.edge_counts.items()}
@@ -254,8 +239,6 @@ def _process_file(sf: SourceFile) -> FileOutcome:
         keep = ~errors
         out.skipped_error_units = int(errors.sum())
     batch = file_batch(fg, sf.relpath, keep)
-    out.batch = batch_to_bytes(batch)
-    out.batch_bytes = len(out.batch)
     # counted on the numpy columns (``to_numpy`` on Arrow would import pandas in every worker)
     units = np.arange(len(fg)) if keep is None else np.flatnonzero(keep)
     out.units = batch.num_rows
@@ -275,14 +258,21 @@ def _process_file(sf: SourceFile) -> FileOutcome:
         1 for a, b in zip(fg.truncated_nodes, fg.truncated_edges, strict=True) if a or b
     )
     out.replaced_invalid_utf8 = fg.replaced_invalid_utf8
-    if cpath is not None:
+    if cpath is None:
+        key = hashlib.blake2b(str(sf.path).encode(), digest_size=16).hexdigest()
+        out.batch_file = str(spool / f"{key}.arrow")
+    else:
+        out.batch_file = str(cpath)
+    tmp = write_batch_file(batch, Path(out.batch_file))
+    out.batch_bytes = tmp.stat().st_size
+    if cpath is not None:  # the batch file is renamed into place last: it marks a complete entry
         meta = {
             k: v
             for k, v in asdict(out).items()
-            if k not in ("batch", "batch_file", "relpath", "language", "size", "cached")
+            if k not in ("batch_file", "relpath", "language", "size", "cached")
         }
         _atomic_write(cpath.with_suffix(".json"), json.dumps(meta).encode())
-        _atomic_write(cpath, out.batch)  # written last: its presence marks a complete entry
+    os.replace(tmp, out.batch_file)
     return out
 
 
@@ -355,13 +345,11 @@ def build_graphs(
     workers = max(1, opts.workers or os.cpu_count() or 1)
     try:
         for i, outcome in enumerate(_run(this_shard(), opts, cache, workers, tmp / "spool"), 1):
-            if outcome.batch:
-                writer.write(batch_from_bytes(outcome.batch))
-            elif outcome.batch_file:
-                writer.write_file(Path(outcome.batch_file))
-                if not outcome.cached:
+            if outcome.batch_file:
+                writer.append_file(Path(outcome.batch_file), outcome.units)
+                if cache is None:
                     os.unlink(outcome.batch_file)
-            outcome.batch, outcome.batch_file = b"", ""
+            outcome.batch_file = ""
             outcomes.append(outcome)
             if progress is not None:
                 progress(i, len(files) if walk_done[0] else None, outcome)
@@ -400,13 +388,13 @@ def build_graphs(
 
 
 def _run(files: Iterator[SourceFile], opts: BuildOptions, cache: Path | None, workers: int, spool: Path):
+    spool.mkdir(parents=True, exist_ok=True)
     if workers <= 1:
-        _init_worker(opts, cache)
+        _init_worker(opts, cache, spool)
         yield from map(process_file, files)
         return
     method = "fork" if sys.platform.startswith("linux") else "spawn"
     ctx = mp.get_context(method)
-    spool.mkdir(parents=True, exist_ok=True)
     with ctx.Pool(workers, initializer=_init_worker, initargs=(opts, cache, spool)) as pool:
         yield from pool.imap(process_file, files, chunksize=2)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable, Iterator
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -148,16 +149,35 @@ def file_batch(fg: FileGraphs, relpath: str, keep: np.ndarray | None = None) -> 
     return pa.RecordBatch.from_arrays([arrays[f.name] for f in SCHEMA], schema=SCHEMA)
 
 
-def batch_to_bytes(batch: pa.RecordBatch) -> bytes:
+_EOS = b"\xff\xff\xff\xff\x00\x00\x00\x00"
+"""End of an Arrow IPC stream."""
+
+
+@cache
+def _stream_head(with_features: bool) -> bytes:
+    """The bytes an IPC stream of :data:`SCHEMA` starts with (its schema message)."""
+    schema = SCHEMA.with_metadata(_features_metadata()) if with_features else SCHEMA
     sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, batch.schema) as writer:
+    pa.ipc.new_stream(sink, schema).close()
+    data = sink.getvalue().to_pybytes()
+    if not data.endswith(_EOS):
+        raise RuntimeError("unexpected Arrow IPC stream layout")
+    return data[: -len(_EOS)]
+
+
+def write_batch_file(batch: pa.RecordBatch, path: Path) -> Path:
+    """Write ``batch`` as a one-batch IPC stream next to ``path``; returns that temporary file, which
+    the caller renames to ``path`` to commit it (``os.replace``)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_stream(sink, SCHEMA) as writer:
         writer.write_batch(batch)
-    return sink.getvalue().to_pybytes()
+    return tmp
 
 
-def batch_from_bytes(data: bytes) -> pa.RecordBatch:
-    reader = pa.ipc.open_stream(pa.py_buffer(data))
-    batches = list(reader)
+def read_batch_file(path: Path) -> pa.RecordBatch:
+    with pa.memory_map(str(path)) as src:
+        batches = list(pa.ipc.open_stream(src))
     return batches[0] if batches else empty_batch()
 
 
@@ -179,31 +199,35 @@ def _features_metadata() -> dict[bytes, bytes]:
 
 class DatasetWriter:
     """Streams record batches into ``<dir>/data-00000-of-00001.arrow``; :meth:`close` adds the
-    ``datasets`` metadata so ``datasets.load_from_disk(dir)`` opens it."""
+    ``datasets`` metadata so ``datasets.load_from_disk(dir)`` opens it.
+
+    Batches arrive as the files :func:`write_batch_file` writes; their record-batch messages are copied
+    as bytes after one schema message (which carries the ``datasets`` features), so the main process of
+    a build does no Arrow decoding or encoding.
+    """
 
     def __init__(self, directory: Path) -> None:
         self.dir = directory
         self.dir.mkdir(parents=True, exist_ok=True)
-        schema = SCHEMA.with_metadata(_features_metadata())
-        self._sink = pa.OSFile(str(self.dir / DATA_FILE), "wb")
-        self._writer = pa.ipc.new_stream(self._sink, schema)
-        self._schema = schema
+        self._out = open(self.dir / DATA_FILE, "wb")  # noqa: SIM115 - closed in close()
+        self._out.write(_stream_head(True))
         self.rows = 0
 
-    def write(self, batch: pa.RecordBatch) -> None:
-        if batch.num_rows:
-            self._writer.write_batch(batch.replace_schema_metadata(self._schema.metadata))
-            self.rows += batch.num_rows
-
-    def write_file(self, path: Path) -> None:
-        """Append the batch of an IPC stream file (as :func:`batch_to_bytes` writes), memory-mapped."""
-        with pa.memory_map(str(path)) as src:
-            for batch in pa.ipc.open_stream(src):
-                self.write(batch)
+    def append_file(self, path: Path, rows: int) -> None:
+        """Append the ``rows``-row batch of a :func:`write_batch_file` file (nothing when ``rows`` is 0)."""
+        if not rows:
+            return
+        head = _stream_head(False)
+        with open(path, "rb") as src:
+            data = src.read()
+        if not data.startswith(head) or not data.endswith(_EOS) or len(data) <= len(head) + len(_EOS):
+            raise ValueError(f"'{path}' is not a galla batch file; delete it and rerun the build")
+        self._out.write(memoryview(data)[len(head) : -len(_EOS)])
+        self.rows += rows
 
     def close(self, fingerprint: str) -> None:
-        self._writer.close()
-        self._sink.close()
+        self._out.write(_EOS)
+        self._out.close()
         write_dataset_metadata(self.dir, fingerprint)
 
 
