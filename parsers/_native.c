@@ -320,75 +320,26 @@ static int lex_cmp(const void *pa, const void *pb) {
     return a->seq < b->seq ? -1 : (a->seq > b->seq);
 }
 
-static PyObject *native_reaching(PyObject *self, PyObject *args) {
-    PyObject *points, *succ, *et, *es, *ed, *lw, *lr, *lex;
+typedef struct {
+    PyObject *et, *es, *ed, *lw, *lr, *lex;
     int want_lex, want_w, want_r;
-    if (!PyArg_ParseTuple(args, "O!O!pppO!O!O!OOO", &PyList_Type, &points, &PyList_Type, &succ, &want_lex,
-                          &want_w, &want_r, &PyList_Type, &et, &PyList_Type, &es, &PyList_Type, &ed, &lw, &lr,
-                          &lex))
-        return NULL;
-    Py_ssize_t npts = PyList_GET_SIZE(points);
-    if (PyList_GET_SIZE(succ) != npts) {
-        PyErr_SetString(PyExc_ValueError, "reaching: points and succ differ in length");
-        return NULL;
-    }
-    PyObject *names = PyDict_New();
-    Py_ssize_t *aoff = calloc((size_t)npts + 1, sizeof(Py_ssize_t));
-    Access *acc = NULL;
-    Py_ssize_t *cw = NULL, *cr = NULL, *wbase = NULL, *rbase = NULL, *rend = NULL, *pred_off = NULL, *preds = NULL;
-    Py_ssize_t *work = NULL;
+} Sink;
+
+/* The def-use passes of one scope over its points' accesses (``aoff``: CSR offsets per point; ``succ``:
+ * CSR successor lists): LAST_LEXICAL_USE (each access -> the previous access of its name in source
+ * order), then per access the LAST_WRITE / LAST_READ edges to the writes / reads of its name that reach
+ * it, from a forward fixpoint with one bit per write and per read (bits grouped by name). */
+static int reaching_core(Access *acc, Py_ssize_t nacc, const Py_ssize_t *aoff, Py_ssize_t npts, Py_ssize_t nnames,
+                         const Py_ssize_t *succ_off, const Py_ssize_t *succ, const Sink *out) {
+    int rc = -1;
+    Py_ssize_t *cw = NULL, *cr = NULL, *wbase = NULL, *rbase = NULL, *rend = NULL, *pred_off = NULL;
+    Py_ssize_t *preds = NULL, *fill = NULL, *work = NULL;
     char *queued = NULL;
     int64_t *bit_node = NULL, *prev = NULL;
-    uint64_t *in = NULL, *out = NULL, *st = NULL;
+    uint64_t *in = NULL, *outs = NULL, *st = NULL;
     LexItem *items = NULL;
-    PyObject *result = NULL;
-    if (!names || !aoff) goto nomem;
 
-    /* accesses, names interned to ids */
-    Py_ssize_t nacc = 0;
-    for (Py_ssize_t p = 0; p < npts; p++) {
-        PyObject *row = PyList_GET_ITEM(points, p);
-        if (!PyList_Check(row)) {
-            PyErr_SetString(PyExc_TypeError, "reaching: each point must be a list of accesses");
-            goto done;
-        }
-        nacc += PyList_GET_SIZE(row);
-        aoff[p + 1] = nacc;
-    }
-    acc = malloc(((size_t)nacc + 1) * sizeof(Access));
-    if (!acc) goto nomem;
-    Py_ssize_t a = 0;
-    for (Py_ssize_t p = 0; p < npts; p++) {
-        PyObject *row = PyList_GET_ITEM(points, p);
-        for (Py_ssize_t j = 0; j < PyList_GET_SIZE(row); j++, a++) {
-            PyObject *t = PyList_GET_ITEM(row, j);
-            if (!PyTuple_Check(t) || PyTuple_GET_SIZE(t) < 4) {
-                PyErr_SetString(PyExc_TypeError, "reaching: an access must be (order, node, name, mode)");
-                goto done;
-            }
-            acc[a].node = PyLong_AsLongLong(PyTuple_GET_ITEM(t, 1));
-            acc[a].mode = (int)PyLong_AsLong(PyTuple_GET_ITEM(t, 3));
-            if (PyErr_Occurred()) goto done;
-            PyObject *key = PyTuple_GET_ITEM(t, 2);
-            PyObject *id = PyDict_GetItemWithError(names, key);
-            if (id) {
-                acc[a].name = PyLong_AsSsize_t(id);
-            } else {
-                if (PyErr_Occurred()) goto done;
-                Py_ssize_t k = PyDict_GET_SIZE(names);
-                PyObject *v = PyLong_FromSsize_t(k);
-                if (!v || PyDict_SetItem(names, key, v) < 0) {
-                    Py_XDECREF(v);
-                    goto done;
-                }
-                Py_DECREF(v);
-                acc[a].name = k;
-            }
-        }
-    }
-    Py_ssize_t nnames = PyDict_GET_SIZE(names);
-
-    if (want_lex && nacc) { /* each access -> the previous access of its name in source order */
+    if (out->want_lex && nacc) {
         items = malloc((size_t)nacc * sizeof(LexItem));
         prev = malloc(((size_t)nnames + 1) * sizeof(int64_t));
         if (!items || !prev) goto nomem;
@@ -396,13 +347,13 @@ static PyObject *native_reaching(PyObject *self, PyObject *args) {
         qsort(items, (size_t)nacc, sizeof(LexItem), lex_cmp);
         for (Py_ssize_t k = 0; k < nnames; k++) prev[k] = -1;
         for (Py_ssize_t i = 0; i < nacc; i++) {
-            if (prev[items[i].name] >= 0 && append3(et, es, ed, lex, items[i].node, prev[items[i].name]) < 0)
-                goto done;
+            int64_t q = prev[items[i].name];
+            if (q >= 0 && append3(out->et, out->es, out->ed, out->lex, items[i].node, q) < 0) goto done;
             prev[items[i].name] = items[i].node;
         }
     }
-    if (!(want_w || want_r) || !nacc) {
-        result = Py_NewRef(Py_None);
+    if (!(out->want_w || out->want_r) || !nacc) {
+        rc = 0;
         goto done;
     }
 
@@ -440,55 +391,27 @@ static PyObject *native_reaching(PyObject *self, PyObject *args) {
         }
     }
     Py_ssize_t words = (nbits + 63) / 64;
-    if ((double)npts * (double)words * 16.0 > 4e9) {
-        PyErr_NoMemory();
-        goto done;
-    }
+    if ((double)npts * (double)words * 16.0 > 4e9) goto nomem;
 
     /* predecessors */
     pred_off = calloc((size_t)npts + 1, sizeof(Py_ssize_t));
-    if (!pred_off) goto nomem;
-    Py_ssize_t nedges = 0;
-    for (Py_ssize_t p = 0; p < npts; p++) {
-        PyObject *row = PyList_GET_ITEM(succ, p);
-        if (!PyList_Check(row)) {
-            PyErr_SetString(PyExc_TypeError, "reaching: succ rows must be lists");
-            goto done;
-        }
-        for (Py_ssize_t j = 0; j < PyList_GET_SIZE(row); j++) {
-            Py_ssize_t q = PyLong_AsSsize_t(PyList_GET_ITEM(row, j));
-            if (q < 0 || q >= npts) {
-                if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "reaching: successor out of range");
-                goto done;
-            }
-            pred_off[q + 1]++;
-            nedges++;
-        }
-    }
+    fill = calloc((size_t)npts + 1, sizeof(Py_ssize_t));
+    preds = malloc(((size_t)succ_off[npts] + 1) * sizeof(Py_ssize_t));
+    if (!pred_off || !fill || !preds) goto nomem;
+    for (Py_ssize_t j = 0; j < succ_off[npts]; j++) pred_off[succ[j] + 1]++;
     for (Py_ssize_t p = 0; p < npts; p++) pred_off[p + 1] += pred_off[p];
-    preds = malloc(((size_t)nedges + 1) * sizeof(Py_ssize_t));
-    Py_ssize_t *fill = calloc((size_t)npts + 1, sizeof(Py_ssize_t));
-    if (!preds || !fill) {
-        free(fill);
-        goto nomem;
-    }
-    for (Py_ssize_t p = 0; p < npts; p++) {
-        PyObject *row = PyList_GET_ITEM(succ, p);
-        for (Py_ssize_t j = 0; j < PyList_GET_SIZE(row); j++) {
-            Py_ssize_t q = PyLong_AsSsize_t(PyList_GET_ITEM(row, j));
-            preds[pred_off[q] + fill[q]++] = p;
-        }
-    }
-    free(fill);
+    for (Py_ssize_t p = 0; p < npts; p++)
+        for (Py_ssize_t j = succ_off[p]; j < succ_off[p + 1]; j++) preds[pred_off[succ[j]] + fill[succ[j]]++] = p;
 
     /* forward fixpoint: IN[p] = OR of OUT[preds]; OUT[p] = apply_point(IN[p]) */
     in = calloc((size_t)npts * (size_t)words + 1, sizeof(uint64_t));
-    out = calloc((size_t)npts * (size_t)words + 1, sizeof(uint64_t));
+    outs = calloc((size_t)npts * (size_t)words + 1, sizeof(uint64_t));
     st = calloc((size_t)words + 1, sizeof(uint64_t));
     work = malloc(((size_t)npts + 1) * sizeof(Py_ssize_t));
     queued = malloc((size_t)npts + 1);
-    if (!in || !out || !st || !work || !queued) goto nomem;
-    for (Py_ssize_t p = 0; p < npts; p++) apply_point(out + p * words, acc, aoff[p], aoff[p + 1], wbase, rbase, rend);
+    if (!in || !outs || !st || !work || !queued) goto nomem;
+    for (Py_ssize_t p = 0; p < npts; p++)
+        apply_point(outs + p * words, acc, aoff[p], aoff[p + 1], wbase, rbase, rend);
     Py_ssize_t nwork = 0;
     for (Py_ssize_t p = npts - 1; p >= 0; p--) work[nwork++] = p;
     memset(queued, 1, (size_t)npts);
@@ -498,20 +421,18 @@ static PyObject *native_reaching(PyObject *self, PyObject *args) {
         uint64_t *ip = in + p * words;
         memset(ip, 0, (size_t)words * sizeof(uint64_t));
         for (Py_ssize_t j = pred_off[p]; j < pred_off[p + 1]; j++) {
-            const uint64_t *o = out + preds[j] * words;
+            const uint64_t *o = outs + preds[j] * words;
             for (Py_ssize_t w = 0; w < words; w++) ip[w] |= o[w];
         }
         memcpy(st, ip, (size_t)words * sizeof(uint64_t));
         apply_point(st, acc, aoff[p], aoff[p + 1], wbase, rbase, rend);
-        uint64_t *op = out + p * words;
+        uint64_t *op = outs + p * words;
         if (memcmp(st, op, (size_t)words * sizeof(uint64_t)) != 0) {
             memcpy(op, st, (size_t)words * sizeof(uint64_t));
-            PyObject *row = PyList_GET_ITEM(succ, p);
-            for (Py_ssize_t j = 0; j < PyList_GET_SIZE(row); j++) {
-                Py_ssize_t q = PyLong_AsSsize_t(PyList_GET_ITEM(row, j));
-                if (!queued[q]) {
-                    queued[q] = 1;
-                    work[nwork++] = q;
+            for (Py_ssize_t j = succ_off[p]; j < succ_off[p + 1]; j++) {
+                if (!queued[succ[j]]) {
+                    queued[succ[j]] = 1;
+                    work[nwork++] = succ[j];
                 }
             }
         }
@@ -522,36 +443,555 @@ static PyObject *native_reaching(PyObject *self, PyObject *args) {
         memcpy(st, in + p * words, (size_t)words * sizeof(uint64_t));
         for (Py_ssize_t i = aoff[p]; i < aoff[p + 1]; i++) {
             const Access *x = &acc[i];
-            if (want_w && emit_range(st, wbase[x->name], rbase[x->name], bit_node, et, es, ed, lw, x->node) < 0)
+            if (out->want_w &&
+                emit_range(st, wbase[x->name], rbase[x->name], bit_node, out->et, out->es, out->ed, out->lw, x->node) < 0)
                 goto done;
-            if (want_r && emit_range(st, rbase[x->name], rend[x->name], bit_node, et, es, ed, lr, x->node) < 0)
+            if (out->want_r &&
+                emit_range(st, rbase[x->name], rend[x->name], bit_node, out->et, out->es, out->ed, out->lr, x->node) < 0)
                 goto done;
             apply_point(st, acc, i, i + 1, wbase, rbase, rend);
         }
     }
-    result = Py_NewRef(Py_None);
+    rc = 0;
     goto done;
 nomem:
     PyErr_NoMemory();
 done:
-    Py_XDECREF(names);
-    free(aoff);
-    free(acc);
     free(cw);
     free(cr);
     free(wbase);
     free(rbase);
     free(rend);
     free(pred_off);
+    free(fill);
     free(preds);
     free(work);
     free(queued);
     free(bit_node);
     free(prev);
     free(in);
-    free(out);
+    free(outs);
     free(st);
     free(items);
+    return rc;
+}
+
+/* ``succ`` (a list of lists of point indices) as CSR arrays; NULL with an exception on bad input. */
+static Py_ssize_t *succ_csr(PyObject *succ, Py_ssize_t npts, Py_ssize_t **off_out) {
+    if (!PyList_Check(succ) || PyList_GET_SIZE(succ) != npts) {
+        PyErr_SetString(PyExc_ValueError, "succ must be a list with one list of successors per point");
+        return NULL;
+    }
+    Py_ssize_t *off = calloc((size_t)npts + 1, sizeof(Py_ssize_t));
+    if (!off) return (Py_ssize_t *)PyErr_NoMemory();
+    for (Py_ssize_t p = 0; p < npts; p++) {
+        PyObject *row = PyList_GET_ITEM(succ, p);
+        if (!PyList_Check(row)) {
+            free(off);
+            PyErr_SetString(PyExc_TypeError, "succ rows must be lists");
+            return NULL;
+        }
+        off[p + 1] = off[p] + PyList_GET_SIZE(row);
+    }
+    Py_ssize_t *flat = malloc(((size_t)off[npts] + 1) * sizeof(Py_ssize_t));
+    if (!flat) {
+        free(off);
+        return (Py_ssize_t *)PyErr_NoMemory();
+    }
+    for (Py_ssize_t p = 0; p < npts; p++) {
+        PyObject *row = PyList_GET_ITEM(succ, p);
+        for (Py_ssize_t j = 0; j < PyList_GET_SIZE(row); j++) {
+            Py_ssize_t q = PyLong_AsSsize_t(PyList_GET_ITEM(row, j));
+            if (q < 0 || q >= npts) {
+                if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "successor out of range");
+                free(off);
+                free(flat);
+                return NULL;
+            }
+            flat[off[p] + j] = q;
+        }
+    }
+    *off_out = off;
+    return flat;
+}
+
+/* --- variable accesses of a scope -------------------------------------------------------------- */
+
+/* Per-file arrays and language tables for scope_flow (see parsers/dataflow.py: scan_points). */
+typedef struct {
+    Py_buffer buf[18];
+    int nbuf;
+    const char *src;
+    Py_ssize_t n, nev, nkinds;
+    const int64_t *kind, *stop, *field, *start, *end;
+    const int64_t *ev_node, *ev_flag, *ev_mode, *ev_key, *ev_parent;
+    const uint8_t *skip, *defname, *defkind, *ident;
+    const int64_t *comp_clause, *comp_target;
+    int64_t name_fid, body_fid;
+} Ctx;
+
+#define EV_SKIP 1
+#define EV_DEFER 2
+#define EV_COMP 4
+#define EV_IDENT 8
+#define EV_HEADER 16
+
+static void ctx_free(PyObject *capsule) {
+    Ctx *c = PyCapsule_GetPointer(capsule, "galla.native.ctx");
+    if (!c) return;
+    for (int i = 0; i < c->nbuf; i++) PyBuffer_Release(&c->buf[i]);
+    free(c);
+}
+
+static PyObject *native_file_context(PyObject *self, PyObject *args) {
+    PyObject *objs[16];
+    long long name_fid, body_fid;
+    if (!PyArg_ParseTuple(args, "OOOOOOOOOOOOOOOOLL", &objs[0], &objs[1], &objs[2], &objs[3], &objs[4], &objs[5],
+                          &objs[6], &objs[7], &objs[8], &objs[9], &objs[10], &objs[11], &objs[12], &objs[13],
+                          &objs[14], &objs[15], &name_fid, &body_fid))
+        return NULL;
+    Ctx *c = calloc(1, sizeof(Ctx));
+    if (!c) return PyErr_NoMemory();
+    for (int i = 0; i < 16; i++) {
+        if (PyObject_GetBuffer(objs[i], &c->buf[i], PyBUF_C_CONTIGUOUS) < 0) {
+            for (int j = 0; j < c->nbuf; j++) PyBuffer_Release(&c->buf[j]);
+            free(c);
+            return NULL;
+        }
+        c->nbuf++;
+    }
+    /* 0 source; 1-5 kind stop field start end (int64, n); 6-10 event node flag mode key parent (int64, nev);
+     * 11-14 per-kind masks skip defname defkind ident (uint8); 15: per kind (clause, target) pairs (int64) */
+    c->src = c->buf[0].buf;
+    c->n = c->buf[1].len / 8;
+    c->nev = c->buf[6].len / 8;
+    c->nkinds = c->buf[11].len;
+    int ok = 1;
+    for (int i = 2; i <= 5; i++) ok &= c->buf[i].len == c->n * 8;
+    for (int i = 7; i <= 10; i++) ok &= c->buf[i].len == c->nev * 8;
+    for (int i = 12; i <= 14; i++) ok &= c->buf[i].len == c->nkinds;
+    ok &= c->buf[15].len == c->nkinds * 16;
+    if (!ok) {
+        for (int j = 0; j < c->nbuf; j++) PyBuffer_Release(&c->buf[j]);
+        free(c);
+        PyErr_SetString(PyExc_ValueError, "file_context: arrays of inconsistent lengths");
+        return NULL;
+    }
+    c->kind = c->buf[1].buf;
+    c->stop = c->buf[2].buf;
+    c->field = c->buf[3].buf;
+    c->start = c->buf[4].buf;
+    c->end = c->buf[5].buf;
+    c->ev_node = c->buf[6].buf;
+    c->ev_flag = c->buf[7].buf;
+    c->ev_mode = c->buf[8].buf;
+    c->ev_key = c->buf[9].buf;
+    c->ev_parent = c->buf[10].buf;
+    c->skip = c->buf[11].buf;
+    c->defname = c->buf[12].buf;
+    c->defkind = c->buf[13].buf;
+    c->ident = c->buf[14].buf;
+    c->comp_clause = c->buf[15].buf;
+    c->comp_target = (const int64_t *)c->buf[15].buf + c->nkinds;
+    c->name_fid = name_fid;
+    c->body_fid = body_fid;
+    PyObject *cap = PyCapsule_New(c, "galla.native.ctx", ctx_free);
+    if (!cap) {
+        for (int j = 0; j < c->nbuf; j++) PyBuffer_Release(&c->buf[j]);
+        free(c);
+    }
+    return cap;
+}
+
+static Py_ssize_t ev_lower(const Ctx *c, int64_t node) {
+    Py_ssize_t lo = 0, hi = c->nev;
+    while (lo < hi) {
+        Py_ssize_t mid = (lo + hi) / 2;
+        if (c->ev_node[mid] < node)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static PyObject *node_text(const Ctx *c, int64_t i) {
+    return PyBytes_FromStringAndSize(c->src + c->start[i], (Py_ssize_t)(c->end[i] - c->start[i]));
+}
+
+/* One access before sorting: its order key lives in keys[key, key + klen). */
+typedef struct {
+    Py_ssize_t key, seq;
+    int klen;
+    int64_t node;
+    PyObject *name; /* owned */
+    int mode;
+} Raw;
+
+typedef struct {
+    Raw *v;
+    Py_ssize_t n, cap;
+    Vec keys;
+    const int64_t *sort_keys; /* for the comparator */
+} RawList;
+
+static void raw_clear(RawList *l) {
+    for (Py_ssize_t i = 0; i < l->n; i++) Py_XDECREF(l->v[i].name);
+    free(l->v);
+    free(l->keys.v);
+    memset(l, 0, sizeof(*l));
+}
+
+static int raw_add(RawList *l, const int64_t *prefix, int plen, const int64_t *key, int klen, int64_t node,
+                   PyObject *name, int mode) {
+    if (l->n == l->cap) {
+        Py_ssize_t cap = l->cap ? l->cap * 2 : 64;
+        Raw *v = realloc(l->v, (size_t)cap * sizeof(Raw));
+        if (!v) {
+            Py_DECREF(name);
+            PyErr_NoMemory();
+            return -1;
+        }
+        l->v = v;
+        l->cap = cap;
+    }
+    Raw *r = &l->v[l->n];
+    r->key = l->keys.n;
+    r->klen = plen + klen;
+    r->seq = l->n;
+    r->node = node;
+    r->name = name;
+    r->mode = mode;
+    l->n++;
+    for (int i = 0; i < plen; i++)
+        if (vec_push(&l->keys, prefix[i]) < 0) return PyErr_NoMemory(), -1;
+    for (int i = 0; i < klen; i++)
+        if (vec_push(&l->keys, key[i]) < 0) return PyErr_NoMemory(), -1;
+    return 0;
+}
+
+static const int64_t *cmp_keys;
+
+static int raw_cmp(const void *pa, const void *pb) {
+    const Raw *a = pa, *b = pb;
+    const int64_t *ka = cmp_keys + a->key, *kb = cmp_keys + b->key;
+    int n = a->klen < b->klen ? a->klen : b->klen;
+    for (int i = 0; i < n; i++)
+        if (ka[i] != kb[i]) return ka[i] < kb[i] ? -1 : 1;
+    if (a->klen != b->klen) return a->klen < b->klen ? -1 : 1;
+    return a->seq < b->seq ? -1 : (a->seq > b->seq); /* stable, as list.sort */
+}
+
+static void raw_sort(RawList *l) {
+    cmp_keys = l->keys.v; /* the GIL is held: no other thread sorts at the same time */
+    qsort(l->v, (size_t)l->n, sizeof(Raw), raw_cmp);
+}
+
+typedef struct {
+    int64_t stop, node, lo, hi;
+    PyObject *names; /* set of bytes, owned */
+} CompScope;
+
+/* Names a comprehension binds, and the node range of its first iterable (see _bound_names). */
+static int bound_names(const Ctx *c, int64_t comp, CompScope *sc) {
+    int64_t k = c->kind[comp];
+    int64_t clause = c->comp_clause[k], target = c->comp_target[k];
+    sc->stop = c->stop[comp];
+    sc->node = comp;
+    sc->lo = sc->hi = -1;
+    sc->names = PySet_New(NULL);
+    if (!sc->names) return -1;
+    for (int64_t ch = comp + 1; ch < c->stop[comp]; ch = c->stop[ch]) {
+        if (c->kind[ch] != clause) continue;
+        for (int64_t t = ch + 1; t < c->stop[ch]; t = c->stop[t]) {
+            if (c->field[t] != target) {
+                if (sc->lo < 0 && c->field[t] && t > ch + 1) {
+                    sc->lo = t;
+                    sc->hi = c->stop[t];
+                }
+                continue;
+            }
+            for (int64_t j = t; j < c->stop[t]; j++) {
+                if (c->kind[j] < c->nkinds && c->ident[c->kind[j]]) {
+                    PyObject *txt = node_text(c, j);
+                    if (!txt || PySet_Add(sc->names, txt) < 0) {
+                        Py_XDECREF(txt);
+                        return -1;
+                    }
+                    Py_DECREF(txt);
+                }
+            }
+        }
+    }
+    return 0;
+}
+
+static int scan_roots(const Ctx *c, const int64_t *roots, Py_ssize_t nroots, RawList *out, int *sorted_out);
+
+/* What running definition n does in the enclosing scope: read its header parts, then write its name. */
+static int definition_accesses(const Ctx *c, int64_t n, const int64_t *prefix, int plen, RawList *out) {
+    int64_t body = -1;
+    if (c->body_fid >= 0) {
+        for (int64_t ch = n + 1; ch < c->stop[n]; ch = c->stop[ch])
+            if (c->field[ch] == c->body_fid) {
+                body = ch;
+                break;
+            }
+    }
+    int64_t end = body >= 0 ? body : c->stop[n];
+    Vec headers = {0};
+    int64_t skip_until = -1;
+    for (Py_ssize_t j = ev_lower(c, n + 1), e = ev_lower(c, end); j < e; j++) {
+        int64_t i = c->ev_node[j];
+        if (i < skip_until) continue;
+        if (c->ev_flag[j] & EV_HEADER) {
+            if (vec_push(&headers, i) < 0) return free(headers.v), PyErr_NoMemory(), -1;
+            skip_until = c->stop[i];
+        } else if (c->ev_flag[j] & EV_SKIP) {
+            skip_until = c->stop[i];
+        }
+    }
+    if (headers.n) {
+        RawList inner = {0};
+        int dummy;
+        if (scan_roots(c, headers.v, headers.n, &inner, &dummy) < 0) {
+            raw_clear(&inner);
+            free(headers.v);
+            return -1;
+        }
+        for (Py_ssize_t i = 0; i < inner.n; i++) {
+            Raw *r = &inner.v[i];
+            Py_INCREF(r->name);
+            if (raw_add(out, prefix, plen, inner.keys.v + r->key, r->klen, r->node, r->name, r->mode) < 0) {
+                raw_clear(&inner);
+                free(headers.v);
+                return -1;
+            }
+        }
+        raw_clear(&inner);
+    }
+    free(headers.v);
+    /* the name: a child in the name field of a definition-name kind (functions and classes only) */
+    int64_t k = c->kind[n];
+    if (k < c->nkinds && c->defkind[k]) {
+        for (int64_t ch = n + 1; ch < c->stop[n]; ch = c->stop[ch]) {
+            if (c->field[ch] == c->name_fid && c->kind[ch] < c->nkinds && c->defname[c->kind[ch]]) {
+                PyObject *txt = node_text(c, ch);
+                int64_t key = c->stop[n];
+                if (!txt || raw_add(out, prefix, plen, &key, 1, ch, txt, WRITE_BIT) < 0) return -1;
+                break;
+            }
+        }
+    }
+    return 0;
+}
+
+/* The accesses in the subtrees of roots, as scan_points gives one point's list (sorted when it sorts). */
+static int scan_roots(const Ctx *c, const int64_t *roots, Py_ssize_t nroots, RawList *out, int *sorted_out) {
+    int sort = nroots > 1;
+    Vec regions = {0};   /* triples: stop, key, -parent */
+    CompScope *scopes = NULL;
+    Py_ssize_t nscopes = 0, capscopes = 0;
+    Vec prefix = {0};
+    int rc = -1;
+    for (Py_ssize_t r = 0; r < nroots; r++) {
+        int64_t root = roots[r];
+        if (root < 0) continue;
+        if (c->kind[root] < c->nkinds && c->skip[c->kind[root]]) {
+            if (definition_accesses(c, root, NULL, 0, out) < 0) goto done;
+            sort = 1;
+            continue;
+        }
+        regions.n = 0;
+        while (nscopes) Py_DECREF(scopes[--nscopes].names);
+        int64_t skip_until = -1;
+        for (Py_ssize_t j = ev_lower(c, root), e = ev_lower(c, c->stop[root]); j < e; j++) {
+            int64_t i = c->ev_node[j];
+            if (i < skip_until) continue;
+            int64_t f = c->ev_flag[j];
+            while (regions.n && regions.v[regions.n - 3] <= i) regions.n -= 3;
+            if (f & EV_SKIP) {
+                prefix.n = 0;
+                for (Py_ssize_t q = 0; q < regions.n; q += 3) {
+                    if (vec_push(&prefix, regions.v[q + 1]) < 0 || vec_push(&prefix, regions.v[q + 2]) < 0) goto nomem;
+                }
+                if (definition_accesses(c, i, prefix.v, (int)prefix.n, out) < 0) goto done;
+                sort = 1;
+                skip_until = c->stop[i];
+                continue;
+            }
+            if ((f & EV_HEADER) && i != root) {
+                skip_until = c->stop[i];
+                continue;
+            }
+            if (f & EV_DEFER) {
+                if (vec_push(&regions, c->stop[i]) < 0 || vec_push(&regions, c->ev_key[j]) < 0 ||
+                    vec_push(&regions, -c->ev_parent[j]) < 0)
+                    goto nomem;
+                sort = 1;
+            }
+            if (f & EV_COMP) {
+                while (nscopes && scopes[nscopes - 1].stop <= i) Py_DECREF(scopes[--nscopes].names);
+                if (nscopes == capscopes) {
+                    capscopes = capscopes ? capscopes * 2 : 8;
+                    CompScope *s2 = realloc(scopes, (size_t)capscopes * sizeof(CompScope));
+                    if (!s2) goto nomem;
+                    scopes = s2;
+                }
+                if (bound_names(c, i, &scopes[nscopes]) < 0) {
+                    Py_XDECREF(scopes[nscopes].names);
+                    goto done;
+                }
+                nscopes++;
+            }
+            if (f & EV_IDENT) {
+                PyObject *name = node_text(c, i);
+                if (!name) goto done;
+                while (nscopes && scopes[nscopes - 1].stop <= i) Py_DECREF(scopes[--nscopes].names);
+                for (Py_ssize_t q = nscopes - 1; q >= 0; q--) {
+                    CompScope *sc = &scopes[q];
+                    int in = PySet_Contains(sc->names, name);
+                    if (in < 0) {
+                        Py_DECREF(name);
+                        goto done;
+                    }
+                    if (in && !(sc->lo <= i && i < sc->hi)) {
+                        PyObject *scoped = Py_BuildValue("(LN)", (long long)sc->node, name);
+                        if (!scoped) goto done;
+                        name = scoped;
+                        break;
+                    }
+                }
+                prefix.n = 0;
+                for (Py_ssize_t q = 0; q < regions.n; q += 3) {
+                    if (vec_push(&prefix, regions.v[q + 1]) < 0 || vec_push(&prefix, regions.v[q + 2]) < 0) {
+                        Py_DECREF(name);
+                        goto nomem;
+                    }
+                }
+                if (raw_add(out, prefix.v, (int)prefix.n, &i, 1, i, name, (int)c->ev_mode[j]) < 0) goto done;
+            }
+        }
+    }
+    if (sort && out->n > 1) raw_sort(out);
+    *sorted_out = sort;
+    rc = 0;
+    goto done;
+nomem:
+    PyErr_NoMemory();
+done:
+    while (nscopes) Py_DECREF(scopes[--nscopes].names);
+    free(scopes);
+    free(regions.v);
+    free(prefix.v);
+    return rc;
+}
+
+static PyObject *native_scope_flow(PyObject *self, PyObject *args) {
+    PyObject *capsule, *reads, *succ, *anchor, *et, *es, *ed, *cfg, *lw, *lr, *lex;
+    int want_cfg, want_lex, want_w, want_r;
+    if (!PyArg_ParseTuple(args, "OO!OO!ppppO!O!O!OOOO", &capsule, &PyList_Type, &reads, &succ, &PyList_Type, &anchor,
+                          &want_cfg, &want_lex, &want_w, &want_r, &PyList_Type, &et, &PyList_Type, &es, &PyList_Type,
+                          &ed, &cfg, &lw, &lr, &lex))
+        return NULL;
+    Ctx *c = PyCapsule_GetPointer(capsule, "galla.native.ctx");
+    if (!c) return NULL;
+    Py_ssize_t npts = PyList_GET_SIZE(reads);
+    if (PyList_GET_SIZE(anchor) != npts) {
+        PyErr_SetString(PyExc_ValueError, "scope_flow: reads and anchor differ in length");
+        return NULL;
+    }
+    Py_ssize_t *succ_off = NULL, *succ_flat = succ_csr(succ, npts, &succ_off);
+    if (!succ_flat) return NULL;
+    PyObject *result = NULL, *names = NULL;
+    Py_ssize_t *aoff = calloc((size_t)npts + 1, sizeof(Py_ssize_t));
+    Access *acc = NULL;
+    Py_ssize_t nacc = 0, capacc = 0;
+    Vec roots = {0};
+    if (!aoff) goto nomem;
+    if (want_cfg) {
+        for (Py_ssize_t p = 0; p < npts; p++) {
+            PyObject *a = PyList_GET_ITEM(anchor, p);
+            for (Py_ssize_t j = succ_off[p]; j < succ_off[p + 1]; j++) {
+                PyObject *b = PyList_GET_ITEM(anchor, succ_flat[j]);
+                if (PyList_Append(et, cfg) < 0 || PyList_Append(es, a) < 0 || PyList_Append(ed, b) < 0) goto done;
+            }
+        }
+    }
+    if (!(want_lex || want_w || want_r)) {
+        result = Py_NewRef(Py_None);
+        goto done;
+    }
+    names = PyDict_New();
+    if (!names) goto done;
+    for (Py_ssize_t p = 0; p < npts; p++) {
+        PyObject *row = PyList_GET_ITEM(reads, p);
+        if (!PyList_Check(row)) {
+            PyErr_SetString(PyExc_TypeError, "scope_flow: reads rows must be lists of nodes");
+            goto done;
+        }
+        roots.n = 0;
+        for (Py_ssize_t j = 0; j < PyList_GET_SIZE(row); j++) {
+            long long r = PyLong_AsLongLong(PyList_GET_ITEM(row, j));
+            if (r == -1 && PyErr_Occurred()) goto done;
+            if (r >= c->n) {
+                PyErr_SetString(PyExc_ValueError, "scope_flow: node out of range");
+                goto done;
+            }
+            if (vec_push(&roots, r) < 0) goto nomem;
+        }
+        RawList raw = {0};
+        int sorted;
+        if (scan_roots(c, roots.v, roots.n, &raw, &sorted) < 0) {
+            raw_clear(&raw);
+            goto done;
+        }
+        if (nacc + raw.n > capacc) {
+            capacc = (nacc + raw.n) * 2 + 64;
+            Access *a2 = realloc(acc, (size_t)capacc * sizeof(Access));
+            if (!a2) {
+                raw_clear(&raw);
+                goto nomem;
+            }
+            acc = a2;
+        }
+        for (Py_ssize_t i = 0; i < raw.n; i++) {
+            PyObject *id = PyDict_GetItemWithError(names, raw.v[i].name);
+            Py_ssize_t k;
+            if (id) {
+                k = PyLong_AsSsize_t(id);
+            } else {
+                if (PyErr_Occurred()) {
+                    raw_clear(&raw);
+                    goto done;
+                }
+                k = PyDict_GET_SIZE(names);
+                PyObject *v = PyLong_FromSsize_t(k);
+                if (!v || PyDict_SetItem(names, raw.v[i].name, v) < 0) {
+                    Py_XDECREF(v);
+                    raw_clear(&raw);
+                    goto done;
+                }
+                Py_DECREF(v);
+            }
+            acc[nacc++] = (Access){raw.v[i].node, k, raw.v[i].mode, -1, -1};
+        }
+        raw_clear(&raw);
+        aoff[p + 1] = nacc;
+    }
+    Sink sink = {et, es, ed, lw, lr, lex, want_lex, want_w, want_r};
+    if (reaching_core(acc, nacc, aoff, npts, PyDict_GET_SIZE(names), succ_off, succ_flat, &sink) < 0) goto done;
+    result = Py_NewRef(Py_None);
+    goto done;
+nomem:
+    PyErr_NoMemory();
+done:
+    Py_XDECREF(names);
+    free(succ_off);
+    free(succ_flat);
+    free(aoff);
+    free(acc);
+    free(roots.v);
     return result;
 }
 
@@ -562,9 +1002,10 @@ static PyObject *native_runtime_version(PyObject *self, PyObject *noargs) {
 static PyMethodDef methods[] = {
     {"flatten", native_flatten, METH_VARARGS,
      "flatten(language, source, keep, comments) -> (lists, int64 buffers, error ranges)"},
-    {"reaching", native_reaching, METH_VARARGS,
-     "reaching(points, succ, want_lex, want_w, want_r, et, es, ed, LAST_WRITE, LAST_READ, LAST_LEXICAL_USE): "
-     "append the def-use edges of one scope"},
+    {"file_context", native_file_context, METH_VARARGS, "file_context(...) -> per-file arrays for scope_flow"},
+    {"scope_flow", native_scope_flow, METH_VARARGS,
+     "scope_flow(ctx, reads, succ, anchor, want_cfg, want_lex, want_w, want_r, et, es, ed, CFG_NEXT, "
+     "LAST_WRITE, LAST_READ, LAST_LEXICAL_USE): append the CFG_NEXT and def-use edges of one scope"},
     {"abi_range", native_runtime_version, METH_NOARGS, "(newest, oldest) grammar ABI the runtime reads"},
     {NULL, NULL, 0, NULL},
 };

@@ -142,6 +142,8 @@ class Events:
     """DEFER events: the order key of the deferred part (its parent's last node)."""
     parent: list[int]
     """DEFER events: the parent, to order an outer deferred part after inner ones with the same key."""
+    arrays: tuple[np.ndarray, ...] = ()
+    """node, flag, mode, defer_key, parent as int64 arrays (for the C core)."""
 
 
 def access_modes(ft: FlatTree, dt: DataTables, ids: np.ndarray) -> np.ndarray:
@@ -233,13 +235,16 @@ def events(ft: FlatTree, dt: DataTables) -> Events:
     ends = ft.array("end")[id_nodes].tolist()
     for j, a, b in zip(id_pos, starts, ends, strict=True):
         names[j] = src[a:b]
+    columns = (nodes, flags, mode[nodes], defer_key[nodes], parent[nodes])
+    columns = tuple(np.ascontiguousarray(c, dtype=np.int64) for c in columns)
     ev = Events(
-        nodes.tolist(),
-        flags.tolist(),
-        mode[nodes].tolist(),
+        columns[0].tolist(),
+        columns[1].tolist(),
+        columns[2].tolist(),
         names,
-        defer_key[nodes].tolist(),
-        parent[nodes].tolist(),
+        columns[3].tolist(),
+        columns[4].tolist(),
+        columns,
     )
     ft.memo[key] = ev
     return ev
@@ -385,31 +390,87 @@ def _bound_names(ft: FlatTree, dt: DataTables, comp: int) -> tuple[set[bytes], i
     return names, lo, hi
 
 
-def scope_dataflow(
+def scope_edges(
     ft: FlatTree, spec: LanguageSpec, cfg: ScopeCFG, edges: list[list[int]], want: set[int]
 ) -> None:
-    """Append def-use edges of one scope to ``edges`` (parallel lists: type, src, dst)."""
-    dt = data_tables(spec)
-    per_point = scan_points(ft, dt, cfg.reads)
-    et, es, ed = edges
-    want_w = EdgeType.LAST_WRITE in want
-    want_r = EdgeType.LAST_READ in want
-    if _tree.native is not None:  # the same passes in C (parsers/_native.c: reaching)
-        _tree.native.reaching(
-            per_point,
+    """Append the CFG_NEXT and def-use edges of one scope to ``edges`` (parallel lists: type, src, dst)."""
+    native = _tree.native
+    if native is not None:  # the same passes in C (parsers/_native.c: scope_flow)
+        native.scope_flow(
+            _native_context(ft, spec),
+            cfg.reads,
             cfg.succ,
+            cfg.anchor,
+            EdgeType.CFG_NEXT in want,
             EdgeType.LAST_LEXICAL_USE in want,
-            want_w,
-            want_r,
-            et,
-            es,
-            ed,
+            EdgeType.LAST_WRITE in want,
+            EdgeType.LAST_READ in want,
+            *edges,
+            EdgeType.CFG_NEXT,
             EdgeType.LAST_WRITE,
             EdgeType.LAST_READ,
             EdgeType.LAST_LEXICAL_USE,
         )
         return
+    if EdgeType.CFG_NEXT in want:
+        et, es, ed = edges
+        anchor = cfg.anchor
+        for p, succ in enumerate(cfg.succ):
+            for q in succ:
+                et.append(EdgeType.CFG_NEXT)
+                es.append(anchor[p])
+                ed.append(anchor[q])
+    if want & {EdgeType.LAST_WRITE, EdgeType.LAST_READ, EdgeType.LAST_LEXICAL_USE}:
+        scope_dataflow(ft, spec, cfg, edges, want)
 
+
+def _native_context(ft: FlatTree, spec: LanguageSpec):
+    """The file's arrays and the language's tables, handed to the C core once per file."""
+    key = "dataflow.native"
+    ctx = ft.memo.get(key)
+    if ctx is None:
+        dt = data_tables(spec)
+        ev = events(ft, dt)
+        masks, pairs = _native_tables(spec)
+        arrays = [ft.array(c) for c in ("kind", "stop", "field", "start", "end")]
+        ctx = _tree.native.file_context(
+            ft.source,
+            *arrays,
+            *ev.arrays,
+            *masks,
+            pairs,
+            dt.flow.fid.get(dt.flow.tab.spec.name_field, -1),
+            dt.body_field,
+        )
+        ft.memo[key] = ctx
+    return ctx
+
+
+@cache
+def _native_tables(spec: LanguageSpec) -> tuple[tuple[bytes, ...], np.ndarray]:
+    """Per grammar kind: skip, definition-name, definition (function or class) and identifier flags as
+    bytes, and (comprehension clause kind, target field) as an int64 array (-1 where none)."""
+    dt = data_tables(spec)
+    nk = len(dt.flow.tab.names)
+    masks = tuple(
+        bytes(k in kinds for k in range(nk))
+        for kinds in (dt.skip, dt.definition_names, dt.flow.functions | dt.flow.classes, dt.identifiers)
+    )
+    pairs = np.full((2, nk), -1, dtype=np.int64)
+    for k, (clause, target) in dt.comprehensions.items():
+        pairs[0, k], pairs[1, k] = clause, target
+    return masks, pairs
+
+
+def scope_dataflow(
+    ft: FlatTree, spec: LanguageSpec, cfg: ScopeCFG, edges: list[list[int]], want: set[int]
+) -> None:
+    """Append def-use edges of one scope to ``edges`` (parallel lists: type, src, dst); pure Python."""
+    dt = data_tables(spec)
+    per_point = scan_points(ft, dt, cfg.reads)
+    et, es, ed = edges
+    want_w = EdgeType.LAST_WRITE in want
+    want_r = EdgeType.LAST_READ in want
     if EdgeType.LAST_LEXICAL_USE in want:
         flat = [(a[1], a[2]) for acc in per_point for a in acc]
         flat.sort(key=_first)

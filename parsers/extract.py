@@ -16,7 +16,7 @@ import numpy as np
 
 from parsers.calls import call_edges
 from parsers.controlflow import build_cfg, flow_tables
-from parsers.dataflow import computed_from, scope_dataflow
+from parsers.dataflow import computed_from, scope_edges
 from parsers.graph import EDGE_GROUPS, CodeGraph, EdgeType
 from parsers.languages import LanguageSpec, get_language
 from parsers.names import class_units, unit_name
@@ -236,15 +236,7 @@ def file_edges(
         if within is not None:
             scopes = [i for i in scopes if within[i]]
         for s in scopes:
-            cfg = build_cfg(ft, spec, s)
-            if EdgeType.CFG_NEXT in want:
-                anchor = cfg.anchor
-                for p, succ in enumerate(cfg.succ):
-                    for q in succ:
-                        et.append(EdgeType.CFG_NEXT)
-                        es.append(anchor[p])
-                        ed.append(anchor[q])
-            scope_dataflow(ft, spec, cfg, lists, want)
+            scope_edges(ft, spec, build_cfg(ft, spec, s), lists, want)
     if EdgeType.COMPUTED_FROM in want:
         computed_from(ft, spec, lists, within)
     if want & {EdgeType.CALLS, EdgeType.FORMAL_ARG_NAME, EdgeType.RETURNS_TO}:

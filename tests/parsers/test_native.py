@@ -12,6 +12,7 @@ import pytest
 
 from benchmarks.graph_speed import stdlib_corpus
 from parsers import extract_file, get_language, tree
+from parsers.dataflow import _native_context
 from parsers.tree import flatten
 
 pytestmark = pytest.mark.skipif(tree.native is None, reason="parsers._native is not built")
@@ -73,7 +74,15 @@ def test_graphs_match_on_the_tree_sitter_runtime_sources(language, monkeypatch):
 
 
 BAD = {
-    "python": [b"def f(:\n  return (", b"", b"\xff\xfe def f(a): return a\n", b"def f():\n" + b"(" * 5000],
+    "python": [
+        b"def f(:\n  return (",
+        b"",
+        b"\xff\xfe def f(a): return a\n",
+        b"def f():\n" + b"(" * 5000,
+        b"def f(a=" + b"lambda b=" * 60 + b"0" + b": 0" * 60 + b"):\n    return a\n",
+        b"def g(x):\n    return " + b"[" * 300 + b"y for y in x" + b"]" * 300 + b"\n",
+        b"def h(x):\n    return [[z for z in y if z] for y in x if (w := y)]\n",
+    ],
     "java": [b"class A { void f( { int x = ; } }", b"class A { int f() { return g(" + b"(" * 3000 + b"; } }"],
     "javascript": [b"function f(a) { return a + ; }", b"f(" * 2000],
     "typescript": [b"function f(a: number { return a }"],
@@ -95,8 +104,15 @@ def test_bad_tables_raise_a_clear_error():
     spec = get_language("python")
     with pytest.raises(ValueError, match="shorter than the grammar"):
         tree.native.flatten(spec.grammar(), b"x = 1", b"\x01", b"\x00")
+    ft = flatten(b"def f(a):\n    return a\n", spec)
+    ctx = _native_context(ft, spec)
+    lists = ([], [], [])
     with pytest.raises(ValueError, match="successor out of range"):
-        tree.native.reaching([[((0,), 1, b"x", 2)]], [[3]], False, True, True, [], [], [], 4, 5, 9)
+        tree.native.scope_flow(ctx, [[1]], [[3]], [1], True, True, True, True, *lists, 1, 2, 3, 4)
+    with pytest.raises(ValueError, match="node out of range"):
+        tree.native.scope_flow(ctx, [[10**6]], [[]], [1], True, True, True, True, *lists, 1, 2, 3, 4)
+    with pytest.raises(ValueError, match="inconsistent lengths"):
+        tree.native.file_context(b"", *([b"\0" * 8] * 10), *([b"\0"] * 4), b"", 0, 0)
 
 
 def test_galla_native_0_switches_the_core_off():
