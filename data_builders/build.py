@@ -23,6 +23,7 @@ import traceback
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
+from functools import cache
 from importlib import metadata
 from pathlib import Path
 from typing import Literal
@@ -188,6 +189,11 @@ def _init_worker(opts: BuildOptions, cache: Path | None, spool: Path | None = No
     _OPTS, _CACHE, _SPOOL = opts, cache, spool
 
 
+@cache
+def _edge_types(edges: str) -> frozenset[EdgeType]:
+    return frozenset(parse_edge_types(edges))
+
+
 def _cache_path(cache: Path, relpath: str, data: bytes) -> Path:
     h = hashlib.blake2b(data, digest_size=16)
     h.update(b"\0" + relpath.encode())
@@ -225,7 +231,7 @@ def process_file(sf: SourceFile) -> FileOutcome:
             sf.language,
             unit=opts.unit,
             path=sf.relpath,
-            edges=parse_edge_types(opts.edges),
+            edges=_edge_types(opts.edges),
             max_nodes=opts.max_nodes,
             max_edges=opts.max_edges,
         )

@@ -267,32 +267,6 @@ static void clear_range(uint64_t *st, Py_ssize_t lo, Py_ssize_t hi) {
     }
 }
 
-static int append3(PyObject *et, PyObject *es, PyObject *ed, PyObject *type, int64_t src, int64_t dst) {
-    PyObject *a = PyLong_FromLongLong(src), *b = PyLong_FromLongLong(dst);
-    int bad = !a || !b || PyList_Append(et, type) < 0 || PyList_Append(es, a) < 0 || PyList_Append(ed, b) < 0;
-    Py_XDECREF(a);
-    Py_XDECREF(b);
-    return bad ? -1 : 0;
-}
-
-/* Emit edges of ``type`` from ``src`` to the nodes of the set bits of st in [lo, hi), ascending. */
-static int emit_range(const uint64_t *st, Py_ssize_t lo, Py_ssize_t hi, const int64_t *bit_node, PyObject *et,
-                      PyObject *es, PyObject *ed, PyObject *type, int64_t src) {
-    for (Py_ssize_t w = lo >> 6; lo < hi; w++) {
-        uint64_t word = st[w];
-        Py_ssize_t base = w << 6;
-        if (base < lo) word &= ~0ULL << (lo - base);
-        if (hi - base < 64) word &= (1ULL << (hi - base)) - 1;
-        while (word) {
-            int b = __builtin_ctzll(word);
-            if (append3(et, es, ed, type, src, bit_node[base + b]) < 0) return -1;
-            word &= word - 1;
-        }
-        lo = base + 64;
-    }
-    return 0;
-}
-
 /* One point's effect on state st: each access replaces the other write (read) bits of its name. */
 static void apply_point(uint64_t *st, const Access *acc, Py_ssize_t a0, Py_ssize_t a1, const Py_ssize_t *wbase,
                         const Py_ssize_t *rbase, const Py_ssize_t *rend) {
@@ -321,9 +295,36 @@ static int lex_cmp(const void *pa, const void *pb) {
 }
 
 typedef struct {
-    PyObject *et, *es, *ed, *lw, *lr, *lex;
+    Vec *et, *es, *ed; /* edge columns: type, src, dst */
+    int64_t lw, lr, lex;
     int want_lex, want_w, want_r;
 } Sink;
+
+static int sink_add(const Sink *o, int64_t type, int64_t src, int64_t dst) {
+    if (vec_push(o->et, type) < 0 || vec_push(o->es, src) < 0 || vec_push(o->ed, dst) < 0) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    return 0;
+}
+
+/* Emit edges of ``type`` from ``src`` to the nodes of the set bits of st in [lo, hi), ascending. */
+static int emit_range(const uint64_t *st, Py_ssize_t lo, Py_ssize_t hi, const int64_t *bit_node, const Sink *o,
+                      int64_t type, int64_t src) {
+    for (Py_ssize_t w = lo >> 6; lo < hi; w++) {
+        uint64_t word = st[w];
+        Py_ssize_t base = w << 6;
+        if (base < lo) word &= ~0ULL << (lo - base);
+        if (hi - base < 64) word &= (1ULL << (hi - base)) - 1;
+        while (word) {
+            int b = __builtin_ctzll(word);
+            if (sink_add(o, type, src, bit_node[base + b]) < 0) return -1;
+            word &= word - 1;
+        }
+        lo = base + 64;
+    }
+    return 0;
+}
 
 /* The def-use passes of one scope over its points' accesses (``aoff``: CSR offsets per point; ``succ``:
  * CSR successor lists): LAST_LEXICAL_USE (each access -> the previous access of its name in source
@@ -348,7 +349,7 @@ static int reaching_core(Access *acc, Py_ssize_t nacc, const Py_ssize_t *aoff, P
         for (Py_ssize_t k = 0; k < nnames; k++) prev[k] = -1;
         for (Py_ssize_t i = 0; i < nacc; i++) {
             int64_t q = prev[items[i].name];
-            if (q >= 0 && append3(out->et, out->es, out->ed, out->lex, items[i].node, q) < 0) goto done;
+            if (q >= 0 && sink_add(out, out->lex, items[i].node, q) < 0) goto done;
             prev[items[i].name] = items[i].node;
         }
     }
@@ -443,11 +444,9 @@ static int reaching_core(Access *acc, Py_ssize_t nacc, const Py_ssize_t *aoff, P
         memcpy(st, in + p * words, (size_t)words * sizeof(uint64_t));
         for (Py_ssize_t i = aoff[p]; i < aoff[p + 1]; i++) {
             const Access *x = &acc[i];
-            if (out->want_w &&
-                emit_range(st, wbase[x->name], rbase[x->name], bit_node, out->et, out->es, out->ed, out->lw, x->node) < 0)
+            if (out->want_w && emit_range(st, wbase[x->name], rbase[x->name], bit_node, out, out->lw, x->node) < 0)
                 goto done;
-            if (out->want_r &&
-                emit_range(st, rbase[x->name], rend[x->name], bit_node, out->et, out->es, out->ed, out->lr, x->node) < 0)
+            if (out->want_r && emit_range(st, rbase[x->name], rend[x->name], bit_node, out, out->lr, x->node) < 0)
                 goto done;
             apply_point(st, acc, i, i + 1, wbase, rbase, rend);
         }
@@ -528,6 +527,7 @@ typedef struct {
     const uint8_t *skip, *defname, *defkind, *ident;
     const int64_t *comp_clause, *comp_target;
     int64_t name_fid, body_fid;
+    Vec et, es, ed; /* edges scope_flow has emitted, until take_edges */
 } Ctx;
 
 #define EV_SKIP 1
@@ -540,6 +540,9 @@ static void ctx_free(PyObject *capsule) {
     Ctx *c = PyCapsule_GetPointer(capsule, "galla.native.ctx");
     if (!c) return;
     for (int i = 0; i < c->nbuf; i++) PyBuffer_Release(&c->buf[i]);
+    free(c->et.v);
+    free(c->es.v);
+    free(c->ed.v);
     free(c);
 }
 
@@ -888,11 +891,11 @@ done:
 }
 
 static PyObject *native_scope_flow(PyObject *self, PyObject *args) {
-    PyObject *capsule, *reads, *succ, *anchor, *et, *es, *ed, *cfg, *lw, *lr, *lex;
+    PyObject *capsule, *reads, *succ, *anchor;
+    long long cfg, lw, lr, lex;
     int want_cfg, want_lex, want_w, want_r;
-    if (!PyArg_ParseTuple(args, "OO!OO!ppppO!O!O!OOOO", &capsule, &PyList_Type, &reads, &succ, &PyList_Type, &anchor,
-                          &want_cfg, &want_lex, &want_w, &want_r, &PyList_Type, &et, &PyList_Type, &es, &PyList_Type,
-                          &ed, &cfg, &lw, &lr, &lex))
+    if (!PyArg_ParseTuple(args, "OO!OO!ppppLLLL", &capsule, &PyList_Type, &reads, &succ, &PyList_Type, &anchor,
+                          &want_cfg, &want_lex, &want_w, &want_r, &cfg, &lw, &lr, &lex))
         return NULL;
     Ctx *c = PyCapsule_GetPointer(capsule, "galla.native.ctx");
     if (!c) return NULL;
@@ -909,12 +912,15 @@ static PyObject *native_scope_flow(PyObject *self, PyObject *args) {
     Py_ssize_t nacc = 0, capacc = 0;
     Vec roots = {0};
     if (!aoff) goto nomem;
+    Sink sink = {&c->et, &c->es, &c->ed, lw, lr, lex, want_lex, want_w, want_r};
     if (want_cfg) {
         for (Py_ssize_t p = 0; p < npts; p++) {
-            PyObject *a = PyList_GET_ITEM(anchor, p);
+            long long a = PyLong_AsLongLong(PyList_GET_ITEM(anchor, p));
+            if (a == -1 && PyErr_Occurred()) goto done;
             for (Py_ssize_t j = succ_off[p]; j < succ_off[p + 1]; j++) {
-                PyObject *b = PyList_GET_ITEM(anchor, succ_flat[j]);
-                if (PyList_Append(et, cfg) < 0 || PyList_Append(es, a) < 0 || PyList_Append(ed, b) < 0) goto done;
+                long long b = PyLong_AsLongLong(PyList_GET_ITEM(anchor, succ_flat[j]));
+                if (b == -1 && PyErr_Occurred()) goto done;
+                if (sink_add(&sink, cfg, a, b) < 0) goto done;
             }
         }
     }
@@ -979,7 +985,6 @@ static PyObject *native_scope_flow(PyObject *self, PyObject *args) {
         raw_clear(&raw);
         aoff[p + 1] = nacc;
     }
-    Sink sink = {et, es, ed, lw, lr, lex, want_lex, want_w, want_r};
     if (reaching_core(acc, nacc, aoff, npts, PyDict_GET_SIZE(names), succ_off, succ_flat, &sink) < 0) goto done;
     result = Py_NewRef(Py_None);
     goto done;
@@ -995,6 +1000,14 @@ done:
     return result;
 }
 
+static PyObject *native_take_edges(PyObject *self, PyObject *capsule) {
+    Ctx *c = PyCapsule_GetPointer(capsule, "galla.native.ctx");
+    if (!c) return NULL;
+    PyObject *r = Py_BuildValue("(NNN)", vec_bytes(&c->et), vec_bytes(&c->es), vec_bytes(&c->ed));
+    c->et.n = c->es.n = c->ed.n = 0;
+    return r;
+}
+
 static PyObject *native_runtime_version(PyObject *self, PyObject *noargs) {
     return Py_BuildValue("(ii)", TREE_SITTER_LANGUAGE_VERSION, TREE_SITTER_MIN_COMPATIBLE_LANGUAGE_VERSION);
 }
@@ -1004,8 +1017,10 @@ static PyMethodDef methods[] = {
      "flatten(language, source, keep, comments) -> (lists, int64 buffers, error ranges)"},
     {"file_context", native_file_context, METH_VARARGS, "file_context(...) -> per-file arrays for scope_flow"},
     {"scope_flow", native_scope_flow, METH_VARARGS,
-     "scope_flow(ctx, reads, succ, anchor, want_cfg, want_lex, want_w, want_r, et, es, ed, CFG_NEXT, "
-     "LAST_WRITE, LAST_READ, LAST_LEXICAL_USE): append the CFG_NEXT and def-use edges of one scope"},
+     "scope_flow(ctx, reads, succ, anchor, want_cfg, want_lex, want_w, want_r, CFG_NEXT, LAST_WRITE, LAST_READ, "
+     "LAST_LEXICAL_USE): add the CFG_NEXT and def-use edges of one scope to ctx (see take_edges)"},
+    {"take_edges", native_take_edges, METH_O,
+     "take_edges(ctx) -> (type, src, dst) int64 buffers of the edges scope_flow emitted since the last call"},
     {"abi_range", native_runtime_version, METH_NOARGS, "(newest, oldest) grammar ABI the runtime reads"},
     {NULL, NULL, 0, NULL},
 };

@@ -393,9 +393,12 @@ def _bound_names(ft: FlatTree, dt: DataTables, comp: int) -> tuple[set[bytes], i
 def scope_edges(
     ft: FlatTree, spec: LanguageSpec, cfg: ScopeCFG, edges: list[list[int]], want: set[int]
 ) -> None:
-    """Append the CFG_NEXT and def-use edges of one scope to ``edges`` (parallel lists: type, src, dst)."""
+    """Append the CFG_NEXT and def-use edges of one scope to ``edges`` (parallel lists: type, src, dst).
+
+    With the C core the edges are kept in C instead, in the same order; :func:`native_edges` hands
+    them over (they come before everything appended to ``edges`` since the file's first scope)."""
     native = _tree.native
-    if native is not None:  # the same passes in C (parsers/_native.c: scope_flow)
+    if native is not None:  # the same passes in C (parsers/_native.c), collected by native_edges
         native.scope_flow(
             _native_context(ft, spec),
             cfg.reads,
@@ -405,7 +408,6 @@ def scope_edges(
             EdgeType.LAST_LEXICAL_USE in want,
             EdgeType.LAST_WRITE in want,
             EdgeType.LAST_READ in want,
-            *edges,
             EdgeType.CFG_NEXT,
             EdgeType.LAST_WRITE,
             EdgeType.LAST_READ,
@@ -424,10 +426,20 @@ def scope_edges(
         scope_dataflow(ft, spec, cfg, edges, want)
 
 
+def native_edges(ft: FlatTree) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(type, src, dst) of the edges the C core has emitted for ``ft`` so far, or None."""
+    ctx = ft.memo.get(_NATIVE_KEY)
+    if ctx is None:
+        return None
+    return tuple(np.frombuffer(b, dtype=np.int64) for b in _tree.native.take_edges(ctx))  # type: ignore[return-value]
+
+
+_NATIVE_KEY = "dataflow.native"
+
+
 def _native_context(ft: FlatTree, spec: LanguageSpec):
     """The file's arrays and the language's tables, handed to the C core once per file."""
-    key = "dataflow.native"
-    ctx = ft.memo.get(key)
+    ctx = ft.memo.get(_NATIVE_KEY)
     if ctx is None:
         dt = data_tables(spec)
         ev = events(ft, dt)
@@ -442,7 +454,7 @@ def _native_context(ft: FlatTree, spec: LanguageSpec):
             dt.flow.fid.get(dt.flow.tab.spec.name_field, -1),
             dt.body_field,
         )
-        ft.memo[key] = ctx
+        ft.memo[_NATIVE_KEY] = ctx
     return ctx
 
 

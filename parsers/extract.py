@@ -16,7 +16,7 @@ import numpy as np
 
 from parsers.calls import call_edges
 from parsers.controlflow import build_cfg, flow_tables
-from parsers.dataflow import computed_from, scope_edges
+from parsers.dataflow import computed_from, native_edges, scope_edges
 from parsers.graph import EDGE_GROUPS, CodeGraph, EdgeType
 from parsers.languages import LanguageSpec, get_language
 from parsers.names import class_units, unit_name
@@ -237,6 +237,11 @@ def file_edges(
             scopes = [i for i in scopes if within[i]]
         for s in scopes:
             scope_edges(ft, spec, build_cfg(ft, spec, s), lists, want)
+        native = native_edges(ft)  # the C core's share, in the order the lists would have had
+        if native is not None:
+            parts_typ.append(native[0])
+            parts_src.append(native[1])
+            parts_dst.append(native[2])
     if EdgeType.COMPUTED_FROM in want:
         computed_from(ft, spec, lists, within)
     if want & {EdgeType.CALLS, EdgeType.FORMAL_ARG_NAME, EdgeType.RETURNS_TO}:

@@ -106,11 +106,10 @@ def test_bad_tables_raise_a_clear_error():
         tree.native.flatten(spec.grammar(), b"x = 1", b"\x01", b"\x00")
     ft = flatten(b"def f(a):\n    return a\n", spec)
     ctx = _native_context(ft, spec)
-    lists = ([], [], [])
     with pytest.raises(ValueError, match="successor out of range"):
-        tree.native.scope_flow(ctx, [[1]], [[3]], [1], True, True, True, True, *lists, 1, 2, 3, 4)
+        tree.native.scope_flow(ctx, [[1]], [[3]], [1], True, True, True, True, 1, 2, 3, 4)
     with pytest.raises(ValueError, match="node out of range"):
-        tree.native.scope_flow(ctx, [[10**6]], [[]], [1], True, True, True, True, *lists, 1, 2, 3, 4)
+        tree.native.scope_flow(ctx, [[10**6]], [[]], [1], True, True, True, True, 1, 2, 3, 4)
     with pytest.raises(ValueError, match="inconsistent lengths"):
         tree.native.file_context(b"", *([b"\0" * 8] * 10), *([b"\0"] * 4), b"", 0, 0)
 
