@@ -21,7 +21,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 from galla.eval_cli import add_eval
 from galla.train_cli import add_build_tasks, add_train
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)  # paths and messages stay on one line
 
 
 def _key_values(items: Sequence[str], flag: str) -> dict[str, str]:

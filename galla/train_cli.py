@@ -15,7 +15,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)  # paths and messages stay on one line
 
 DEFAULT_MODULES = (
     "json",
