@@ -36,6 +36,7 @@ from data_builders.formats import (
     DatasetWriter,
     file_batch,
     write_batch_file,
+    write_file,
     write_galla_jsonl,
 )
 from data_builders.walk import Skipped, SourceFile, WalkError, iter_repository, shard_of
@@ -283,9 +284,8 @@ def process_file(sf: SourceFile) -> FileOutcome:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
+    write_file(tmp, data)
     os.replace(tmp, path)
 
 

@@ -167,12 +167,25 @@ def _stream_head(with_features: bool) -> bytes:
 
 def write_batch_file(batch: pa.RecordBatch, path: Path) -> Path:
     """Write ``batch`` as a one-batch IPC stream next to ``path``; returns that temporary file, which
-    the caller renames to ``path`` to commit it (``os.replace``)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_stream(sink, SCHEMA) as writer:
+    the caller renames to ``path`` to commit it (``os.replace``). Serialised in memory first: one
+    ``write`` instead of one per Arrow buffer."""
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, SCHEMA) as writer:
         writer.write_batch(batch)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    write_file(tmp, sink.getvalue())
     return tmp
+
+
+def write_file(path: Path, data) -> None:
+    """Write ``data`` (bytes or a buffer) to ``path``, creating its directory when missing."""
+    try:
+        f = open(path, "wb")  # noqa: SIM115
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        f = open(path, "wb")  # noqa: SIM115
+    with f:
+        f.write(data)
 
 
 def read_batch_file(path: Path) -> pa.RecordBatch:
