@@ -29,13 +29,14 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
+import pyarrow as pa
 
 from data_builders.formats import (
     DATA_FILE,
     KIND_VOCAB,
     DatasetWriter,
     file_batch,
-    write_batch_file,
+    serialize_batch,
     write_file,
     write_galla_jsonl,
 )
@@ -115,6 +116,7 @@ class BuildOptions:
         """What a cached file result depends on besides the file itself."""
         keys = {
             "extractor": EXTRACTOR_VERSION,
+            "cache_format": CACHE_MAGIC.decode().strip(),
             "unit": self.unit,
             "edges": sorted(t.name for t in parse_edge_types(self.edges)),
             "max_nodes": self.max_nodes,
@@ -133,8 +135,9 @@ class FileOutcome:
     language: str
     size: int
     batch_file: str = ""
-    """The file holding the file's record batch: its cache entry, or a spool file the main process
-    deletes once copied (so 70 MB of graphs never travel through pipes)."""
+    """The file holding the file's record batch (an IPC stream at ``batch_offset``, ``batch_bytes``
+    long): its cache entry, or the worker's spool file, so 70 MB of graphs never travel through pipes."""
+    batch_offset: int = 0
     batch_bytes: int = 0
     units: int = 0
     nodes: int = 0
@@ -199,7 +202,73 @@ def _cache_path(cache: Path, relpath: str, data: bytes) -> Path:
     h = hashlib.blake2b(data, digest_size=16)
     h.update(b"\0" + relpath.encode())
     key = h.hexdigest()
-    return cache / key[:2] / f"{key}.arrow"
+    return cache / key[:2] / f"{key}{CACHE_SUFFIX}"
+
+
+# A cache entry is one file (a new file costs more than its bytes on many file systems): the magic,
+# the length of the JSON outcome as 4 little-endian bytes, the JSON, then the batch's IPC stream.
+CACHE_MAGIC = b"GALLAC1\n"
+CACHE_SUFFIX = ".entry"
+
+
+def _write_entry(path: Path, out: FileOutcome, stream: pa.Buffer) -> int:
+    """Write the cache entry; returns the offset of the stream in it."""
+    skip = ("batch_file", "batch_offset", "relpath", "language", "size", "cached")
+    meta = json.dumps({k: v for k, v in asdict(out).items() if k not in skip}).encode()
+    head = CACHE_MAGIC + len(meta).to_bytes(4, "little") + meta
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    write_file(tmp, b"".join((head, memoryview(stream))))
+    os.replace(tmp, path)  # an entry appears complete or not at all
+    return len(head)
+
+
+def _read_entry(path: Path, out: FileOutcome) -> bool:
+    """Fill ``out`` from the cache entry at ``path``; False when it is missing or damaged."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(len(CACHE_MAGIC) + 4)
+            if len(head) < len(CACHE_MAGIC) + 4 or not head.startswith(CACHE_MAGIC):
+                return False
+            n = int.from_bytes(head[len(CACHE_MAGIC) :], "little")
+            meta = json.loads(f.read(n))
+            size = os.fstat(f.fileno()).st_size
+    except (OSError, ValueError):
+        return False
+    offset = len(CACHE_MAGIC) + 4 + n
+    if not isinstance(meta, dict) or meta.get("batch_bytes") != size - offset:
+        return False
+    for k, v in meta.items():
+        setattr(out, k, v)
+    out.edge_counts = {int(k): v for k, v in out.edge_counts.items()}
+    out.batch_file, out.batch_offset, out.cached = str(path), offset, True
+    return True
+
+
+_SPOOL_FILE: tuple[int, Path, int] | None = None
+"""(pid, spool directory, fd) of this process's spool file: batches appended one after another."""
+
+
+def _close_spool() -> None:
+    global _SPOOL_FILE
+    if _SPOOL_FILE is not None and _SPOOL_FILE[0] == os.getpid():
+        os.close(_SPOOL_FILE[2])
+    _SPOOL_FILE = None
+
+
+def _spool(stream: pa.Buffer, spool: Path) -> tuple[str, int]:
+    """Append ``stream`` to this process's spool file; returns (path, offset)."""
+    global _SPOOL_FILE
+    pid = os.getpid()
+    if _SPOOL_FILE is None or _SPOOL_FILE[:2] != (pid, spool):
+        _close_spool()
+        fd = os.open(spool / f"{pid}.spool", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        _SPOOL_FILE = (pid, spool, fd)
+    fd = _SPOOL_FILE[2]
+    offset = os.lseek(fd, 0, os.SEEK_END)
+    view = memoryview(stream)
+    while view:
+        view = view[os.write(fd, view) :]
+    return str(spool / f"{pid}.spool"), offset
 
 
 def process_file(sf: SourceFile) -> FileOutcome:
@@ -213,19 +282,8 @@ def process_file(sf: SourceFile) -> FileOutcome:
         out.failure = f"unreadable: {err.strerror or err}"
         return out
     cpath = _cache_path(cache, sf.relpath, data) if cache is not None else None
-    if cpath is not None and cpath.exists():
-        try:
-            meta = json.loads(cpath.with_suffix(".json").read_text())
-            if meta.get("batch_bytes") != cpath.stat().st_size:
-                raise ValueError("cache entry of the wrong size")
-            out.batch_file = str(cpath)
-            for k, v in meta.items():
-                setattr(out, k, v)
-            out.edge_counts = {int(k): v for k, v in out.edge_counts.items()}
-            out.cached = True
-            return out
-        except (OSError, ValueError):
-            pass  # a damaged cache entry: rebuild it
+    if cpath is not None and _read_entry(cpath, out):
+        return out  # (a damaged entry is rebuilt)
     try:
         fg = extract_file(
             data,
@@ -265,28 +323,13 @@ def process_file(sf: SourceFile) -> FileOutcome:
         1 for a, b in zip(fg.truncated_nodes, fg.truncated_edges, strict=True) if a or b
     )
     out.replaced_invalid_utf8 = fg.replaced_invalid_utf8
-    if cpath is None:
-        key = hashlib.blake2b(str(sf.path).encode(), digest_size=16).hexdigest()
-        out.batch_file = str(spool / f"{key}.arrow")
+    stream = serialize_batch(batch)
+    out.batch_bytes = stream.size
+    if cpath is not None:
+        out.batch_file, out.batch_offset = str(cpath), _write_entry(cpath, out, stream)
     else:
-        out.batch_file = str(cpath)
-    tmp = write_batch_file(batch, Path(out.batch_file))
-    out.batch_bytes = tmp.stat().st_size
-    if cpath is not None:  # the batch file is renamed into place last: it marks a complete entry
-        meta = {
-            k: v
-            for k, v in asdict(out).items()
-            if k not in ("batch_file", "relpath", "language", "size", "cached")
-        }
-        _atomic_write(cpath.with_suffix(".json"), json.dumps(meta).encode())
-    os.replace(tmp, out.batch_file)
+        out.batch_file, out.batch_offset = _spool(stream, spool)
     return out
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    write_file(tmp, data)
-    os.replace(tmp, path)
 
 
 # --- the build --------------------------------------------------------------------------------
@@ -352,9 +395,9 @@ def build_graphs(
     try:
         for i, outcome in enumerate(_run(this_shard(), opts, cache, workers, tmp / "spool"), 1):
             if outcome.batch_file:
-                writer.append_file(Path(outcome.batch_file), outcome.units)
-                if cache is None:
-                    os.unlink(outcome.batch_file)
+                writer.append(
+                    Path(outcome.batch_file), outcome.batch_offset, outcome.batch_bytes, outcome.units
+                )
             outcome.batch_file = ""
             outcomes.append(outcome)
             if progress is not None:
@@ -377,6 +420,7 @@ def build_graphs(
         if opts.format != "galla-jsonl" and (out / "graphs.jsonl").exists():
             (out / "graphs.jsonl").unlink()
     finally:
+        _close_spool()
         shutil.rmtree(tmp, ignore_errors=True)
     if cache is not None:
         _prune_cache(out / ".cache", keep=cache)

@@ -165,16 +165,12 @@ def _stream_head(with_features: bool) -> bytes:
     return data[: -len(_EOS)]
 
 
-def write_batch_file(batch: pa.RecordBatch, path: Path) -> Path:
-    """Write ``batch`` as a one-batch IPC stream next to ``path``; returns that temporary file, which
-    the caller renames to ``path`` to commit it (``os.replace``). Serialised in memory first: one
-    ``write`` instead of one per Arrow buffer."""
+def serialize_batch(batch: pa.RecordBatch) -> pa.Buffer:
+    """``batch`` as a one-batch IPC stream of :data:`SCHEMA`, in memory."""
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, SCHEMA) as writer:
         writer.write_batch(batch)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    write_file(tmp, sink.getvalue())
-    return tmp
+    return sink.getvalue()
 
 
 def write_file(path: Path, data) -> None:
@@ -186,12 +182,6 @@ def write_file(path: Path, data) -> None:
         f = open(path, "wb")  # noqa: SIM115
     with f:
         f.write(data)
-
-
-def read_batch_file(path: Path) -> pa.RecordBatch:
-    with pa.memory_map(str(path)) as src:
-        batches = list(pa.ipc.open_stream(src))
-    return batches[0] if batches else empty_batch()
 
 
 def _feature(t: pa.DataType) -> dict:
@@ -214,9 +204,9 @@ class DatasetWriter:
     """Streams record batches into ``<dir>/data-00000-of-00001.arrow``; :meth:`close` adds the
     ``datasets`` metadata so ``datasets.load_from_disk(dir)`` opens it.
 
-    Batches arrive as the files :func:`write_batch_file` writes; their record-batch messages are copied
-    as bytes after one schema message (which carries the ``datasets`` features), so the main process of
-    a build does no Arrow decoding or encoding.
+    Batches arrive as byte ranges of files holding a :func:`serialize_batch` stream; their record-batch
+    messages are copied as bytes after one schema message (which carries the ``datasets`` features), so
+    the main process of a build does no Arrow decoding or encoding.
     """
 
     def __init__(self, directory: Path) -> None:
@@ -226,15 +216,21 @@ class DatasetWriter:
         self._out.write(_stream_head(True))
         self.rows = 0
 
-    def append_file(self, path: Path, rows: int) -> None:
-        """Append the ``rows``-row batch of a :func:`write_batch_file` file (nothing when ``rows`` is 0)."""
+    def append(self, path: Path, offset: int, length: int, rows: int) -> None:
+        """Append the ``rows``-row batch stored as a stream at ``path[offset : offset + length]``."""
         if not rows:
             return
         head = _stream_head(False)
         with open(path, "rb") as src:
-            data = src.read()
-        if not data.startswith(head) or not data.endswith(_EOS) or len(data) <= len(head) + len(_EOS):
-            raise ValueError(f"'{path}' is not a galla batch file; delete it and rerun the build")
+            src.seek(offset)
+            data = src.read(length)
+        if (
+            len(data) != length
+            or not data.startswith(head)
+            or not data.endswith(_EOS)
+            or length <= len(head) + 8
+        ):
+            raise ValueError(f"'{path}' holds no galla batch at byte {offset}; delete it and rerun the build")
         self._out.write(memoryview(data)[len(head) : -len(_EOS)])
         self.rows += rows
 

@@ -117,6 +117,19 @@ def test_rerun_after_edit_touches_only_the_changed_file(tmp_path):
     assert (tmp_path / "out" / DATA_FILE).read_bytes() == (tmp_path / "clean" / DATA_FILE).read_bytes()
 
 
+def test_damaged_cache_entries_are_rebuilt(tmp_path):
+    repo = make_repo(tmp_path)
+    first = build_graphs(opts(repo, tmp_path / "out"))
+    entries = sorted((tmp_path / "out" / ".cache").rglob("*.entry"))
+    assert len(entries) == first.files
+    entries[0].write_bytes(entries[0].read_bytes()[:-20])  # truncated
+    entries[1].write_bytes(b"not an entry")
+    again = build_graphs(opts(repo, tmp_path / "out", workers=2))
+    assert again.cached_files == first.files - 2
+    build_graphs(opts(repo, tmp_path / "clean", cache=False))
+    assert (tmp_path / "out" / DATA_FILE).read_bytes() == (tmp_path / "clean" / DATA_FILE).read_bytes()
+
+
 def test_killed_build_resumes_to_identical_output(tmp_path):
     stdlib = Path(sysconfig.get_paths()["stdlib"])
     corpus = tmp_path / "corpus"
@@ -140,7 +153,7 @@ def test_killed_build_resumes_to_identical_output(tmp_path):
     cache = out / ".cache"
     deadline = time.time() + 60
     while time.time() < deadline and proc.poll() is None:
-        if cache.exists() and sum(1 for _ in cache.rglob("*.arrow")) >= 20:
+        if cache.exists() and sum(1 for _ in cache.rglob("*.entry")) >= 20:
             proc.send_signal(signal.SIGKILL)
             break
         time.sleep(0.02)
