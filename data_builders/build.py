@@ -437,8 +437,25 @@ def build_graphs(
     return report
 
 
+def _keep_freed_memory() -> None:
+    """Ask glibc to keep freed memory for reuse instead of returning it to the system after every
+    file (each return costs page faults when the next file allocates again: 48k -> 30k faults on the
+    stdlib). Workers inherit the setting through fork; elsewhere this does nothing."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    mallopt(m_trim_threshold, 256 << 20)
+    mallopt(m_mmap_threshold, 32 << 20)
+
+
 def _run(files: Iterator[SourceFile], opts: BuildOptions, cache: Path | None, workers: int, spool: Path):
     spool.mkdir(parents=True, exist_ok=True)
+    _keep_freed_memory()
     if workers <= 1:
         _init_worker(opts, cache, spool)
         yield from map(process_file, files)
