@@ -4,10 +4,11 @@ Pipeline: walk the roots (:mod:`data_builders.walk`), keep this shard's files, e
 process pool (``imap`` keeps input order, so output order is deterministic), stream the record batches
 into one Arrow file in the ``datasets`` layout, then write ``manifest.json``.
 
-Each file's batch is cached under ``OUT/.cache`` keyed by its path, its content hash and the build
-options; a rerun after an edit only parses changed files, and a run killed half-way resumes from the
-cache and produces byte-identical output. The dataset itself is written to a temporary directory and
-moved into place only when complete.
+Each file's batch is cached in ``OUT/.cache/<options>/cache.sqlite`` keyed by its path and content
+hash; a rerun after an edit only parses changed files, and a run killed half-way resumes from the
+cache and produces byte-identical output. Workers leave batches in the cache (or, with ``--no-cache``,
+in one spool file each) and the main process copies their bytes into the dataset, which is written
+to a temporary directory and moved into place only when complete.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import json
 import multiprocessing as mp
 import os
 import shutil
+import sqlite3
 import sys
 import time
 import traceback
@@ -37,7 +39,6 @@ from data_builders.formats import (
     DatasetWriter,
     file_batch,
     serialize_batch,
-    write_file,
     write_galla_jsonl,
 )
 from data_builders.walk import Skipped, SourceFile, WalkError, iter_repository, shard_of
@@ -116,7 +117,7 @@ class BuildOptions:
         """What a cached file result depends on besides the file itself."""
         keys = {
             "extractor": EXTRACTOR_VERSION,
-            "cache_format": CACHE_MAGIC.decode().strip(),
+            "cache_format": CACHE_DB,
             "unit": self.unit,
             "edges": sorted(t.name for t in parse_edge_types(self.edges)),
             "max_nodes": self.max_nodes,
@@ -134,9 +135,11 @@ class FileOutcome:
     relpath: str
     language: str
     size: int
+    batch_key: str = ""
+    """Where the file's record batch (an IPC stream ``batch_bytes`` long) waits for the main process:
+    the cache entry of this key, or else ``batch_file`` (the worker's spool file) at ``batch_offset``;
+    so 70 MB of graphs never travel through pipes."""
     batch_file: str = ""
-    """The file holding the file's record batch (an IPC stream at ``batch_offset``, ``batch_bytes``
-    long): its cache entry, or the worker's spool file, so 70 MB of graphs never travel through pipes."""
     batch_offset: int = 0
     batch_bytes: int = 0
     units: int = 0
@@ -198,50 +201,91 @@ def _edge_types(edges: str) -> frozenset[EdgeType]:
     return frozenset(parse_edge_types(edges))
 
 
-def _cache_path(cache: Path, relpath: str, data: bytes) -> Path:
+def _cache_key(relpath: str, data: bytes) -> str:
     h = hashlib.blake2b(data, digest_size=16)
     h.update(b"\0" + relpath.encode())
-    key = h.hexdigest()
-    return cache / key[:2] / f"{key}{CACHE_SUFFIX}"
+    return h.hexdigest()
 
 
-# A cache entry is one file (a new file costs more than its bytes on many file systems): the magic,
-# the length of the JSON outcome as 4 little-endian bytes, the JSON, then the batch's IPC stream.
-CACHE_MAGIC = b"GALLAC1\n"
-CACHE_SUFFIX = ".entry"
+# The cache is one SQLite database per option set (a file per entry cost 15% of a build in inode
+# creation on ext4 here): key -> the file's outcome as JSON and its batch as an IPC stream. Each
+# process has its own connection; WAL mode lets the workers write while the main process reads,
+# and a commit is atomic, so a killed build leaves only complete entries.
+CACHE_DB = "cache.sqlite"
+_DB: tuple[int, Path, sqlite3.Connection] | None = None
 
 
-def _write_entry(path: Path, out: FileOutcome, stream: pa.Buffer) -> int:
-    """Write the cache entry; returns the offset of the stream in it."""
-    skip = ("batch_file", "batch_offset", "relpath", "language", "size", "cached")
-    meta = json.dumps({k: v for k, v in asdict(out).items() if k not in skip}).encode()
-    head = CACHE_MAGIC + len(meta).to_bytes(4, "little") + meta
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    write_file(tmp, b"".join((head, memoryview(stream))))
-    os.replace(tmp, path)  # an entry appears complete or not at all
-    return len(head)
+def _db(cache: Path) -> sqlite3.Connection:
+    """This process's connection to the cache in ``cache`` (a damaged database is started afresh)."""
+    global _DB
+    if _DB is not None and _DB[:2] == (os.getpid(), cache):
+        return _DB[2]
+    _close_db()
+    cache.mkdir(parents=True, exist_ok=True)
+    path = cache / CACHE_DB
+    for attempt in range(2):
+        try:
+            con = sqlite3.connect(path, timeout=120, isolation_level=None, check_same_thread=False)
+            con.execute("PRAGMA journal_mode=WAL")
+            con.execute("PRAGMA synchronous=NORMAL")
+            con.execute("CREATE TABLE IF NOT EXISTS entries (key TEXT PRIMARY KEY, meta TEXT, stream BLOB)")
+            break
+        except sqlite3.DatabaseError:
+            if attempt:
+                raise
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+    _DB = (os.getpid(), cache, con)
+    return con
 
 
-def _read_entry(path: Path, out: FileOutcome) -> bool:
-    """Fill ``out`` from the cache entry at ``path``; False when it is missing or damaged."""
+def _check_cache(cache: Path) -> None:
+    """Start the cache afresh when its database is damaged (run once, before any worker opens it)."""
+    path = cache / CACHE_DB
     try:
-        with open(path, "rb") as f:
-            head = f.read(len(CACHE_MAGIC) + 4)
-            if len(head) < len(CACHE_MAGIC) + 4 or not head.startswith(CACHE_MAGIC):
-                return False
-            n = int.from_bytes(head[len(CACHE_MAGIC) :], "little")
-            meta = json.loads(f.read(n))
-            size = os.fstat(f.fileno()).st_size
-    except (OSError, ValueError):
+        ok = _db(cache).execute("PRAGMA quick_check").fetchone()[0] == "ok"
+    except sqlite3.DatabaseError:
+        ok = False
+    _close_db()
+    if not ok:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+def _close_db() -> None:
+    global _DB
+    if _DB is not None and _DB[0] == os.getpid():
+        _DB[2].close()
+    _DB = None
+
+
+def _write_entry(cache: Path, key: str, out: FileOutcome, stream: pa.Buffer) -> None:
+    skip = ("batch_file", "batch_offset", "batch_key", "relpath", "language", "size", "cached")
+    meta = json.dumps({k: v for k, v in asdict(out).items() if k not in skip})
+    _db(cache).execute("INSERT OR REPLACE INTO entries VALUES (?, ?, ?)", (key, meta, memoryview(stream)))
+
+
+def _read_entry(cache: Path, key: str, out: FileOutcome) -> bool:
+    """Fill ``out`` from the cache entry ``key``; False when it is missing or damaged."""
+    try:
+        row = _db(cache).execute("SELECT meta, length(stream) FROM entries WHERE key = ?", (key,)).fetchone()
+        meta = json.loads(row[0]) if row is not None else None
+    except (sqlite3.DatabaseError, ValueError, TypeError):
         return False
-    offset = len(CACHE_MAGIC) + 4 + n
-    if not isinstance(meta, dict) or meta.get("batch_bytes") != size - offset:
+    if not isinstance(meta, dict) or meta.get("batch_bytes") != row[1]:
         return False
     for k, v in meta.items():
         setattr(out, k, v)
     out.edge_counts = {int(k): v for k, v in out.edge_counts.items()}
-    out.batch_file, out.batch_offset, out.cached = str(path), offset, True
+    out.batch_key, out.cached = key, True
     return True
+
+
+def _cached_stream(cache: Path, key: str) -> bytes:
+    row = _db(cache).execute("SELECT stream FROM entries WHERE key = ?", (key,)).fetchone()
+    if row is None:
+        raise BuildError(f"cache entry {key} vanished from {cache}; delete that directory and rerun")
+    return row[0]
 
 
 _SPOOL_FILE: tuple[int, Path, int] | None = None
@@ -281,8 +325,8 @@ def process_file(sf: SourceFile) -> FileOutcome:
     except OSError as err:
         out.failure = f"unreadable: {err.strerror or err}"
         return out
-    cpath = _cache_path(cache, sf.relpath, data) if cache is not None else None
-    if cpath is not None and _read_entry(cpath, out):
+    key = _cache_key(sf.relpath, data) if cache is not None else None
+    if cache is not None and key is not None and _read_entry(cache, key, out):
         return out  # (a damaged entry is rebuilt)
     try:
         fg = extract_file(
@@ -325,10 +369,14 @@ def process_file(sf: SourceFile) -> FileOutcome:
     out.replaced_invalid_utf8 = fg.replaced_invalid_utf8
     stream = serialize_batch(batch)
     out.batch_bytes = stream.size
-    if cpath is not None:
-        out.batch_file, out.batch_offset = str(cpath), _write_entry(cpath, out, stream)
-    else:
-        out.batch_file, out.batch_offset = _spool(stream, spool)
+    if cache is not None and key is not None:
+        try:
+            _write_entry(cache, key, out, stream)
+            out.batch_key = key
+            return out
+        except sqlite3.Error:  # e.g. a full disk: this file goes uncached, the build goes on
+            pass
+    out.batch_file, out.batch_offset = _spool(stream, spool)
     return out
 
 
@@ -389,16 +437,19 @@ def build_graphs(
     cache = out / ".cache" / opts.signature() if opts.cache else None
     tmp = out / f".tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
+    if cache is not None:
+        _check_cache(cache)
     writer = DatasetWriter(tmp)
     outcomes: list[FileOutcome] = []
     workers = max(1, opts.workers or os.cpu_count() or 1)
     try:
         for i, outcome in enumerate(_run(this_shard(), opts, cache, workers, tmp / "spool"), 1):
-            if outcome.batch_file:
-                writer.append(
-                    Path(outcome.batch_file), outcome.batch_offset, outcome.batch_bytes, outcome.units
-                )
-            outcome.batch_file = ""
+            o = outcome
+            if o.units and o.batch_key and cache is not None:
+                writer.append_bytes(_cached_stream(cache, o.batch_key), o.units, f"cache entry {o.batch_key}")
+            elif o.units and o.batch_file:
+                writer.append(Path(o.batch_file), o.batch_offset, o.batch_bytes, o.units)
+            o.batch_file = o.batch_key = ""
             outcomes.append(outcome)
             if progress is not None:
                 progress(i, len(files) if walk_done[0] else None, outcome)
@@ -421,6 +472,7 @@ def build_graphs(
             (out / "graphs.jsonl").unlink()
     finally:
         _close_spool()
+        _close_db()
         shutil.rmtree(tmp, ignore_errors=True)
     if cache is not None:
         _prune_cache(out / ".cache", keep=cache)

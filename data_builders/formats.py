@@ -173,17 +173,6 @@ def serialize_batch(batch: pa.RecordBatch) -> pa.Buffer:
     return sink.getvalue()
 
 
-def write_file(path: Path, data) -> None:
-    """Write ``data`` (bytes or a buffer) to ``path``, creating its directory when missing."""
-    try:
-        f = open(path, "wb")  # noqa: SIM115
-    except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        f = open(path, "wb")  # noqa: SIM115
-    with f:
-        f.write(data)
-
-
 def _feature(t: pa.DataType) -> dict:
     """The ``datasets`` feature dict of an Arrow type (written by hand: importing ``datasets`` costs 1 s
     per build; ``tests/data_builders`` checks it against ``Features.from_arrow_schema``)."""
@@ -218,19 +207,20 @@ class DatasetWriter:
 
     def append(self, path: Path, offset: int, length: int, rows: int) -> None:
         """Append the ``rows``-row batch stored as a stream at ``path[offset : offset + length]``."""
-        if not rows:
-            return
-        head = _stream_head(False)
         with open(path, "rb") as src:
             src.seek(offset)
             data = src.read(length)
-        if (
-            len(data) != length
-            or not data.startswith(head)
-            or not data.endswith(_EOS)
-            or length <= len(head) + 8
-        ):
-            raise ValueError(f"'{path}' holds no galla batch at byte {offset}; delete it and rerun the build")
+        if len(data) != length:
+            raise ValueError(f"'{path}' ends before byte {offset + length}; delete it and rerun the build")
+        self.append_bytes(data, rows, f"'{path}' at byte {offset}")
+
+    def append_bytes(self, data: bytes, rows: int, where: str) -> None:
+        """Append the ``rows``-row batch of the one-batch stream ``data`` (from ``where``)."""
+        if not rows:
+            return
+        head = _stream_head(False)
+        if not (len(data) > len(head) + len(_EOS) and data.startswith(head) and data.endswith(_EOS)):
+            raise ValueError(f"{where} holds no galla batch; delete it and rerun the build")
         self._out.write(memoryview(data)[len(head) : -len(_EOS)])
         self.rows += rows
 

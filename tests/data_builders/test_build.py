@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import sysconfig
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from data_builders.build import BuildError, BuildOptions, build_graphs, load_graphs
+from data_builders.build import CACHE_DB, BuildError, BuildOptions, build_graphs, load_graphs
 from data_builders.formats import DATA_FILE, read_galla_jsonl
 from galla.cli import main as cli_main
 from parsers import EdgeType, extract_file
@@ -117,16 +118,37 @@ def test_rerun_after_edit_touches_only_the_changed_file(tmp_path):
     assert (tmp_path / "out" / DATA_FILE).read_bytes() == (tmp_path / "clean" / DATA_FILE).read_bytes()
 
 
+def _cached_entries(cache: Path) -> int:
+    """Entries committed so far (read while the build writes)."""
+    for db in cache.glob(f"*/{CACHE_DB}"):
+        try:
+            with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1) as con:
+                return con.execute("SELECT count(*) FROM entries").fetchone()[0]
+        except sqlite3.Error:
+            return 0
+    return 0
+
+
+def _cache_db(out: Path) -> Path:
+    (db,) = (out / ".cache").glob(f"*/{CACHE_DB}")
+    return db
+
+
 def test_damaged_cache_entries_are_rebuilt(tmp_path):
     repo = make_repo(tmp_path)
     first = build_graphs(opts(repo, tmp_path / "out"))
-    entries = sorted((tmp_path / "out" / ".cache").rglob("*.entry"))
-    assert len(entries) == first.files
-    entries[0].write_bytes(entries[0].read_bytes()[:-20])  # truncated
-    entries[1].write_bytes(b"not an entry")
+    build_graphs(opts(repo, tmp_path / "clean", cache=False))
+    with sqlite3.connect(_cache_db(tmp_path / "out")) as con:
+        keys = [k for (k,) in con.execute("SELECT key FROM entries ORDER BY key")]
+        assert len(keys) == first.files
+        con.execute("UPDATE entries SET stream = substr(stream, 1, 40) WHERE key = ?", (keys[0],))
+        con.execute("UPDATE entries SET meta = 'not json' WHERE key = ?", (keys[1],))
     again = build_graphs(opts(repo, tmp_path / "out", workers=2))
     assert again.cached_files == first.files - 2
-    build_graphs(opts(repo, tmp_path / "clean", cache=False))
+    assert (tmp_path / "out" / DATA_FILE).read_bytes() == (tmp_path / "clean" / DATA_FILE).read_bytes()
+    _cache_db(tmp_path / "out").write_bytes(b"this is not a database" * 100)  # the whole cache damaged
+    third = build_graphs(opts(repo, tmp_path / "out"))
+    assert third.cached_files == 0
     assert (tmp_path / "out" / DATA_FILE).read_bytes() == (tmp_path / "clean" / DATA_FILE).read_bytes()
 
 
@@ -153,7 +175,7 @@ def test_killed_build_resumes_to_identical_output(tmp_path):
     cache = out / ".cache"
     deadline = time.time() + 60
     while time.time() < deadline and proc.poll() is None:
-        if cache.exists() and sum(1 for _ in cache.rglob("*.entry")) >= 20:
+        if _cached_entries(cache) >= 20:
             proc.send_signal(signal.SIGKILL)
             break
         time.sleep(0.02)
