@@ -2,15 +2,19 @@
  *
  * Optional: setup.py builds it when the tree-sitter C runtime sources are at hand (setup.sh fetches
  * the sdist of the installed tree-sitter release); without it parsers/ runs the same algorithms in
- * Python (parsers/tree.py, parsers/dataflow.py), and tests/parsers/test_native.py checks that both
- * give identical results.
+ * Python, and the parser tests run on both engines (tests/parsers/test_native.py compares them on
+ * real files) so both give identical graphs.
  *
- * flatten(language, source, keep, comments) parses with the C runtime (the same release as the
- * py-tree-sitter binding, so the same trees) and walks the tree once with a cursor, returning the
- * kept nodes in preorder: the columns as lists (for the scalar lookups of the Python passes) and as
- * int64 buffers (for numpy), the byte ranges of ERROR/MISSING nodes and the node count.
- *
- * reaching(points, succ, ...) is the def-use fixpoint of one scope: see its docstring below.
+ * flatten(language, source, keep, comments): parse with the C runtime (the release of the
+ *     py-tree-sitter binding, so the same trees) and walk the tree once with a cursor; the kept nodes
+ *     in preorder as lists (for the scalar lookups of the Python passes) and int64 buffers (numpy).
+ * file_context(...): one file's arrays and its language's tables, for the passes below.
+ * scope_flow(ctx, reads, succ, anchor, ...): one scope's CFG_NEXT edges, its points' variable
+ *     accesses (parsers/dataflow.py: scan_points) and the def-use fixpoint over them (LAST_WRITE,
+ *     LAST_READ, LAST_LEXICAL_USE).
+ * computed_from(ctx, nodes, fields, type): COMPUTED_FROM edges of assignments.
+ * take_edges(ctx): the edges added so far, as int64 buffers, in the order the Python engine
+ *     appends them.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -1000,6 +1004,69 @@ done:
     return result;
 }
 
+/* Identifiers under root (not inside nested scopes) whose mode includes ``want``, in preorder. */
+static int accesses_under(const Ctx *c, int64_t root, int64_t want, Vec *out) {
+    if (c->kind[root] < c->nkinds && c->skip[c->kind[root]]) return 0; /* a nested function or class */
+    int64_t skip_until = -1;
+    for (Py_ssize_t j = ev_lower(c, root), e = ev_lower(c, c->stop[root]); j < e; j++) {
+        int64_t i = c->ev_node[j];
+        if (i < skip_until) continue;
+        int64_t f = c->ev_flag[j];
+        if (f & EV_SKIP)
+            skip_until = c->stop[i];
+        else if ((f & EV_IDENT) && (c->ev_mode[j] & want) && vec_push(out, i) < 0)
+            return PyErr_NoMemory(), -1;
+    }
+    return 0;
+}
+
+/* COMPUTED_FROM of the assignments ``nodes``: each variable a target writes -> each variable the value
+ * reads (parsers/dataflow.py: computed_from). ``fields``: per kind, the target field id and the value
+ * field id (-2: every other child), as two int64 rows. */
+static PyObject *native_computed_from(PyObject *self, PyObject *args) {
+    PyObject *capsule;
+    Py_buffer nodes, fields;
+    long long cf;
+    if (!PyArg_ParseTuple(args, "Oy*y*L", &capsule, &nodes, &fields, &cf)) return NULL;
+    PyObject *result = NULL;
+    Vec targets = {0}, reads = {0};
+    Ctx *c = PyCapsule_GetPointer(capsule, "galla.native.ctx");
+    if (!c) goto done;
+    if (fields.len != c->nkinds * 16 || nodes.len % 8) {
+        PyErr_SetString(PyExc_ValueError, "computed_from: tables do not match the context");
+        goto done;
+    }
+    const int64_t *tf = fields.buf, *vf = (const int64_t *)fields.buf + c->nkinds, *ns = nodes.buf;
+    Sink sink = {&c->et, &c->es, &c->ed, 0, 0, 0, 0, 0, 0};
+    for (Py_ssize_t q = 0; q < nodes.len / 8; q++) {
+        int64_t a = ns[q];
+        if (a < 0 || a >= c->n || c->kind[a] >= c->nkinds) {
+            PyErr_SetString(PyExc_ValueError, "computed_from: node out of range");
+            goto done;
+        }
+        int64_t tfid = tf[c->kind[a]], vfid = vf[c->kind[a]];
+        targets.n = reads.n = 0;
+        for (int64_t ch = a + 1; ch < c->stop[a]; ch = c->stop[ch]) {
+            int64_t f = c->field[ch];
+            if (f == tfid) {
+                if (accesses_under(c, ch, WRITE_BIT, &targets) < 0) goto done;
+            } else if (f == vfid || (vfid == -2 && f != tfid)) {
+                if (accesses_under(c, ch, READ_BIT, &reads) < 0) goto done;
+            }
+        }
+        for (Py_ssize_t i = 0; i < targets.n; i++)
+            for (Py_ssize_t j = 0; j < reads.n; j++)
+                if (reads.v[j] != targets.v[i] && sink_add(&sink, cf, targets.v[i], reads.v[j]) < 0) goto done;
+    }
+    result = Py_NewRef(Py_None);
+done:
+    free(targets.v);
+    free(reads.v);
+    PyBuffer_Release(&nodes);
+    PyBuffer_Release(&fields);
+    return result;
+}
+
 static PyObject *native_take_edges(PyObject *self, PyObject *capsule) {
     Ctx *c = PyCapsule_GetPointer(capsule, "galla.native.ctx");
     if (!c) return NULL;
@@ -1019,6 +1086,8 @@ static PyMethodDef methods[] = {
     {"scope_flow", native_scope_flow, METH_VARARGS,
      "scope_flow(ctx, reads, succ, anchor, want_cfg, want_lex, want_w, want_r, CFG_NEXT, LAST_WRITE, LAST_READ, "
      "LAST_LEXICAL_USE): add the CFG_NEXT and def-use edges of one scope to ctx (see take_edges)"},
+    {"computed_from", native_computed_from, METH_VARARGS,
+     "computed_from(ctx, nodes, fields, COMPUTED_FROM): add the COMPUTED_FROM edges of assignments to ctx"},
     {"take_edges", native_take_edges, METH_O,
      "take_edges(ctx) -> (type, src, dst) int64 buffers of the edges scope_flow emitted since the last call"},
     {"abi_range", native_runtime_version, METH_NOARGS, "(newest, oldest) grammar ABI the runtime reads"},

@@ -396,7 +396,7 @@ def scope_edges(
     """Append the CFG_NEXT and def-use edges of one scope to ``edges`` (parallel lists: type, src, dst).
 
     With the C core the edges are kept in C instead, in the same order; :func:`native_edges` hands
-    them over (they come before everything appended to ``edges`` since the file's first scope)."""
+    them over (they, and the C core's COMPUTED_FROM edges, come before the calls' edges)."""
     native = _tree.native
     if native is not None:  # the same passes in C (parsers/_native.c), collected by native_edges
         native.scope_flow(
@@ -597,6 +597,21 @@ def _first(a: tuple) -> int:
     return a[0]
 
 
+@cache
+def _assignment_tables(spec: LanguageSpec) -> tuple[dict[int, tuple[int, int]], np.ndarray]:
+    """Assignment kind -> (target field, value field; -2: every other child), also as two int64 rows
+    over all kinds for the C core."""
+    tab = tables(spec)
+    assign = {}
+    for kname, (tfield, vfield) in spec.assignments.items():
+        for k in tab.kinds({kname}):
+            assign[k] = (tab.field(tfield), -2 if vfield == "*" else tab.field(vfield))
+    rows = np.full((2, len(tab.names)), -3, dtype=np.int64)
+    for k, (t, v) in assign.items():
+        rows[0, k], rows[1, k] = t, v
+    return assign, rows
+
+
 def computed_from(
     ft: FlatTree, spec: LanguageSpec, edges: list[list[int]], within: np.ndarray | None = None
 ) -> None:
@@ -605,13 +620,13 @@ def computed_from(
     ``within``: a node mask; only assignments inside it are looked at.
     """
     dt = data_tables(spec)
-    tab = dt.flow.tab
     et, es, ed = edges
-    assign = {}
-    for kname, (tfield, vfield) in spec.assignments.items():
-        for k in tab.kinds({kname}):
-            assign[k] = (tab.field(tfield), -2 if vfield == "*" else tab.field(vfield))
+    assign, fields = _assignment_tables(spec)
     if not assign:
+        return
+    if _tree.native is not None:  # the same pass in C; its edges follow the scopes' (native_edges)
+        nodes = np.asarray(ft.nodes_of(frozenset(assign), within), dtype=np.int64)
+        _tree.native.computed_from(_native_context(ft, spec), nodes, fields, EdgeType.COMPUTED_FROM)
         return
     kind, field, stop = ft.kind, ft.field, ft.stop
     ev = events(ft, dt)

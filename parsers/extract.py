@@ -237,13 +237,13 @@ def file_edges(
             scopes = [i for i in scopes if within[i]]
         for s in scopes:
             scope_edges(ft, spec, build_cfg(ft, spec, s), lists, want)
-        native = native_edges(ft)  # the C core's share, in the order the lists would have had
-        if native is not None:
-            parts_typ.append(native[0])
-            parts_src.append(native[1])
-            parts_dst.append(native[2])
     if EdgeType.COMPUTED_FROM in want:
         computed_from(ft, spec, lists, within)
+    native = native_edges(ft)  # the C core's share, in the order the lists would have had
+    if native is not None:
+        parts_typ.append(native[0])
+        parts_src.append(native[1])
+        parts_dst.append(native[2])
     if want & {EdgeType.CALLS, EdgeType.FORMAL_ARG_NAME, EdgeType.RETURNS_TO}:
         call_edges(ft, spec, lists, want, within)
     parts_src.append(np.asarray(es, dtype=np.int64))
