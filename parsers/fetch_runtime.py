@@ -23,7 +23,7 @@ def main() -> int:
     try:
         version = metadata.version("tree-sitter")
     except metadata.PackageNotFoundError:
-        print("fetch_tree_sitter_runtime: tree-sitter is not installed yet; skipped")
+        print("fetch_runtime: tree-sitter is not installed yet; skipped")
         return 0
     stamp = DEST / "VERSION"
     if stamp.exists() and stamp.read_text().strip() == version:
@@ -35,7 +35,7 @@ def main() -> int:
         sdists = list(Path(tmp).glob("tree_sitter-*.tar.gz"))
         if proc.returncode or not sdists:
             print(
-                f"fetch_tree_sitter_runtime: could not download the tree-sitter {version} sdist "
+                f"fetch_runtime: could not download the tree-sitter {version} sdist "
                 f"({proc.stderr.strip()[-300:]}); the pure-Python engine will be used"
             )
             return 0
@@ -48,7 +48,7 @@ def main() -> int:
         shutil.copytree(lib / "src", DEST / "lib" / "src")
         shutil.copytree(lib / "include", DEST / "lib" / "include")
         stamp.write_text(version + "\n")
-    print(f"fetch_tree_sitter_runtime: tree-sitter {version} runtime in {DEST}")
+    print(f"fetch_runtime: tree-sitter {version} runtime in {DEST}")
     return 0
 
 
