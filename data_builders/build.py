@@ -325,8 +325,8 @@ def process_file(sf: SourceFile) -> FileOutcome:
     except OSError as err:
         out.failure = f"unreadable: {err.strerror or err}"
         return out
-    key = _cache_key(sf.relpath, data) if cache is not None else None
-    if cache is not None and key is not None and _read_entry(cache, key, out):
+    key = _cache_key(sf.relpath, data) if cache is not None else ""
+    if cache is not None and _read_entry(cache, key, out):
         return out  # (a damaged entry is rebuilt)
     try:
         fg = extract_file(
@@ -369,7 +369,7 @@ def process_file(sf: SourceFile) -> FileOutcome:
     out.replaced_invalid_utf8 = fg.replaced_invalid_utf8
     stream = serialize_batch(batch)
     out.batch_bytes = stream.size
-    if cache is not None and key is not None:
+    if cache is not None:
         try:
             _write_entry(cache, key, out, stream)
             out.batch_key = key
@@ -444,12 +444,7 @@ def build_graphs(
     workers = max(1, opts.workers or os.cpu_count() or 1)
     try:
         for i, outcome in enumerate(_run(this_shard(), opts, cache, workers, tmp / "spool"), 1):
-            o = outcome
-            if o.units and o.batch_key and cache is not None:
-                writer.append_bytes(_cached_stream(cache, o.batch_key), o.units, f"cache entry {o.batch_key}")
-            elif o.units and o.batch_file:
-                writer.append(Path(o.batch_file), o.batch_offset, o.batch_bytes, o.units)
-            o.batch_file = o.batch_key = ""
+            _append(writer, outcome, cache)
             outcomes.append(outcome)
             if progress is not None:
                 progress(i, len(files) if walk_done[0] else None, outcome)
@@ -487,6 +482,15 @@ def build_graphs(
         manifest=manifest,
     )
     return report
+
+
+def _append(writer: DatasetWriter, o: FileOutcome, cache: Path | None) -> None:
+    """Copy a file's batch from where its worker left it into the dataset."""
+    if o.units and o.batch_key and cache is not None:
+        writer.append_bytes(_cached_stream(cache, o.batch_key), o.units, f"cache entry {o.batch_key}")
+    elif o.units and o.batch_file:
+        writer.append(Path(o.batch_file), o.batch_offset, o.batch_bytes, o.units)
+    o.batch_file = o.batch_key = ""
 
 
 def _keep_freed_memory() -> None:
