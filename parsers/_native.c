@@ -162,9 +162,8 @@ static PyObject *native_flatten(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "source larger than 4 GiB");
         goto done;
     }
-    Py_BEGIN_ALLOW_THREADS
+    /* the GIL stays held: the parser of each language is shared by all threads */
     tree = ts_parser_parse_string(parser, NULL, src.buf, (uint32_t)src.len);
-    Py_END_ALLOW_THREADS
     if (!tree) {
         PyErr_SetString(PyExc_RuntimeError, "tree-sitter returned no tree");
         goto done;

@@ -100,6 +100,17 @@ def test_graphs_match_on_broken_and_deep_input(language, monkeypatch):
             assert_same(*both(src, language, monkeypatch, unit=unit), f"{src[:40]!r} {unit}")
 
 
+def test_threads_share_the_core_safely():
+    from concurrent.futures import ThreadPoolExecutor
+
+    sources = [p.read_bytes() for p in stdlib_corpus()[:40]]
+    alone = [extract_file(src, "python") for src in sources]
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(lambda src: extract_file(src, "python"), sources))
+    for a, b in zip(alone, together, strict=True):
+        assert_same(a, b, "threads")
+
+
 def test_bad_tables_raise_a_clear_error():
     spec = get_language("python")
     with pytest.raises(ValueError, match="shorter than the grammar"):
