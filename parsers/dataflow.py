@@ -9,6 +9,8 @@ value, a comprehension's element after its ``for`` clauses.
 
 Reaching accesses are a forward fixpoint over the CFG with Python integers as bitsets (one bit per
 write, one per read), so ``return a`` after a loop sees both the loop body's write and the parameter.
+Where the C core is built (``parsers/_native.c``), :func:`scope_edges` and :func:`computed_from` run the
+same scan and fixpoint there; the functions here stay the reference the tests compare it with.
 """
 
 from __future__ import annotations
