@@ -33,8 +33,13 @@ class OptionalBuildExt(build_ext):
 
 
 def _runtime_version() -> str:
+    """The release the runtime sources come from; the built core is used only with that tree-sitter."""
     stamp = RUNTIME / "VERSION"
-    return stamp.read_text().strip() if stamp.exists() else "unknown"
+    if stamp.exists():
+        return stamp.read_text().strip()
+    print(f"galla: {stamp} is missing; write the tree-sitter release of these sources into it (0.26.1),")
+    print("       else the built C core is never used (it must match the installed tree-sitter)")
+    return "unknown"
 
 
 ext_modules = []
