@@ -1066,6 +1066,173 @@ done:
     return result;
 }
 
+/* --- units ------------------------------------------------------------------------------------ */
+
+static int line_of(const int64_t *ls, Py_ssize_t nls, int64_t pos) {
+    /* the last line start <= pos (numpy: searchsorted(starts, pos, "right") - 1) */
+    Py_ssize_t lo = 0, hi = nls;
+    while (lo < hi) {
+        Py_ssize_t mid = (lo + hi) / 2;
+        if (ls[mid] <= pos)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return (int)(lo - 1);
+}
+
+/* Cut a file's edges and nodes into units (parsers/extract.py: extract_file does the same with numpy).
+ * Unit u is the preorder range [lo, cut) with lo = roots[u], cut = min(stop[lo], lo + max_nodes); its
+ * edges are those with both ends in the range, ordered by source node and then as given, the first
+ * max_edges of them kept. Returns (node_off, edge_off, per_unit, columns) with the node columns
+ * kind (int16), named (int8), start/end byte relative to the unit (int32), start/end line and column
+ * (int32), then edge src/dst relative to the unit (int32) and type (int8). */
+static PyObject *native_slice_units(PyObject *self, PyObject *args) {
+    Py_buffer b[11];
+    long long max_nodes, max_edges;
+    memset(b, 0, sizeof(b));
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*y*y*y*y*y*LL", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5], &b[6], &b[7],
+                          &b[8], &b[9], &b[10], &max_nodes, &max_edges))
+        return NULL;
+    /* 0 src 1 dst 2 typ (int64, E); 3 roots (int64, U); 4 stop 5 kind 6 start 7 end (int64, N);
+     * 8 source; 9 global kind (int16 per kind); 10 named (int8 per kind) */
+    PyObject *result = NULL;
+    Py_ssize_t E = b[0].len / 8, U = b[3].len / 8, N = b[4].len / 8, K = b[10].len;
+    const int64_t *src = b[0].buf, *dst = b[1].buf, *typ = b[2].buf, *roots = b[3].buf, *stop = b[4].buf;
+    const int64_t *kind = b[5].buf, *start = b[6].buf, *end = b[7].buf;
+    const char *text = b[8].buf;
+    const int16_t *gk = b[9].buf;
+    const int8_t *named = b[10].buf;
+    Py_ssize_t *cnt = NULL, *perm = NULL;
+    int64_t *ls = NULL, *node_off = NULL, *edge_off = NULL, *per_unit = NULL, *lo_of = NULL, *cut_of = NULL;
+    char *cols[11] = {0};
+    if (b[1].len != b[0].len || b[2].len != b[0].len || b[5].len != b[4].len || b[6].len != b[4].len ||
+        b[7].len != b[4].len || b[9].len != 2 * K || max_nodes < 1 || max_edges < 0) {
+        PyErr_SetString(PyExc_ValueError, "slice_units: arrays of inconsistent lengths");
+        goto done;
+    }
+    cnt = calloc((size_t)N + 2, sizeof(Py_ssize_t));
+    perm = malloc(((size_t)E + 1) * sizeof(Py_ssize_t));
+    node_off = malloc(((size_t)U + 1) * sizeof(int64_t));
+    edge_off = malloc(((size_t)U + 1) * sizeof(int64_t));
+    per_unit = calloc((size_t)U + 1, sizeof(int64_t));
+    lo_of = malloc(((size_t)U + 1) * sizeof(int64_t));
+    cut_of = malloc(((size_t)U + 1) * sizeof(int64_t));
+    if (!cnt || !perm || !node_off || !edge_off || !per_unit || !lo_of || !cut_of) goto nomem;
+    for (Py_ssize_t e = 0; e < E; e++) {
+        if (src[e] < 0 || src[e] >= N || dst[e] < 0 || dst[e] >= N) {
+            PyErr_SetString(PyExc_ValueError, "slice_units: edge end out of range");
+            goto done;
+        }
+        cnt[src[e] + 1]++;
+    }
+    for (Py_ssize_t i = 0; i < N; i++) cnt[i + 1] += cnt[i];
+    for (Py_ssize_t e = 0; e < E; e++) perm[cnt[src[e]]++] = e; /* stable counting sort by src */
+    for (Py_ssize_t i = N; i > 0; i--) cnt[i] = cnt[i - 1];     /* back to the start offsets */
+    cnt[0] = 0;
+    /* line starts */
+    Py_ssize_t nls = 1;
+    for (Py_ssize_t i = 0; i < b[8].len; i++) nls += text[i] == '\n';
+    ls = malloc((size_t)nls * sizeof(int64_t));
+    if (!ls) goto nomem;
+    ls[0] = 0;
+    for (Py_ssize_t i = 0, j = 1; i < b[8].len; i++)
+        if (text[i] == '\n') ls[j++] = i + 1;
+    /* sizes */
+    node_off[0] = edge_off[0] = 0;
+    for (Py_ssize_t u = 0; u < U; u++) {
+        int64_t lo = roots[u];
+        if (lo < 0 || lo >= N) {
+            PyErr_SetString(PyExc_ValueError, "slice_units: unit root out of range");
+            goto done;
+        }
+        int64_t cut = stop[lo] < lo + max_nodes ? stop[lo] : lo + max_nodes;
+        lo_of[u] = lo;
+        cut_of[u] = cut;
+        node_off[u + 1] = node_off[u] + (cut - lo);
+        int64_t inside = 0;
+        for (int64_t s2 = lo; s2 < cut; s2++)
+            for (Py_ssize_t k = cnt[s2]; k < cnt[s2 + 1]; k++) inside += dst[perm[k]] >= lo && dst[perm[k]] < cut;
+        per_unit[u] = inside;
+        edge_off[u + 1] = edge_off[u] + (inside < max_edges ? inside : max_edges);
+    }
+    Py_ssize_t nn = node_off[U], ne = edge_off[U];
+    static const int width[11] = {2, 1, 4, 4, 4, 4, 4, 4, 4, 4, 1};
+    for (int c = 0; c < 11; c++) {
+        cols[c] = malloc((size_t)(c < 8 ? nn : ne) * width[c] + 1);
+        if (!cols[c]) goto nomem;
+    }
+    int16_t *c_kind = (int16_t *)cols[0];
+    int8_t *c_named = (int8_t *)cols[1], *c_type = (int8_t *)cols[10];
+    int32_t *c_sb = (int32_t *)cols[2], *c_eb = (int32_t *)cols[3], *c_sl = (int32_t *)cols[4];
+    int32_t *c_sc = (int32_t *)cols[5], *c_el = (int32_t *)cols[6], *c_ec = (int32_t *)cols[7];
+    int32_t *c_src = (int32_t *)cols[8], *c_dst = (int32_t *)cols[9];
+    for (Py_ssize_t u = 0; u < U; u++) {
+        int64_t lo = lo_of[u], cut = cut_of[u], base = start[lo];
+        Py_ssize_t q = node_off[u];
+        for (int64_t i = lo; i < cut; i++, q++) {
+            int64_t k = kind[i];
+            if (k < 0 || k >= K) {
+                PyErr_SetString(PyExc_ValueError, "slice_units: node kind out of range");
+                goto done;
+            }
+            c_kind[q] = gk[k];
+            c_named[q] = named[k];
+            c_sb[q] = (int32_t)(start[i] - base);
+            c_eb[q] = (int32_t)(end[i] - base);
+            int ln = line_of(ls, nls, start[i]);
+            c_sl[q] = ln;
+            c_sc[q] = (int32_t)(start[i] - ls[ln]);
+            ln = line_of(ls, nls, end[i]);
+            c_el[q] = ln;
+            c_ec[q] = (int32_t)(end[i] - ls[ln]);
+        }
+        Py_ssize_t w = edge_off[u];
+        int64_t taken = 0;
+        for (int64_t s2 = lo; s2 < cut && taken < max_edges; s2++) {
+            for (Py_ssize_t k = cnt[s2]; k < cnt[s2 + 1] && taken < max_edges; k++) {
+                Py_ssize_t e = perm[k];
+                if (dst[e] >= lo && dst[e] < cut) {
+                    c_src[w] = (int32_t)(s2 - lo);
+                    c_dst[w] = (int32_t)(dst[e] - lo);
+                    c_type[w] = (int8_t)typ[e];
+                    w++;
+                    taken++;
+                }
+            }
+        }
+    }
+    PyObject *tuple = PyTuple_New(11);
+    if (!tuple) goto done;
+    for (int c = 0; c < 11; c++) {
+        PyObject *o = PyByteArray_FromStringAndSize(cols[c], (c < 8 ? nn : ne) * width[c]); /* writable */
+        if (!o) {
+            Py_DECREF(tuple);
+            goto done;
+        }
+        PyTuple_SET_ITEM(tuple, c, o);
+    }
+    result = Py_BuildValue("(NNNN)", PyByteArray_FromStringAndSize((char *)node_off, (U + 1) * 8),
+                           PyByteArray_FromStringAndSize((char *)edge_off, (U + 1) * 8),
+                           PyByteArray_FromStringAndSize((char *)per_unit, U * 8), tuple);
+    goto done;
+nomem:
+    PyErr_NoMemory();
+done:
+    for (int c = 0; c < 11; c++) free(cols[c]);
+    free(cnt);
+    free(perm);
+    free(ls);
+    free(node_off);
+    free(edge_off);
+    free(per_unit);
+    free(lo_of);
+    free(cut_of);
+    for (int i = 0; i < 11; i++)
+        if (b[i].obj) PyBuffer_Release(&b[i]);
+    return result;
+}
+
 static PyObject *native_take_edges(PyObject *self, PyObject *capsule) {
     Ctx *c = PyCapsule_GetPointer(capsule, "galla.native.ctx");
     if (!c) return NULL;
@@ -1087,6 +1254,9 @@ static PyMethodDef methods[] = {
      "LAST_LEXICAL_USE): add the CFG_NEXT and def-use edges of one scope to ctx (see take_edges)"},
     {"computed_from", native_computed_from, METH_VARARGS,
      "computed_from(ctx, nodes, fields, COMPUTED_FROM): add the COMPUTED_FROM edges of assignments to ctx"},
+    {"slice_units", native_slice_units, METH_VARARGS,
+     "slice_units(src, dst, typ, roots, stop, kind, start, end, source, global_kind, named, max_nodes, max_edges) "
+     "-> (node_off, edge_off, per_unit, columns)"},
     {"take_edges", native_take_edges, METH_O,
      "take_edges(ctx) -> (type, src, dst) int64 buffers of the edges scope_flow emitted since the last call"},
     {"abi_range", native_runtime_version, METH_NOARGS, "(newest, oldest) grammar ABI the runtime reads"},

@@ -14,6 +14,7 @@ from typing import Literal
 
 import numpy as np
 
+from parsers import tree as _tree
 from parsers.calls import call_edges
 from parsers.controlflow import build_cfg, flow_tables
 from parsers.dataflow import computed_from, native_edges, scope_edges
@@ -138,34 +139,89 @@ def extract_file(
     # function units never include module-level code: its scope, assignments and calls are skipped
     within = _covered(ft, roots) if unit == "function" else None
     src, dst, typ = file_edges(ft, spec, set(edges) | {EdgeType.CHILD}, within)
+    lo = np.asarray(roots, dtype=np.int64)
+    hi = ft.array("stop")[lo]
+    cut = np.minimum(hi, lo + max_nodes)
+    base = ft.array("start")[lo]
+    if _tree.native is not None:  # the same cut in C
+        node_off, edge_off, per_unit, columns = _tree.native.slice_units(
+            *(np.ascontiguousarray(x, dtype=np.int64) for x in (src, dst, typ)),
+            lo,
+            *(ft.array(c) for c in ("stop", "kind", "start", "end")),
+            ft.source,
+            _global_kinds(spec),
+            _named(spec),
+            max_nodes,
+            max_edges,
+        )
+        result.node_offsets = np.frombuffer(node_off, dtype=np.int64)
+        result.edge_offsets = np.frombuffer(edge_off, dtype=np.int64)
+        per_unit = np.frombuffer(per_unit, dtype=np.int64)
+        kept = np.diff(result.edge_offsets)
+        result.columns = {
+            name: np.frombuffer(buf, dtype=dtype)
+            for name, buf, dtype in zip(NODE_COLUMNS + EDGE_COLUMNS, columns, _COLUMN_DTYPES, strict=True)
+        }
+    else:
+        per_unit, kept = _slice_units(ft, spec, result, src, dst, typ, lo, cut, base, max_edges)
+    names = _qualified_names(ft, spec, roots, path)
+    line_of_root = ft.line_col(base)[0].tolist()
+    for u, r in enumerate(roots):
+        b0, b1 = ft.start[r], ft.end[r]
+        result.names.append(names[r])
+        result.sources.append(data[b0:b1].decode("utf-8", errors="replace"))
+        result.start_lines.append(line_of_root[u])
+        result.unit_has_error.append(
+            any((s < b1 and e > b0) or (s == e and b0 <= s <= b1) for s, e in ft.error_bytes)
+        )
+        result.truncated_nodes.append(int(hi[u] - cut[u]))
+        result.truncated_edges.append(int(per_unit[u] - kept[u]))
+    return result
+
+
+_COLUMN_DTYPES = (np.int16, np.int8) + (np.int32,) * 8 + (np.int8,)
+"""dtypes of NODE_COLUMNS + EDGE_COLUMNS."""
+
+
+def _slice_units(
+    ft: FlatTree,
+    spec: LanguageSpec,
+    result: FileGraphs,
+    src: np.ndarray,
+    dst: np.ndarray,
+    typ: np.ndarray,
+    lo: np.ndarray,
+    cut: np.ndarray,
+    base: np.ndarray,
+    max_edges: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Fill ``result``'s columns and offsets with units [lo, cut): each unit's nodes, and its edges with
+    both ends inside, in (src, stored) order, the first ``max_edges`` kept. Returns the edges per unit
+    before and after the cap."""
     order = np.argsort(src, kind="stable")
     src, dst, typ = src[order], dst[order], typ[order]
 
     # nodes: each unit is the preorder range [lo, cut) of the file's nodes
-    lo = np.asarray(roots, dtype=np.int64)
-    hi = ft.array("stop")[lo]
-    cut = np.minimum(hi, lo + max_nodes)
     n_nodes = cut - lo
     node_off = np.concatenate(([0], np.cumsum(n_nodes)))
     node_idx = np.repeat(lo - node_off[:-1], n_nodes) + np.arange(node_off[-1])
-    base = ft.array("start")[lo]
-    unit_of_node = np.repeat(np.arange(len(roots)), n_nodes)
+    unit_of_node = np.repeat(np.arange(len(lo)), n_nodes)
 
     # edges: those with both ends inside the unit's range, in (src, stored) order, capped per unit
     a, b = np.searchsorted(src, lo), np.searchsorted(src, cut)
     cand = b - a
     cand_off = np.concatenate(([0], np.cumsum(cand)))
     edge_idx = np.repeat(a - cand_off[:-1], cand) + np.arange(cand_off[-1])
-    unit_of_edge = np.repeat(np.arange(len(roots)), cand)
+    unit_of_edge = np.repeat(np.arange(len(lo)), cand)
     d = dst[edge_idx]
     inside = (d >= lo[unit_of_edge]) & (d < cut[unit_of_edge])
     edge_idx, unit_of_edge = edge_idx[inside], unit_of_edge[inside]
-    per_unit = np.bincount(unit_of_edge, minlength=len(roots))
+    per_unit = np.bincount(unit_of_edge, minlength=len(lo))
     first = np.concatenate(([0], np.cumsum(per_unit)))[:-1]
     rank = np.arange(len(edge_idx)) - first[unit_of_edge]
     capped = rank < max_edges
     edge_idx, unit_of_edge = edge_idx[capped], unit_of_edge[capped]
-    kept = np.bincount(unit_of_edge, minlength=len(roots))
+    kept = np.bincount(unit_of_edge, minlength=len(lo))
     edge_off = np.concatenate(([0], np.cumsum(kept)))
 
     start, end = ft.array("start")[node_idx], ft.array("end")[node_idx]
@@ -188,19 +244,7 @@ def extract_file(
     }
     result.node_offsets = node_off
     result.edge_offsets = edge_off
-    names = _qualified_names(ft, spec, roots, path)
-    line_of_root = ft.line_col(base)[0].tolist()
-    for u, r in enumerate(roots):
-        b0, b1 = ft.start[r], ft.end[r]
-        result.names.append(names[r])
-        result.sources.append(data[b0:b1].decode("utf-8", errors="replace"))
-        result.start_lines.append(line_of_root[u])
-        result.unit_has_error.append(
-            any((s < b1 and e > b0) or (s == e and b0 <= s <= b1) for s, e in ft.error_bytes)
-        )
-        result.truncated_nodes.append(int(hi[u] - cut[u]))
-        result.truncated_edges.append(int(per_unit[u] - kept[u]))
-    return result
+    return per_unit, kept
 
 
 def file_edges(

@@ -191,8 +191,12 @@ class FlatTree:
         return line.astype(np.int32), (positions - starts[line]).astype(np.int32)
 
     def _line_starts(self) -> np.ndarray:
-        buf = np.frombuffer(self.source, dtype=np.uint8)
-        return np.concatenate(([0], np.flatnonzero(buf == 10) + 1)).astype(np.int64)
+        starts = self._arrays.get("line_starts")
+        if starts is None:
+            buf = np.frombuffer(self.source, dtype=np.uint8)
+            starts = np.concatenate(([0], np.flatnonzero(buf == 10) + 1)).astype(np.int64)
+            self._arrays["line_starts"] = starts
+        return starts
 
 
 _COLUMNS = ("kind", "field", "start", "end", "parent", "stop")

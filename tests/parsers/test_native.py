@@ -64,6 +64,13 @@ def test_graphs_match_on_stdlib_files(monkeypatch):
             assert_same(*both(path.read_bytes(), "python", monkeypatch, unit=unit), f"{path} {unit}")
 
 
+def test_graphs_match_under_node_and_edge_caps(monkeypatch):
+    for path in stdlib_corpus()[2::40]:
+        for unit in ("function", "class", "file"):
+            got = both(path.read_bytes(), "python", monkeypatch, unit=unit, max_nodes=40, max_edges=90)
+            assert_same(*got, f"{path} {unit} capped")
+
+
 @pytest.mark.skipif(not RUNTIME.exists(), reason="no tree-sitter runtime sources under build/")
 @pytest.mark.parametrize("language", ["c", "cpp"])
 def test_graphs_match_on_the_tree_sitter_runtime_sources(language, monkeypatch):
