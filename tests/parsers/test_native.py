@@ -65,10 +65,15 @@ def test_graphs_match_on_stdlib_files(monkeypatch):
 
 
 def test_graphs_match_under_node_and_edge_caps(monkeypatch):
+    cut_nodes = cut_edges = 0
     for path in stdlib_corpus()[2::40]:
         for unit in ("function", "class", "file"):
-            got = both(path.read_bytes(), "python", monkeypatch, unit=unit, max_nodes=40, max_edges=90)
-            assert_same(*got, f"{path} {unit} capped")
+            for caps in ({"max_nodes": 40}, {"max_edges": 90}):
+                got = both(path.read_bytes(), "python", monkeypatch, unit=unit, **caps)
+                assert_same(*got, f"{path} {unit} {caps}")
+                cut_nodes += sum(got[0].truncated_nodes)
+                cut_edges += sum(got[0].truncated_edges)
+    assert cut_nodes and cut_edges
 
 
 @pytest.mark.skipif(not RUNTIME.exists(), reason="no tree-sitter runtime sources under build/")
