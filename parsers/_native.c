@@ -1066,6 +1066,46 @@ done:
     return result;
 }
 
+/* The accesses of one point whose subtrees are ``roots``, as (node, name, mode) tuples in evaluation order
+ * (parsers/dataflow.py: scan_points gives the same, with order keys). */
+static PyObject *native_scan_accesses(PyObject *self, PyObject *args) {
+    PyObject *capsule, *roots_list;
+    if (!PyArg_ParseTuple(args, "OO!", &capsule, &PyList_Type, &roots_list)) return NULL;
+    Ctx *c = PyCapsule_GetPointer(capsule, "galla.native.ctx");
+    if (!c) return NULL;
+    Vec roots = {0};
+    RawList raw = {0};
+    PyObject *out = NULL;
+    for (Py_ssize_t j = 0; j < PyList_GET_SIZE(roots_list); j++) {
+        long long r = PyLong_AsLongLong(PyList_GET_ITEM(roots_list, j));
+        if (r == -1 && PyErr_Occurred()) goto done;
+        if (r >= c->n) {
+            PyErr_SetString(PyExc_ValueError, "scan_accesses: node out of range");
+            goto done;
+        }
+        if (vec_push(&roots, r) < 0) {
+            PyErr_NoMemory();
+            goto done;
+        }
+    }
+    int sorted;
+    if (scan_roots(c, roots.v, roots.n, &raw, &sorted) < 0) goto done;
+    out = PyList_New(raw.n);
+    if (!out) goto done;
+    for (Py_ssize_t i = 0; i < raw.n; i++) {
+        PyObject *t = Py_BuildValue("(LOi)", (long long)raw.v[i].node, raw.v[i].name, raw.v[i].mode);
+        if (!t) {
+            Py_CLEAR(out);
+            goto done;
+        }
+        PyList_SET_ITEM(out, i, t);
+    }
+done:
+    raw_clear(&raw);
+    free(roots.v);
+    return out;
+}
+
 /* --- units ------------------------------------------------------------------------------------ */
 
 static int line_of(const int64_t *ls, Py_ssize_t nls, int64_t pos) {
@@ -1254,6 +1294,8 @@ static PyMethodDef methods[] = {
      "LAST_LEXICAL_USE): add the CFG_NEXT and def-use edges of one scope to ctx (see take_edges)"},
     {"computed_from", native_computed_from, METH_VARARGS,
      "computed_from(ctx, nodes, fields, COMPUTED_FROM): add the COMPUTED_FROM edges of assignments to ctx"},
+    {"scan_accesses", native_scan_accesses, METH_VARARGS,
+     "scan_accesses(ctx, roots) -> [(node, name, mode)] of one point whose subtrees are roots"},
     {"slice_units", native_slice_units, METH_VARARGS,
      "slice_units(src, dst, typ, roots, stop, kind, start, end, source, global_kind, named, max_nodes, max_edges) "
      "-> (node_off, edge_off, per_unit, columns)"},

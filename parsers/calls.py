@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from parsers.dataflow import WRITE, DataTables, data_tables, scan
+from parsers.dataflow import WRITE, DataTables, data_tables, subtree_accesses
 from parsers.graph import EdgeType
 from parsers.languages import LanguageSpec
 from parsers.names import class_units, name_parts, name_tables, qualified_path, unit_name, unit_parameters
@@ -32,9 +32,8 @@ def _formals(ft: FlatTree, dt: DataTables, fn: int, params_fid: int) -> list[tup
         params = unit_parameters(ft, dt.flow.tab.spec, fn)
     if params < 0:
         return []
-    acc: list[tuple] = []
-    scan(ft, dt, params, acc)
-    return [(name, node) for _, node, name, mode in sorted(acc, key=lambda a: a[1]) if mode & WRITE]
+    acc = sorted(subtree_accesses(ft, dt, params), key=lambda a: a[0])
+    return [(name, node) for node, name, mode in acc if mode & WRITE]
 
 
 def call_edges(

@@ -130,22 +130,48 @@ def data_tables(spec: LanguageSpec) -> DataTables:
 SKIP, DEFER, COMP, IDENT, HEADER = 1, 2, 4, 8, 16
 
 
-@dataclass(slots=True)
 class Events:
-    """Per-file index of the nodes a scan stops at, in preorder (parallel lists)."""
+    """Per-file index of the nodes a scan stops at, in preorder: ``arrays`` (node, flag, mode,
+    defer_key, parent as int64, for the C core) and, built on first use by the Python passes, the same
+    columns as lists plus ``name``.
 
-    node: list[int]
-    flag: list[int]
-    """Bit set of SKIP (nested scope or class), DEFER (evaluated late), COMP (comprehension), IDENT."""
-    mode: list[int]
-    """IDENT events: READ, WRITE or UPDATE."""
-    name: list[bytes | None]
-    defer_key: list[int]
-    """DEFER events: the order key of the deferred part (its parent's last node)."""
-    parent: list[int]
-    """DEFER events: the parent, to order an outer deferred part after inner ones with the same key."""
-    arrays: tuple[np.ndarray, ...] = ()
-    """node, flag, mode, defer_key, parent as int64 arrays (for the C core)."""
+    ``flag``: bit set of SKIP (nested scope or class), DEFER (evaluated late), COMP (comprehension),
+    IDENT, HEADER; ``mode``: READ, WRITE or UPDATE of IDENT events; ``defer_key``: of DEFER events, the
+    order key of the deferred part (its parent's last node); ``parent``: of DEFER events, to order an
+    outer deferred part after inner ones with the same key; ``name``: the text of IDENT events.
+    """
+
+    __slots__ = ("_ident", "_lists", "_name", "_source", "arrays")
+
+    def __init__(self, arrays: tuple[np.ndarray, ...], source: bytes, ident: tuple[np.ndarray, ...]) -> None:
+        self.arrays = arrays
+        self._source = source
+        self._ident = ident  # positions, starts, ends of the IDENT events
+        self._lists: list[list[int] | None] = [None] * len(arrays)
+        self._name: list[bytes | None] | None = None
+
+    def _column(self, i: int) -> list[int]:
+        col = self._lists[i]
+        if col is None:
+            col = self._lists[i] = self.arrays[i].tolist()
+        return col
+
+    node = property(lambda self: self._column(0))
+    flag = property(lambda self: self._column(1))
+    mode = property(lambda self: self._column(2))
+    defer_key = property(lambda self: self._column(3))
+    parent = property(lambda self: self._column(4))
+
+    @property
+    def name(self) -> list[bytes | None]:
+        if self._name is None:
+            src = self._source
+            names: list[bytes | None] = [None] * len(self.arrays[0])
+            pos, starts, ends = (a.tolist() for a in self._ident)
+            for j, a, b in zip(pos, starts, ends, strict=True):
+                names[j] = src[a:b]
+            self._name = names
+        return self._name
 
 
 def access_modes(ft: FlatTree, dt: DataTables, ids: np.ndarray) -> np.ndarray:
@@ -227,34 +253,22 @@ def events(ft: FlatTree, dt: DataTables) -> Events:
     mode[ids] = modes
     flag[ids[modes > 0]] |= IDENT
     nodes = np.flatnonzero(flag)
-    src = ft.source
     flags = flag[nodes]
-    is_ident = (flags & IDENT) > 0
-    names: list[bytes | None] = [None] * len(nodes)
-    id_pos = np.flatnonzero(is_ident).tolist()
-    id_nodes = nodes[is_ident]
-    starts = ft.array("start")[id_nodes].tolist()
-    ends = ft.array("end")[id_nodes].tolist()
-    for j, a, b in zip(id_pos, starts, ends, strict=True):
-        names[j] = src[a:b]
+    id_pos = np.flatnonzero((flags & IDENT) > 0)
+    id_nodes = nodes[id_pos]
     columns = (nodes, flags, mode[nodes], defer_key[nodes], parent[nodes])
     columns = tuple(np.ascontiguousarray(c, dtype=np.int64) for c in columns)
-    ev = Events(
-        columns[0].tolist(),
-        columns[1].tolist(),
-        columns[2].tolist(),
-        names,
-        columns[3].tolist(),
-        columns[4].tolist(),
-        columns,
-    )
+    ident = (id_pos, ft.array("start")[id_nodes], ft.array("end")[id_nodes])
+    ev = Events(columns, ft.source, ident)
     ft.memo[key] = ev
     return ev
 
 
-def scan(ft: FlatTree, dt: DataTables, root: int, out: list[tuple[tuple, int, Name, int]]) -> None:
-    """Append the accesses in the subtree of ``root`` as ``(order, node, name, mode)``."""
-    out.extend(scan_points(ft, dt, [[root]])[0])
+def subtree_accesses(ft: FlatTree, dt: DataTables, root: int) -> list[tuple[int, Name, int]]:
+    """The accesses in the subtree of ``root`` in evaluation order, as ``(node, name, mode)``."""
+    if _tree.native is not None:
+        return _tree.native.scan_accesses(_native_context(ft, dt.flow.tab.spec), [root])
+    return [(node, name, mode) for _, node, name, mode in scan_points(ft, dt, [[root]])[0]]
 
 
 Access = tuple[tuple, int, Name, int]
