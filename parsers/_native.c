@@ -893,6 +893,24 @@ done:
     return rc;
 }
 
+/* The node indices of a Python list into ``out`` (reset first); -1 where a point reads nothing. */
+static int nodes_from_list(const Ctx *c, PyObject *list, Vec *out, const char *who) {
+    out->n = 0;
+    for (Py_ssize_t j = 0; j < PyList_GET_SIZE(list); j++) {
+        long long r = PyLong_AsLongLong(PyList_GET_ITEM(list, j));
+        if (r == -1 && PyErr_Occurred()) return -1;
+        if (r >= c->n) {
+            PyErr_Format(PyExc_ValueError, "%s: node out of range", who);
+            return -1;
+        }
+        if (vec_push(out, r) < 0) {
+            PyErr_NoMemory();
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static PyObject *native_scope_flow(PyObject *self, PyObject *args) {
     PyObject *capsule, *reads, *succ, *anchor;
     long long cfg, lw, lr, lex;
@@ -939,16 +957,7 @@ static PyObject *native_scope_flow(PyObject *self, PyObject *args) {
             PyErr_SetString(PyExc_TypeError, "scope_flow: reads rows must be lists of nodes");
             goto done;
         }
-        roots.n = 0;
-        for (Py_ssize_t j = 0; j < PyList_GET_SIZE(row); j++) {
-            long long r = PyLong_AsLongLong(PyList_GET_ITEM(row, j));
-            if (r == -1 && PyErr_Occurred()) goto done;
-            if (r >= c->n) {
-                PyErr_SetString(PyExc_ValueError, "scope_flow: node out of range");
-                goto done;
-            }
-            if (vec_push(&roots, r) < 0) goto nomem;
-        }
+        if (nodes_from_list(c, row, &roots, "scope_flow") < 0) goto done;
         RawList raw = {0};
         int sorted;
         if (scan_roots(c, roots.v, roots.n, &raw, &sorted) < 0) {
@@ -1076,18 +1085,7 @@ static PyObject *native_scan_accesses(PyObject *self, PyObject *args) {
     Vec roots = {0};
     RawList raw = {0};
     PyObject *out = NULL;
-    for (Py_ssize_t j = 0; j < PyList_GET_SIZE(roots_list); j++) {
-        long long r = PyLong_AsLongLong(PyList_GET_ITEM(roots_list, j));
-        if (r == -1 && PyErr_Occurred()) goto done;
-        if (r >= c->n) {
-            PyErr_SetString(PyExc_ValueError, "scan_accesses: node out of range");
-            goto done;
-        }
-        if (vec_push(&roots, r) < 0) {
-            PyErr_NoMemory();
-            goto done;
-        }
-    }
+    if (nodes_from_list(c, roots_list, &roots, "scan_accesses") < 0) goto done;
     int sorted;
     if (scan_roots(c, roots.v, roots.n, &raw, &sorted) < 0) goto done;
     out = PyList_New(raw.n);
