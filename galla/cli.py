@@ -171,9 +171,12 @@ def print_build_summary(report) -> None:
     edges = ", ".join(f"{k} {v:,}" for k, v in sorted(m["edge_counts"].items(), key=lambda kv: -kv[1]))
     console.print(f"edges: {edges or 'none'}")
     rate = t["bytes"] / 1e6 / report.seconds if report.seconds else 0.0
+    from parsers import tree
+
+    engine = "C core" if tree.native is not None else "pure-Python engine (run setup.sh to build the C core)"
     console.print(
         f"{t['units']:,} units from {t['files_parsed']:,} files in {report.seconds:.1f} s ({rate:.1f} MB/s); "
-        f"{report.cached_files:,} files from cache"
+        f"{report.cached_files:,} files from cache; {engine}"
     )
     if t["files_skipped"]:
         reasons = ", ".join(f"{k} {v}" for k, v in m["skipped_by_reason"].items())
