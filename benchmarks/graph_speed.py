@@ -4,7 +4,8 @@ Run from the repository root (the references need ``bash benchmarks/setup_refere
 
     python benchmarks/graph_speed.py --json runs/graph_speed.json
 
-``--skip-python-graphs`` leaves out the slowest reference (about 3 minutes), ``--skip-references`` both.
+``--skip-python-graphs`` leaves out the slowest reference (3-4 minutes per repeat), ``--skip-references``
+both.
 
 Corpus: every ``.py`` file under the running interpreter's ``sysconfig.get_paths()["stdlib"]`` minus the
 directories ``site-packages``, ``test``, ``tests`` and ``idle_test`` (734 files, 12.1 MB on CPython
@@ -276,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--repeat", type=int, default=3, help="runs of every row (python-graphs: minutes each); best counts"
     )
-    ap.add_argument("--skip-python-graphs", action="store_true", help="leave out python-graphs (~3 min)")
+    ap.add_argument("--skip-python-graphs", action="store_true", help="leave out python-graphs (slowest)")
     ap.add_argument("--skip-references", action="store_true", help="leave out both reference extractors")
     ap.add_argument("--root", type=Path, help="corpus root (default: this interpreter's stdlib)")
     args = ap.parse_args(argv)

@@ -233,8 +233,7 @@ def _db(cache: Path) -> sqlite3.Connection:
         except sqlite3.DatabaseError:
             if attempt:
                 raise
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{path}{suffix}").unlink(missing_ok=True)
+            _remove_db(path)
     _DB = (os.getpid(), cache, con)
     return con
 
@@ -248,8 +247,12 @@ def _check_cache(cache: Path) -> None:
         ok = False
     _close_db()
     if not ok:
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        _remove_db(path)
+
+
+def _remove_db(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
 def _close_db() -> None:

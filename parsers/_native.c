@@ -1279,10 +1279,6 @@ static PyObject *native_take_edges(PyObject *self, PyObject *capsule) {
     return r;
 }
 
-static PyObject *native_runtime_version(PyObject *self, PyObject *noargs) {
-    return Py_BuildValue("(ii)", TREE_SITTER_LANGUAGE_VERSION, TREE_SITTER_MIN_COMPATIBLE_LANGUAGE_VERSION);
-}
-
 static PyMethodDef methods[] = {
     {"flatten", native_flatten, METH_VARARGS,
      "flatten(language, source, keep, comments) -> (lists, int64 buffers, error ranges)"},
@@ -1299,7 +1295,6 @@ static PyMethodDef methods[] = {
      "-> (node_off, edge_off, per_unit, columns)"},
     {"take_edges", native_take_edges, METH_O,
      "take_edges(ctx) -> (type, src, dst) int64 buffers of the edges scope_flow emitted since the last call"},
-    {"abi_range", native_runtime_version, METH_NOARGS, "(newest, oldest) grammar ABI the runtime reads"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -442,15 +442,16 @@ def scope_edges(
         scope_dataflow(ft, spec, cfg, edges, want)
 
 
+_NATIVE_KEY = "dataflow.native"
+"""Where a file's C-core context lives in ``FlatTree.memo``."""
+
+
 def native_edges(ft: FlatTree) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """(type, src, dst) of the edges the C core has emitted for ``ft`` so far, or None."""
     ctx = ft.memo.get(_NATIVE_KEY)
     if ctx is None:
         return None
     return tuple(np.frombuffer(b, dtype=np.int64) for b in _tree.native.take_edges(ctx))  # type: ignore[return-value]
-
-
-_NATIVE_KEY = "dataflow.native"
 
 
 def _native_context(ft: FlatTree, spec: LanguageSpec):
@@ -636,7 +637,6 @@ def computed_from(
     ``within``: a node mask; only assignments inside it are looked at.
     """
     dt = data_tables(spec)
-    et, es, ed = edges
     assign, fields = _assignment_tables(spec)
     if not assign:
         return
@@ -644,6 +644,7 @@ def computed_from(
         nodes = np.asarray(ft.nodes_of(frozenset(assign), within), dtype=np.int64)
         _tree.native.computed_from(_native_context(ft, spec), nodes, fields, EdgeType.COMPUTED_FROM)
         return
+    et, es, ed = edges
     kind, field, stop = ft.kind, ft.field, ft.stop
     ev = events(ft, dt)
     ev_node, ev_flag, ev_mode = ev.node, ev.flag, ev.mode

@@ -169,6 +169,11 @@ def load_streams(cfg: TrainConfig) -> dict[str, list[dict[str, Any]]]:
         out["graph"] = graph
     if st.text:
         out["text"] = st.text
-    if (cfg.data.graphs or cfg.data.task_files) and not graph:
-        raise ConfigError("data.graphs / data.task_files: no graph records could be built (empty datasets?)")
+    check_graph_records(cfg, len(graph))
     return out
+
+
+def check_graph_records(cfg: TrainConfig, n: int) -> None:
+    """Fail when graph data was configured but ``n`` (the records it gave) is 0."""
+    if (cfg.data.graphs or cfg.data.task_files) and not n:
+        raise ConfigError("data.graphs / data.task_files: no graph records could be built (empty datasets?)")

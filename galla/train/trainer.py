@@ -45,7 +45,7 @@ from galla.train.data import (
 )
 from galla.train.objective import Objective
 from galla.train.params import Parameterisation, apply_params, trainable_summary
-from galla.train.streams import open_streams
+from galla.train.streams import check_graph_records, open_streams
 
 console = Console(stderr=True)
 RESUME_KEYS = (
@@ -276,10 +276,7 @@ class Trainer:
                 "graph": self._encode_stream("graph", graph, enc),
                 "text": self._encode_stream("text", text(), enc),
             }
-        if (cfg.data.graphs or cfg.data.task_files) and not records["graph"]:
-            raise ConfigError(
-                "data.graphs / data.task_files: no graph records could be built (empty datasets?)"
-            )
+        check_graph_records(cfg, records["graph"])
         self.dropped = dict(enc.dropped)
         self.held_out: dict[str, list[Example]] = {}
         if cfg.run.eval_samples:
