@@ -12,6 +12,9 @@
  * scope_flow(ctx, reads, succ, anchor, ...): one scope's CFG_NEXT edges, its points' variable
  *     accesses (parsers/dataflow.py: scan_points) and the def-use fixpoint over them (LAST_WRITE,
  *     LAST_READ, LAST_LEXICAL_USE).
+ * flow_tables(...), build_cfg(ctx, flow, parent, scope, hint): a language's control-flow tables, and
+ *     one scope's CFG built from them exactly as parsers/controlflow.py's _Builder builds it.
+ * scope_flows(ctx, flow, parent, scopes, ...): build_cfg then scope_flow for every scope of a file.
  * computed_from(ctx, nodes, fields, type): COMPUTED_FROM edges of assignments.
  * take_edges(ctx): the edges added so far, as int64 buffers, in the order the Python engine
  *     appends them.
@@ -911,56 +914,27 @@ static int nodes_from_list(const Ctx *c, PyObject *list, Vec *out, const char *w
     return 0;
 }
 
-static PyObject *native_scope_flow(PyObject *self, PyObject *args) {
-    PyObject *capsule, *reads, *succ, *anchor;
-    long long cfg, lw, lr, lex;
-    int want_cfg, want_lex, want_w, want_r;
-    if (!PyArg_ParseTuple(args, "OO!OO!ppppLLLL", &capsule, &PyList_Type, &reads, &succ, &PyList_Type, &anchor,
-                          &want_cfg, &want_lex, &want_w, &want_r, &cfg, &lw, &lr, &lex))
-        return NULL;
-    Ctx *c = PyCapsule_GetPointer(capsule, "galla.native.ctx");
-    if (!c) return NULL;
-    Py_ssize_t npts = PyList_GET_SIZE(reads);
-    if (PyList_GET_SIZE(anchor) != npts) {
-        PyErr_SetString(PyExc_ValueError, "scope_flow: reads and anchor differ in length");
-        return NULL;
+/* One scope's edges from its points in C arrays: ``anchor`` (node per point), ``roff``/``rflat`` (CSR:
+ * the subtree roots each point reads, in order), ``soff``/``sflat`` (CSR: successor points). Emits the
+ * CFG_NEXT edges, then the def-use edges (reaching_core); 0, or -1 with an exception. */
+static int flow_core(Ctx *c, Py_ssize_t npts, const int64_t *anchor, const Py_ssize_t *roff, const int64_t *rflat,
+                     const Py_ssize_t *soff, const Py_ssize_t *sflat, int want_cfg, int64_t cfg, const Sink *sink) {
+    if (want_cfg) {
+        for (Py_ssize_t p = 0; p < npts; p++)
+            for (Py_ssize_t j = soff[p]; j < soff[p + 1]; j++)
+                if (sink_add(sink, cfg, anchor[p], anchor[sflat[j]]) < 0) return -1;
     }
-    Py_ssize_t *succ_off = NULL, *succ_flat = succ_csr(succ, npts, &succ_off);
-    if (!succ_flat) return NULL;
-    PyObject *result = NULL, *names = NULL;
+    if (!(sink->want_lex || sink->want_w || sink->want_r)) return 0;
+    int rc = -1;
+    PyObject *names = PyDict_New();
     Py_ssize_t *aoff = calloc((size_t)npts + 1, sizeof(Py_ssize_t));
     Access *acc = NULL;
     Py_ssize_t nacc = 0, capacc = 0;
-    Vec roots = {0};
-    if (!aoff) goto nomem;
-    Sink sink = {&c->et, &c->es, &c->ed, lw, lr, lex, want_lex, want_w, want_r};
-    if (want_cfg) {
-        for (Py_ssize_t p = 0; p < npts; p++) {
-            long long a = PyLong_AsLongLong(PyList_GET_ITEM(anchor, p));
-            if (a == -1 && PyErr_Occurred()) goto done;
-            for (Py_ssize_t j = succ_off[p]; j < succ_off[p + 1]; j++) {
-                long long b = PyLong_AsLongLong(PyList_GET_ITEM(anchor, succ_flat[j]));
-                if (b == -1 && PyErr_Occurred()) goto done;
-                if (sink_add(&sink, cfg, a, b) < 0) goto done;
-            }
-        }
-    }
-    if (!(want_lex || want_w || want_r)) {
-        result = Py_NewRef(Py_None);
-        goto done;
-    }
-    names = PyDict_New();
-    if (!names) goto done;
+    if (!names || !aoff) goto nomem;
     for (Py_ssize_t p = 0; p < npts; p++) {
-        PyObject *row = PyList_GET_ITEM(reads, p);
-        if (!PyList_Check(row)) {
-            PyErr_SetString(PyExc_TypeError, "scope_flow: reads rows must be lists of nodes");
-            goto done;
-        }
-        if (nodes_from_list(c, row, &roots, "scope_flow") < 0) goto done;
         RawList raw = {0};
         int sorted;
-        if (scan_roots(c, roots.v, roots.n, &raw, &sorted) < 0) {
+        if (scan_roots(c, rflat ? rflat + roff[p] : NULL, roff[p + 1] - roff[p], &raw, &sorted) < 0) {
             raw_clear(&raw);
             goto done;
         }
@@ -997,18 +971,65 @@ static PyObject *native_scope_flow(PyObject *self, PyObject *args) {
         raw_clear(&raw);
         aoff[p + 1] = nacc;
     }
-    if (reaching_core(acc, nacc, aoff, npts, PyDict_GET_SIZE(names), succ_off, succ_flat, &sink) < 0) goto done;
-    result = Py_NewRef(Py_None);
+    rc = reaching_core(acc, nacc, aoff, npts, PyDict_GET_SIZE(names), soff, sflat, sink);
     goto done;
 nomem:
-    PyErr_NoMemory();
+    if (!PyErr_Occurred()) PyErr_NoMemory();
 done:
     Py_XDECREF(names);
-    free(succ_off);
-    free(succ_flat);
     free(aoff);
     free(acc);
+    return rc;
+}
+
+static PyObject *native_scope_flow(PyObject *self, PyObject *args) {
+    PyObject *capsule, *reads, *succ, *anchor;
+    long long cfg, lw, lr, lex;
+    int want_cfg, want_lex, want_w, want_r;
+    if (!PyArg_ParseTuple(args, "OO!OO!ppppLLLL", &capsule, &PyList_Type, &reads, &succ, &PyList_Type, &anchor,
+                          &want_cfg, &want_lex, &want_w, &want_r, &cfg, &lw, &lr, &lex))
+        return NULL;
+    Ctx *c = PyCapsule_GetPointer(capsule, "galla.native.ctx");
+    if (!c) return NULL;
+    Py_ssize_t npts = PyList_GET_SIZE(reads);
+    if (PyList_GET_SIZE(anchor) != npts) {
+        PyErr_SetString(PyExc_ValueError, "scope_flow: reads and anchor differ in length");
+        return NULL;
+    }
+    Py_ssize_t *succ_off = NULL, *succ_flat = succ_csr(succ, npts, &succ_off);
+    if (!succ_flat) return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t *roff = calloc((size_t)npts + 1, sizeof(Py_ssize_t));
+    Vec anchors = {0}, roots = {0}, row_nodes = {0};
+    if (!roff) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    if (nodes_from_list(c, anchor, &anchors, "scope_flow") < 0) goto done;
+    for (Py_ssize_t p = 0; p < npts; p++) {
+        PyObject *row = PyList_GET_ITEM(reads, p);
+        if (!PyList_Check(row)) {
+            PyErr_SetString(PyExc_TypeError, "scope_flow: reads rows must be lists of nodes");
+            goto done;
+        }
+        if (nodes_from_list(c, row, &row_nodes, "scope_flow") < 0) goto done;
+        for (Py_ssize_t j = 0; j < row_nodes.n; j++)
+            if (vec_push(&roots, row_nodes.v[j]) < 0) {
+                PyErr_NoMemory();
+                goto done;
+            }
+        roff[p + 1] = roots.n;
+    }
+    Sink sink = {&c->et, &c->es, &c->ed, lw, lr, lex, want_lex, want_w, want_r};
+    if (flow_core(c, npts, anchors.v, roff, roots.v, succ_off, succ_flat, want_cfg, cfg, &sink) < 0) goto done;
+    result = Py_NewRef(Py_None);
+done:
+    free(succ_off);
+    free(succ_flat);
+    free(roff);
+    free(anchors.v);
     free(roots.v);
+    free(row_nodes.v);
     return result;
 }
 
@@ -1102,6 +1123,1162 @@ done:
     raw_clear(&raw);
     free(roots.v);
     return out;
+}
+
+/* --- control flow: parsers/controlflow.py's _Builder, in C ------------------------------------- */
+
+/* Compound roles, in the order of ROLES in parsers/controlflow.py. */
+enum { R_IF, R_ELIF, R_ELSE, R_WHILE, R_FOR_EACH, R_FOR, R_DO, R_TRY, R_SWITCH, R_SEQUENCE, R_LABELED, R_CASE };
+
+#define F_NONE (-2) /* a field given as None in the language table */
+#define F_STAR (-3) /* "*" in a head: a field-less child */
+#define CF_MAXF 8
+
+/* Per grammar kind flags (FlowTables' frozensets). */
+enum {
+    KB_BLOCK = 1 << 0, KB_STATEMENT = 1 << 1, KB_FUNCTION = 1 << 2, KB_SCOPE = 1 << 3, KB_RETURN = 1 << 4,
+    KB_BREAK = 1 << 5, KB_CONTINUE = 1 << 6, KB_RAISE = 1 << 7, KB_LOOP = 1 << 8, KB_SWITCH = 1 << 9,
+    KB_LABEL = 1 << 10, KB_INLINE = 1 << 11, KB_SELF_LABELLED = 1 << 12, KB_FALLTHROUGH = 1 << 13,
+    KB_BREAK_TARGET = 1 << 14, KB_GOTO = 1 << 15, KB_NAMED = 1 << 16, KB_LABELED = 1 << 17,
+};
+/* Per compound, per grammar kind: membership in its kind sets. */
+enum { CS_CLAUSE = 1, CS_ELSE = 2, CS_FINALLY = 4, CS_DEFAULT = 8, CS_EMPTY = 16, CS_HEAD = 32 };
+
+typedef struct {
+    int role, nhead, ntail, star_only, fallthrough, has_head_kinds;
+    int64_t head[CF_MAXF], tail[CF_MAXF];
+    int64_t body, alt, target, iterable, init, update, label; /* field ids, -1 absent, F_NONE */
+    const uint8_t *set;                                       /* per kind: CS_* bits */
+    Py_ssize_t npfx;
+    char **pfx; /* default prefixes */
+    Py_ssize_t *pfxlen;
+} Comp;
+
+typedef struct {
+    Py_ssize_t nk;
+    uint32_t *flags;
+    int32_t *comp_of; /* per kind: index into comps, -1 */
+    Comp *comps;
+    Py_ssize_t ncomps;
+    uint8_t *sets;
+    int64_t params_fid, param_fid, body_fid, jump_fid;
+    int nentry, any_label, any_inline;
+    int64_t entry[CF_MAXF];
+} FlowTab;
+
+static void flowtab_destroy(FlowTab *t) {
+    for (Py_ssize_t i = 0; t->comps && i < t->ncomps; i++) {
+        for (Py_ssize_t j = 0; t->comps[i].pfx && j < t->comps[i].npfx; j++) free(t->comps[i].pfx[j]);
+        free(t->comps[i].pfx);
+        free(t->comps[i].pfxlen);
+    }
+    free(t->comps);
+    free(t->flags);
+    free(t->comp_of);
+    free(t->sets);
+    free(t);
+}
+
+static void flowtab_free(PyObject *capsule) {
+    FlowTab *t = PyCapsule_GetPointer(capsule, "galla.native.flow");
+    if (t) flowtab_destroy(t);
+}
+
+/* A tuple of at most CF_MAXF ints into out; its length, or -1 with an exception. */
+static int int_tuple(PyObject *tup, int64_t *out, const char *what) {
+    if (!PyTuple_Check(tup) || PyTuple_GET_SIZE(tup) > CF_MAXF) {
+        PyErr_Format(PyExc_ValueError, "flow_tables: %s must be a tuple of at most %d field ids", what, CF_MAXF);
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(tup); i++) {
+        out[i] = PyLong_AsLongLong(PyTuple_GET_ITEM(tup, i));
+        if (out[i] == -1 && PyErr_Occurred()) return -1;
+    }
+    return (int)PyTuple_GET_SIZE(tup);
+}
+
+/* flow_tables(flags, comp_of, sets, comps, params, param, body, jump_label, entry_fields) -> capsule.
+ * flags: uint32 per kind (KB_*); comp_of: int32 per kind; sets: uint8 per (compound, kind) (CS_*); comps:
+ * tuples (role, head, star_only, body, alternative, target, iterable, init, update, label, tail,
+ * fallthrough, has_head_kinds, default_prefixes). */
+static PyObject *native_flow_tables(PyObject *self, PyObject *args) {
+    Py_buffer fb, cb, sb;
+    PyObject *comps, *entry;
+    long long params, param, body, jump;
+    if (!PyArg_ParseTuple(args, "y*y*y*O!LLLLO!", &fb, &cb, &sb, &PyList_Type, &comps, &params, &param, &body,
+                          &jump, &PyTuple_Type, &entry))
+        return NULL;
+    PyObject *cap = NULL;
+    FlowTab *t = calloc(1, sizeof(FlowTab));
+    if (!t) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    t->nk = fb.len / 4;
+    t->ncomps = PyList_GET_SIZE(comps);
+    if (cb.len != t->nk * 4 || sb.len != t->nk * t->ncomps) {
+        PyErr_SetString(PyExc_ValueError, "flow_tables: tables of inconsistent lengths");
+        goto fail;
+    }
+    t->flags = malloc((size_t)fb.len + 4);
+    t->comp_of = malloc((size_t)cb.len + 4);
+    t->sets = malloc((size_t)sb.len + 1);
+    t->comps = calloc((size_t)t->ncomps + 1, sizeof(Comp));
+    if (!t->flags || !t->comp_of || !t->sets || !t->comps) {
+        PyErr_NoMemory();
+        goto fail;
+    }
+    memcpy(t->flags, fb.buf, (size_t)fb.len);
+    memcpy(t->comp_of, cb.buf, (size_t)cb.len);
+    memcpy(t->sets, sb.buf, (size_t)sb.len);
+    for (Py_ssize_t k = 0; k < t->nk; k++) {
+        if (t->comp_of[k] >= t->ncomps) {
+            PyErr_SetString(PyExc_ValueError, "flow_tables: compound index out of range");
+            goto fail;
+        }
+        t->any_label |= (t->flags[k] & KB_LABEL) != 0;
+        t->any_inline |= (t->flags[k] & KB_INLINE) != 0;
+    }
+    for (Py_ssize_t i = 0; i < t->ncomps; i++) {
+        Comp *m = &t->comps[i];
+        PyObject *head, *tail, *pfx;
+        long long v[7];
+        if (!PyArg_ParseTuple(PyList_GET_ITEM(comps, i), "iO!pLLLLLLLO!ppO!", &m->role, &PyTuple_Type, &head,
+                              &m->star_only, &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &PyTuple_Type, &tail,
+                              &m->fallthrough, &m->has_head_kinds, &PyTuple_Type, &pfx))
+            goto fail;
+        m->body = v[0], m->alt = v[1], m->target = v[2], m->iterable = v[3], m->init = v[4], m->update = v[5];
+        m->label = v[6];
+        if ((m->nhead = int_tuple(head, m->head, "head")) < 0) goto fail;
+        if ((m->ntail = int_tuple(tail, m->tail, "tail")) < 0) goto fail;
+        m->set = t->sets + i * t->nk;
+        m->npfx = PyTuple_GET_SIZE(pfx);
+        m->pfx = calloc((size_t)m->npfx + 1, sizeof(char *));
+        m->pfxlen = calloc((size_t)m->npfx + 1, sizeof(Py_ssize_t));
+        if (!m->pfx || !m->pfxlen) {
+            m->npfx = 0;
+            PyErr_NoMemory();
+            goto fail;
+        }
+        for (Py_ssize_t j = 0; j < m->npfx; j++) {
+            char *s;
+            if (PyBytes_AsStringAndSize(PyTuple_GET_ITEM(pfx, j), &s, &m->pfxlen[j]) < 0) goto fail;
+            if (!(m->pfx[j] = malloc((size_t)m->pfxlen[j] + 1))) {
+                PyErr_NoMemory();
+                goto fail;
+            }
+            memcpy(m->pfx[j], s, (size_t)m->pfxlen[j]);
+        }
+    }
+    t->params_fid = params, t->param_fid = param, t->body_fid = body, t->jump_fid = jump;
+    if ((t->nentry = int_tuple(entry, t->entry, "entry_fields")) < 0) goto fail;
+    cap = PyCapsule_New(t, "galla.native.flow", flowtab_free);
+    if (cap) goto done;
+fail:
+    if (t) flowtab_destroy(t);
+done:
+    PyBuffer_Release(&fb);
+    PyBuffer_Release(&cb);
+    PyBuffer_Release(&sb);
+    return cap;
+}
+
+/* Targets before resolution, as in controlflow.py's Key: node * 8 + tag. */
+enum { T_S, T_I, T_U, T_B, T_T, T_F, NTAGS_POINT = 5 };
+#define KEY(n, tag) ((int64_t)(n) * 8 + (tag))
+#define KEY_NODE(k) ((k) >> 3)
+#define KEY_TAG(k) ((int)((k) & 7))
+#define EXITK ((int64_t)-1)
+
+/* The builder: per-file caches (statements of a block) and per-scope state kept valid by a stamp. */
+typedef struct {
+    const Ctx *c;
+    const FlowTab *t;
+    const int64_t *parent, *kind, *stop, *field, *start;
+    Py_ssize_t n;
+    int64_t scope;
+    int32_t stamp;
+    int err;
+    int32_t *memo_st, *pt_st, *pt, *st_len, *pos;
+    int64_t *memo;
+    Py_ssize_t *st_off;
+    Vec st_pool;                          /* statements of blocks, per file */
+    Vec chain;                            /* after(): the nodes whose result is being found */
+    Vec anchor, roff, rflat, soff, sraw;  /* points: anchor, reads (CSR), raw successor keys (CSR) */
+    Vec pend_fin, pend_key, tof_fin, tof_try; /* finally clauses: pending targets, owning try */
+    Vec hpool, stk_node, stk_hoff, stk_hlen;  /* handler tuples; the work stack */
+    int goto_ready;
+    Vec goto_lab;
+    Vec succ_off, succ_flat; /* resolved successors */
+} CfgB;
+
+#define KF(b, n, bit) ((b)->t->flags[(b)->kind[n]] & (bit))
+#define PUSH(v, x)                                                                                            \
+    do {                                                                                                      \
+        if (vec_push(&(v), (x)) < 0) b->err = 1;                                                            \
+    } while (0)
+
+static inline const Comp *comp_at(const CfgB *b, int64_t n) {
+    int32_t i = b->t->comp_of[b->kind[n]];
+    return i < 0 ? NULL : &b->t->comps[i];
+}
+
+static int64_t field_child(const CfgB *b, int64_t n, int64_t fid) {
+    for (int64_t c = n + 1; c < b->stop[n]; c = b->stop[c])
+        if (b->field[c] == fid) return c;
+    return -1;
+}
+
+/* child(n, fname): first child in field f (F_NONE: the last block child), then via inline children. */
+static int64_t cf_child(const CfgB *b, int64_t n, int64_t f) {
+    if (f == F_NONE) {
+        int64_t found = -1;
+        for (int64_t c = n + 1; c < b->stop[n]; c = b->stop[c])
+            if (KF(b, c, KB_BLOCK)) found = c;
+        return found;
+    }
+    if (f < 0) return -1;
+    int64_t c = field_child(b, n, f);
+    if (c >= 0 || !b->t->any_inline) return c;
+    for (int64_t x = n + 1; x < b->stop[n]; x = b->stop[x])
+        if (b->field[x] == 0 && KF(b, x, KB_INLINE))
+            for (int64_t d = x + 1; d < b->stop[x]; d = b->stop[d])
+                if (b->field[d] == f) return d;
+    return -1;
+}
+
+/* children_with_field(n, f), appended to out. */
+static void cf_children_with_field(CfgB *b, int64_t n, int64_t f, Vec *out) {
+    if (f < 0) return;
+    Py_ssize_t before = out->n;
+    for (int64_t c = n + 1; c < b->stop[n]; c = b->stop[c])
+        if (b->field[c] == f) PUSH(*out, c);
+    if (out->n > before || !b->t->any_inline) return;
+    for (int64_t x = n + 1; x < b->stop[n]; x = b->stop[x])
+        if (b->field[x] == 0 && KF(b, x, KB_INLINE))
+            for (int64_t d = x + 1; d < b->stop[x]; d = b->stop[d])
+                if (b->field[d] == f) PUSH(*out, d);
+}
+
+/* First child of n with a CS_* bit of compound m; -1 if none. */
+static int64_t child_in_set(const CfgB *b, int64_t n, const Comp *m, int bits) {
+    for (int64_t c = n + 1; c < b->stop[n]; c = b->stop[c])
+        if (m->set[b->kind[c]] & bits) return c;
+    return -1;
+}
+
+/* statements(n): the statements directly inside block (or body-less case) n, as b->st_pool[off, off+len). */
+static Py_ssize_t cf_statements(CfgB *b, int64_t n, Py_ssize_t *off) {
+    if (b->st_len[n] < 0) {
+        const Comp *m = comp_at(b, n);
+        int skip_heads = m && m->role == R_CASE;
+        Py_ssize_t o = b->st_pool.n;
+        int32_t len = 0;
+        for (int64_t c = n + 1; c < b->stop[n]; c = b->stop[c]) {
+            if (!KF(b, c, KB_STATEMENT)) continue;
+            int skip = 0;
+            for (int h = 0; skip_heads && h < m->nhead; h++) skip |= b->field[c] == m->head[h];
+            if (skip) continue;
+            b->pos[c] = len++;
+            PUSH(b->st_pool, c);
+        }
+        if (b->err) return 0;
+        b->st_off[n] = o;
+        b->st_len[n] = len;
+    }
+    *off = b->st_off[n];
+    return b->st_len[n];
+}
+
+#define STMT(b, off, i) ((b)->st_pool.v[(off) + (i)])
+
+static int64_t cf_after(CfgB *b, int64_t n);
+
+static int64_t labeled_body(const CfgB *b, int64_t n, const Comp *m) {
+    if (m->body != F_NONE) return cf_child(b, n, m->body);
+    int64_t found = -1;
+    for (int64_t c = n + 1; c < b->stop[n]; c = b->stop[c])
+        if (KF(b, c, KB_STATEMENT)) found = c;
+    return found;
+}
+
+static int64_t case_body(const CfgB *b, int64_t n, const Comp *m) {
+    if (m->body != F_NONE) {
+        int64_t x = cf_child(b, n, m->body);
+        if (x >= 0) return x;
+    }
+    return n;
+}
+
+/* for_inits(n): the initialiser parts of a C-style for, empty ones left out. */
+static void for_inits(CfgB *b, int64_t n, const Comp *m, Vec *out) {
+    Py_ssize_t before = out->n;
+    cf_children_with_field(b, n, m->init, out);
+    Py_ssize_t w = before;
+    for (Py_ssize_t i = before; i < out->n; i++)
+        if (!(m->set[b->kind[out->v[i]]] & CS_EMPTY)) out->v[w++] = out->v[i];
+    out->n = w;
+}
+
+static int64_t cf_first(CfgB *b, int64_t n) {
+    for (;;) {
+        if (b->err) return EXITK;
+        if (KF(b, n, KB_BLOCK)) {
+            Py_ssize_t off, len = cf_statements(b, n, &off);
+            if (!len) return cf_after(b, n);
+            n = STMT(b, off, 0);
+            continue;
+        }
+        const Comp *m = comp_at(b, n);
+        if (!m) return KEY(n, T_S);
+        if ((m->role == R_FOR_EACH || m->role == R_FOR) && m->iterable != F_NONE && cf_child(b, n, m->iterable) >= 0)
+            return KEY(n, T_I);
+        if (m->role == R_FOR) {
+            Vec v = {0};
+            for_inits(b, n, m, &v);
+            Py_ssize_t k = v.n;
+            free(v.v);
+            if (k) return KEY(n, T_I);
+        }
+        if (m->role == R_DO || m->role == R_LABELED) {
+            int64_t body = m->role == R_LABELED ? labeled_body(b, n, m) : cf_child(b, n, m->body);
+            if (body < 0) return cf_after(b, n);
+            n = body;
+            continue;
+        }
+        return KEY(n, T_S);
+    }
+}
+
+/* Cases of switch / handlers of try n: among its children, else among its body's. */
+static void cf_clauses(CfgB *b, int64_t n, const Comp *m, Vec *out) {
+    for (int64_t c = n + 1; c < b->stop[n]; c = b->stop[c])
+        if (m->set[b->kind[c]] & CS_CLAUSE) PUSH(*out, c);
+    if (out->n || m->body == F_NONE) return;
+    int64_t body = cf_child(b, n, m->body);
+    if (body < 0) return;
+    for (int64_t c = body + 1; c < b->stop[body]; c = b->stop[c])
+        if (m->set[b->kind[c]] & CS_CLAUSE) PUSH(*out, c);
+}
+
+static void tof_set(CfgB *b, int64_t fin, int64_t t) {
+    for (Py_ssize_t i = 0; i < b->tof_fin.n; i++)
+        if (b->tof_fin.v[i] == fin) {
+            b->tof_try.v[i] = t;
+            return;
+        }
+    PUSH(b->tof_fin, fin);
+    PUSH(b->tof_try, t);
+}
+
+/* The results of _after_step and friends: a key (returns 1) or a node whose after() it is (0). */
+static int after_try_part(CfgB *b, int64_t t, const Comp *m, int64_t part, int64_t *out) {
+    uint8_t s = m->set[b->kind[part]];
+    if (s & CS_FINALLY) {
+        tof_set(b, part, t);
+        *out = KEY(part, T_F);
+        return 1;
+    }
+    if (!(s & (CS_CLAUSE | CS_ELSE))) { /* the try body itself */
+        int64_t els = child_in_set(b, t, m, CS_ELSE);
+        if (els >= 0) {
+            *out = cf_first(b, els);
+            return 1;
+        }
+    }
+    int64_t fin = child_in_set(b, t, m, CS_FINALLY);
+    if (fin >= 0) {
+        *out = cf_first(b, fin);
+        return 1;
+    }
+    *out = t;
+    return 0;
+}
+
+static int after_case(CfgB *b, int64_t c, const Comp *m, int64_t *out) {
+    int64_t sw = b->parent[c];
+    while (sw >= 0 && !KF(b, sw, KB_SWITCH)) sw = b->parent[sw];
+    if (sw < 0) {
+        *out = b->parent[c];
+        return 0;
+    }
+    const Comp *sm = comp_at(b, sw);
+    if (sm->fallthrough || m->fallthrough) {
+        Vec cases = {0};
+        cf_clauses(b, sw, sm, &cases);
+        Py_ssize_t i = -1;
+        for (Py_ssize_t j = 0; j < cases.n && i < 0; j++)
+            if (cases.v[j] == c) i = j;
+        for (Py_ssize_t j = i >= 0 ? i + 1 : cases.n; j < cases.n; j++) { /* the next case with statements */
+            int64_t nxt = cases.v[j];
+            const Comp *nm = comp_at(b, nxt);
+            Py_ssize_t off, len = cf_statements(b, nm ? case_body(b, nxt, nm) : nxt, &off);
+            if (len) {
+                free(cases.v);
+                *out = cf_first(b, STMT(b, off, 0));
+                return 1;
+            }
+        }
+        free(cases.v);
+    }
+    *out = sw;
+    return 0;
+}
+
+static int is_loop_role(int r) { return r == R_WHILE || r == R_FOR_EACH || r == R_FOR || r == R_DO; }
+
+static int after_step(CfgB *b, int64_t n, int64_t *out) {
+    int64_t p = b->parent[n];
+    if (p < 0 || n == b->scope || (p == b->scope && !KF(b, p, KB_BLOCK))) {
+        *out = EXITK;
+        return 1;
+    }
+    const Comp *m = comp_at(b, p);
+    if (KF(b, p, KB_BLOCK) || (m && m->role == R_CASE && case_body(b, p, m) == p)) {
+        Py_ssize_t off, len = cf_statements(b, p, &off);
+        Py_ssize_t i = b->pos[n] >= 0 ? b->pos[n] : len - 1; /* a non-statement child: the end */
+        if (i + 1 < len) {
+            *out = cf_first(b, STMT(b, off, i + 1));
+            return 1;
+        }
+        if (m) return after_case(b, p, m, out);
+        *out = p;
+        return 0;
+    }
+    if (!m) {
+        *out = p;
+        return 0;
+    }
+    int is_alt = m->alt >= 0 && b->field[n] == m->alt;
+    switch (m->role) {
+    case R_WHILE:
+    case R_FOR_EACH:
+    case R_DO:
+        *out = is_alt ? p : KEY(p, T_S);
+        return !is_alt;
+    case R_FOR:
+        if (is_alt) {
+            *out = p;
+            return 0;
+        }
+        *out = m->update != F_NONE && cf_child(b, p, m->update) >= 0 ? KEY(p, T_U) : KEY(p, T_S);
+        return 1;
+    case R_TRY:
+        return after_try_part(b, p, m, n, out);
+    case R_CASE:
+        return after_case(b, p, m, out);
+    }
+    if (m->role == R_SEQUENCE && m->ntail) {
+        *out = KEY(p, T_T);
+        return 1;
+    }
+    if (m->role == R_ELIF || m->role == R_ELSE || m->role == R_SEQUENCE) {
+        int64_t gp = b->parent[p];
+        const Comp *gm = gp >= 0 ? comp_at(b, gp) : NULL;
+        if (gm && gm->role == R_TRY) return after_try_part(b, gp, gm, p, out);
+        if (gm && is_loop_role(gm->role)) {
+            *out = gp; /* loop else clause: leaves the loop */
+            return 0;
+        }
+        *out = gp < 0 || !gm || gm->role != R_IF ? p : gp;
+        return 0;
+    }
+    *out = p;
+    return 0;
+}
+
+static int64_t cf_after(CfgB *b, int64_t n) {
+    Py_ssize_t base = b->chain.n;
+    int64_t res;
+    for (;;) {
+        if (b->err) {
+            res = EXITK;
+            break;
+        }
+        if (b->memo_st[n] == b->stamp) {
+            res = b->memo[n];
+            break;
+        }
+        PUSH(b->chain, n);
+        int64_t v;
+        if (after_step(b, n, &v)) {
+            res = v;
+            break;
+        }
+        n = v;
+    }
+    for (Py_ssize_t i = base; i < b->chain.n; i++) {
+        b->memo[b->chain.v[i]] = res;
+        b->memo_st[b->chain.v[i]] = b->stamp;
+    }
+    b->chain.n = base;
+    return res;
+}
+
+/* head_nodes(n): the children a compound's own point evaluates, in order. */
+static void head_nodes(CfgB *b, int64_t n, const Comp *m, Vec *out) {
+    if (m->star_only) {
+        int64_t body = cf_child(b, n, m->body);
+        for (int64_t c = n + 1; c < b->stop[n]; c = b->stop[c])
+            if (b->field[c] != m->body && b->field[c] != m->alt && c != body && !KF(b, c, KB_BLOCK) && !comp_at(b, c))
+                PUSH(*out, c);
+        return;
+    }
+    Py_ssize_t before = out->n;
+    for (int h = 0; h < m->nhead; h++) cf_children_with_field(b, n, m->head[h], out);
+    if (m->has_head_kinds)
+        for (int64_t c = n + 1; c < b->stop[n]; c = b->stop[c])
+            if (m->set[b->kind[c]] & CS_HEAD) PUSH(*out, c);
+    for (Py_ssize_t i = before + 1; i < out->n; i++) { /* insertion sort: a few nodes */
+        int64_t x = out->v[i];
+        Py_ssize_t j = i;
+        while (j > before && out->v[j - 1] > x) {
+            out->v[j] = out->v[j - 1];
+            j--;
+        }
+        out->v[j] = x;
+    }
+}
+
+static int64_t for_condition(const CfgB *b, int64_t n, const Comp *m) {
+    for (int h = 0; h < m->nhead; h++) {
+        int64_t c = -1;
+        if (m->head[h] != F_STAR) {
+            c = cf_child(b, n, m->head[h]);
+        } else {
+            for (int64_t x = n + 1; x < b->stop[n] && c < 0; x = b->stop[x])
+                if (b->field[x] == 0 && KF(b, x, KB_NAMED) && !KF(b, x, KB_BLOCK) && !comp_at(b, x) &&
+                    !KF(b, x, KB_INLINE))
+                    c = x;
+        }
+        if (c >= 0) return c;
+    }
+    return -1;
+}
+
+/* The label node of n (its field f, else its first label-kind child); -1 if none. */
+static int64_t label_node(const CfgB *b, int64_t n, int64_t f) {
+    int64_t c = f != F_NONE ? cf_child(b, n, f) : -1;
+    if (c < 0 && b->t->any_label)
+        for (int64_t x = n + 1; x < b->stop[n] && c < 0; x = b->stop[x])
+            if (KF(b, x, KB_LABEL)) c = x;
+    return c;
+}
+
+static int same_text(const CfgB *b, int64_t x, int64_t y) {
+    if (x < 0 || y < 0) return 0;
+    int64_t lx = b->c->end[x] - b->start[x], ly = b->c->end[y] - b->start[y];
+    return lx == ly && memcmp(b->c->src + b->start[x], b->c->src + b->start[y], (size_t)lx) == 0;
+}
+
+static int64_t continue_key(const CfgB *b, int64_t loop) {
+    const Comp *m = comp_at(b, loop);
+    if (m->role == R_FOR && m->update != F_NONE && cf_child(b, loop, m->update) >= 0) return KEY(loop, T_U);
+    return KEY(loop, T_S);
+}
+
+enum { J_RETURN, J_BREAK, J_CONTINUE, J_RAISE };
+
+/* Target of a return/break/continue/raise at j, detouring through finally clauses. */
+static int64_t jump_target(CfgB *b, int64_t j, int what) {
+    int64_t lab = what == J_BREAK || what == J_CONTINUE ? label_node(b, j, b->t->jump_fid) : -1;
+    int64_t cur = j;
+    for (;;) {
+        if (b->err) return EXITK;
+        int64_t a = b->parent[cur];
+        if (a < 0 || cur == b->scope || a == b->scope) return EXITK;
+        if (lab >= 0 && KF(b, a, KB_SELF_LABELLED) && same_text(b, label_node(b, a, F_NONE), lab)) {
+            if (what == J_BREAK) return cf_after(b, a); /* Rust's `'a: loop { break 'a; }` */
+            if (KF(b, a, KB_LOOP)) return continue_key(b, a);
+        }
+        const Comp *m = comp_at(b, a);
+        if (m) {
+            if (lab >= 0 && m->role == R_LABELED && same_text(b, label_node(b, a, m->label), lab)) {
+                int64_t body = labeled_body(b, a, m);
+                if (what == J_BREAK) return cf_after(b, a);
+                if (body >= 0 && KF(b, body, KB_LOOP)) return continue_key(b, body);
+            }
+            int from_else = m->alt >= 0 && b->field[cur] == m->alt;
+            int leaves = KF(b, a, KB_BREAK_TARGET) && !(KF(b, a, KB_LOOP) && from_else);
+            if (lab < 0 && what == J_BREAK && leaves) return cf_after(b, a);
+            if (lab < 0 && what == J_CONTINUE && KF(b, a, KB_LOOP) && !from_else) return continue_key(b, a);
+            if (m->role == R_TRY && !(m->set[b->kind[cur]] & CS_FINALLY)) {
+                int64_t fin = child_in_set(b, a, m, CS_FINALLY);
+                if (fin >= 0) {
+                    int64_t real = what != J_RAISE ? jump_target(b, a, what) : EXITK;
+                    PUSH(b->pend_fin, fin);
+                    PUSH(b->pend_key, real);
+                    tof_set(b, fin, a);
+                    return cf_first(b, fin);
+                }
+            }
+        }
+        cur = a;
+    }
+}
+
+/* C's `goto l`: where the statement labelled l in this scope starts (else the next one). */
+static int64_t goto_target(CfgB *b, int64_t n) {
+    if (!b->goto_ready) {
+        b->goto_ready = 1;
+        b->goto_lab.n = 0;
+        for (int64_t s = b->scope + 1; s < b->stop[b->scope]; s++) {
+            if (!KF(b, s, KB_LABELED)) continue;
+            int64_t p = b->parent[s];
+            while (p > b->scope && !KF(b, p, KB_SCOPE)) p = b->parent[p];
+            int64_t text = label_node(b, s, comp_at(b, s)->label);
+            if (p != b->scope || text < 0) continue;
+            int seen = 0;
+            for (Py_ssize_t i = 0; i < b->goto_lab.n && !seen; i += 2) seen = same_text(b, b->goto_lab.v[i + 1], text);
+            if (!seen) {
+                PUSH(b->goto_lab, s);
+                PUSH(b->goto_lab, text);
+            }
+        }
+    }
+    int64_t lab = label_node(b, n, b->t->jump_fid);
+    for (Py_ssize_t i = 0; lab >= 0 && i < b->goto_lab.n; i += 2)
+        if (same_text(b, b->goto_lab.v[i + 1], lab)) return cf_first(b, b->goto_lab.v[i]);
+    return cf_after(b, n);
+}
+
+/* Go's `fallthrough`: the first statement of the next case (the switch's end if it is empty). */
+static int64_t fallthrough_target(CfgB *b, int64_t n) {
+    for (int64_t c = b->parent[n]; c >= 0 && c != b->scope; c = b->parent[c]) {
+        const Comp *m = comp_at(b, c);
+        if (!m || m->role != R_CASE) continue;
+        int64_t sw = b->parent[c];
+        while (sw >= 0 && !KF(b, sw, KB_SWITCH)) sw = b->parent[sw];
+        Vec cases = {0};
+        if (sw >= 0) cf_clauses(b, sw, comp_at(b, sw), &cases);
+        Py_ssize_t i = cases.n;
+        for (Py_ssize_t j = 0; j < cases.n && i == cases.n; j++)
+            if (cases.v[j] == c) i = j;
+        if (i + 1 < cases.n) {
+            int64_t nxt = cases.v[i + 1];
+            const Comp *nm = comp_at(b, nxt);
+            Py_ssize_t off, len = cf_statements(b, nm ? case_body(b, nxt, nm) : nxt, &off);
+            if (len) {
+                free(cases.v);
+                return cf_first(b, STMT(b, off, 0));
+            }
+        }
+        free(cases.v);
+        return cf_after(b, sw >= 0 ? sw : c);
+    }
+    return cf_after(b, n);
+}
+
+/* A point: key, anchor node, the roots it reads, its raw successor keys. */
+static void cf_point(CfgB *b, int64_t key, int64_t anchor, const int64_t *reads, Py_ssize_t nreads,
+                     const int64_t *succ, Py_ssize_t nsucc) {
+    Py_ssize_t slot = KEY_TAG(key) * b->n + KEY_NODE(key);
+    b->pt[slot] = (int32_t)b->anchor.n;
+    b->pt_st[slot] = b->stamp;
+    PUSH(b->anchor, anchor);
+    for (Py_ssize_t i = 0; i < nreads; i++) PUSH(b->rflat, reads[i]);
+    PUSH(b->roff, b->rflat.n);
+    for (Py_ssize_t i = 0; i < nsucc; i++) PUSH(b->sraw, succ[i]);
+    PUSH(b->soff, b->sraw.n);
+}
+
+static void push_handlers(CfgB *b, Vec *succ, Py_ssize_t hoff, Py_ssize_t hlen) {
+    for (Py_ssize_t i = 0; i < hlen; i++) PUSH(*succ, b->hpool.v[hoff + i]);
+}
+
+static void push_work(CfgB *b, int64_t n, Py_ssize_t hoff, Py_ssize_t hlen) {
+    PUSH(b->stk_node, n);
+    PUSH(b->stk_hoff, hoff);
+    PUSH(b->stk_hlen, hlen);
+}
+
+static void cf_simple(CfgB *b, int64_t n, Py_ssize_t hoff, Py_ssize_t hlen) {
+    Vec succ = {0};
+    if (KF(b, n, KB_RETURN))
+        PUSH(succ, jump_target(b, n, J_RETURN));
+    else if (KF(b, n, KB_BREAK))
+        PUSH(succ, jump_target(b, n, J_BREAK));
+    else if (KF(b, n, KB_CONTINUE))
+        PUSH(succ, jump_target(b, n, J_CONTINUE));
+    else if (KF(b, n, KB_RAISE)) {
+        if (hlen)
+            push_handlers(b, &succ, hoff, hlen);
+        else
+            PUSH(succ, jump_target(b, n, J_RAISE));
+    } else if (KF(b, n, KB_FALLTHROUGH))
+        PUSH(succ, fallthrough_target(b, n));
+    else if (KF(b, n, KB_GOTO))
+        PUSH(succ, goto_target(b, n));
+    else
+        PUSH(succ, cf_after(b, n));
+    push_handlers(b, &succ, hoff, hlen);
+    cf_point(b, KEY(n, T_S), n, &n, 1, succ.v, succ.n);
+    free(succ.v);
+}
+
+static void cf_compound(CfgB *b, int64_t n, const Comp *m, Py_ssize_t hoff, Py_ssize_t hlen) {
+    int role = m->role;
+    if (role == R_FOR && m->iterable != F_NONE && cf_child(b, n, m->iterable) >= 0) role = R_FOR_EACH;
+    Vec succ = {0}, reads = {0}, parts = {0}, more = {0};
+    if (role == R_LABELED) {
+        int64_t body = labeled_body(b, n, m);
+        if (body >= 0) push_work(b, body, hoff, hlen);
+    } else if (role == R_IF || role == R_ELIF) {
+        int64_t then = cf_child(b, n, m->body);
+        if (then >= 0) PUSH(succ, cf_first(b, then));
+        if (role == R_ELIF) { /* the next alternative of the enclosing if */
+            int64_t p = b->parent[n];
+            const Comp *pm = comp_at(b, p);
+            if (pm) cf_children_with_field(b, p, pm->alt, &parts);
+            Py_ssize_t i = -1;
+            for (Py_ssize_t j = 0; j < parts.n && i < 0; j++)
+                if (parts.v[j] == n) i = j;
+            PUSH(succ, i >= 0 && i + 1 < parts.n ? cf_first(b, parts.v[i + 1]) : cf_after(b, p));
+        } else {
+            cf_children_with_field(b, n, m->alt, &parts);
+            PUSH(succ, parts.n ? cf_first(b, parts.v[0]) : cf_after(b, n));
+            for (Py_ssize_t j = parts.n - 1; j >= 0; j--) push_work(b, parts.v[j], hoff, hlen);
+        }
+        push_handlers(b, &succ, hoff, hlen);
+        head_nodes(b, n, m, &reads);
+        cf_point(b, KEY(n, T_S), n, reads.v, reads.n, succ.v, succ.n);
+        if (then >= 0) push_work(b, then, hoff, hlen);
+    } else if (role == R_WHILE) {
+        int64_t body = cf_child(b, n, m->body);
+        int64_t alt = m->alt != F_NONE ? cf_child(b, n, m->alt) : -1;
+        int64_t exit_key = alt >= 0 ? cf_first(b, alt) : cf_after(b, n);
+        PUSH(succ, body >= 0 ? cf_first(b, body) : KEY(n, T_S));
+        PUSH(succ, exit_key);
+        push_handlers(b, &succ, hoff, hlen);
+        head_nodes(b, n, m, &reads);
+        cf_point(b, KEY(n, T_S), n, reads.v, reads.n, succ.v, succ.n);
+        if (alt >= 0) push_work(b, alt, hoff, hlen);
+        if (body >= 0) push_work(b, body, hoff, hlen);
+    } else if (role == R_FOR_EACH) {
+        int64_t body = cf_child(b, n, m->body);
+        int64_t alt = m->alt != F_NONE ? cf_child(b, n, m->alt) : -1;
+        int64_t it = cf_child(b, n, m->iterable), target = cf_child(b, n, m->target);
+        if (it >= 0) {
+            PUSH(succ, KEY(n, T_S));
+            push_handlers(b, &succ, hoff, hlen);
+            cf_point(b, KEY(n, T_I), it, &it, 1, succ.v, succ.n);
+            succ.n = 0;
+        }
+        int64_t exit_key = alt >= 0 ? cf_first(b, alt) : cf_after(b, n);
+        int64_t into_body = body >= 0 ? cf_first(b, body) : KEY(n, T_S);
+        if (target >= 0) { /* the target is bound on the way into the body, not on the way out */
+            PUSH(succ, KEY(n, T_B));
+            PUSH(succ, exit_key);
+            push_handlers(b, &succ, hoff, hlen);
+            cf_point(b, KEY(n, T_S), n, NULL, 0, succ.v, succ.n);
+            succ.n = 0;
+            PUSH(succ, into_body);
+            push_handlers(b, &succ, hoff, hlen);
+            cf_point(b, KEY(n, T_B), target, &target, 1, succ.v, succ.n);
+        } else {
+            PUSH(succ, into_body);
+            PUSH(succ, exit_key);
+            push_handlers(b, &succ, hoff, hlen);
+            cf_point(b, KEY(n, T_S), n, NULL, 0, succ.v, succ.n);
+        }
+        if (alt >= 0) push_work(b, alt, hoff, hlen);
+        if (body >= 0) push_work(b, body, hoff, hlen);
+    } else if (role == R_FOR) {
+        int64_t body = cf_child(b, n, m->body);
+        int64_t cond = for_condition(b, n, m);
+        if (cond >= 0 && (m->set[b->kind[cond]] & CS_EMPTY)) cond = -1; /* `for (;;)` */
+        for_inits(b, n, m, &parts);
+        cf_children_with_field(b, n, m->update, &more);
+        if (parts.n) {
+            if (KF(b, parts.v[0], KB_BLOCK) || comp_at(b, parts.v[0])) {
+                parts.n = 0;
+            } else {
+                PUSH(succ, KEY(n, T_S));
+                push_handlers(b, &succ, hoff, hlen);
+                cf_point(b, KEY(n, T_I), parts.v[0], parts.v, parts.n, succ.v, succ.n);
+                succ.n = 0;
+            }
+        }
+        PUSH(succ, body >= 0 ? cf_first(b, body) : KEY(n, T_S));
+        if (cond >= 0) PUSH(succ, cf_after(b, n));
+        push_handlers(b, &succ, hoff, hlen);
+        cf_point(b, KEY(n, T_S), n, &cond, cond >= 0, succ.v, succ.n);
+        if (more.n) {
+            succ.n = 0;
+            PUSH(succ, KEY(n, T_S));
+            push_handlers(b, &succ, hoff, hlen);
+            cf_point(b, KEY(n, T_U), more.v[0], more.v, more.n, succ.v, succ.n);
+        }
+        if (body >= 0) push_work(b, body, hoff, hlen);
+    } else if (role == R_DO) {
+        int64_t body = cf_child(b, n, m->body);
+        if (m->nhead) cf_children_with_field(b, n, m->head[0], &reads);
+        if (body >= 0) PUSH(succ, cf_first(b, body));
+        PUSH(succ, cf_after(b, n));
+        push_handlers(b, &succ, hoff, hlen);
+        cf_point(b, KEY(n, T_S), n, reads.v, reads.n, succ.v, succ.n);
+        if (body >= 0) push_work(b, body, hoff, hlen);
+    } else if (role == R_TRY) {
+        int64_t body = cf_child(b, n, m->body);
+        Vec hs = {0};
+        for (int64_t c = n + 1; c < b->stop[n]; c = b->stop[c]) { /* parts: rest (else, finally), hs */
+            uint8_t s = m->set[b->kind[c]];
+            if (s & CS_CLAUSE) PUSH(hs, c);
+            if (s & (CS_ELSE | CS_FINALLY)) PUSH(parts, c);
+        }
+        int64_t fin = -1;
+        for (Py_ssize_t j = 0; j < parts.n && fin < 0; j++)
+            if (m->set[b->kind[parts.v[j]]] & CS_FINALLY) fin = parts.v[j];
+        /* an exception escaping the body goes to a handler, or to the finally clause; one escaping a
+         * handler or the else clause goes to the finally clause; the finally clause then re-raises to
+         * the enclosing handlers (or leaves the scope) */
+        Py_ssize_t eoff = hoff, elen = hlen;
+        if (fin >= 0) {
+            int64_t f0 = cf_first(b, fin);
+            eoff = b->hpool.n, elen = 1;
+            PUSH(b->hpool, f0);
+        }
+        for (Py_ssize_t j = 0; j < hs.n; j++) PUSH(more, cf_first(b, hs.v[j]));
+        if (fin >= 0) PUSH(more, b->hpool.v[eoff]);
+        Py_ssize_t ioff = b->hpool.n, ilen = more.n;
+        for (Py_ssize_t j = 0; j < more.n; j++) PUSH(b->hpool, more.v[j]);
+        if (!ilen) ioff = hoff, ilen = hlen; /* inner or handlers */
+        if (fin >= 0) {
+            if (hlen) {
+                for (Py_ssize_t j = 0; j < hlen; j++) {
+                    PUSH(b->pend_fin, fin);
+                    PUSH(b->pend_key, b->hpool.v[hoff + j]);
+                }
+            } else {
+                PUSH(b->pend_fin, fin);
+                PUSH(b->pend_key, EXITK);
+            }
+            tof_set(b, fin, n);
+        }
+        head_nodes(b, n, m, &reads); /* try-with-resources: the resources, before the body */
+        PUSH(succ, body >= 0 ? cf_first(b, body) : cf_after(b, n));
+        push_handlers(b, &succ, ioff, ilen);
+        cf_point(b, KEY(n, T_S), n, reads.v, reads.n, succ.v, succ.n); /* may raise before the body */
+        for (Py_ssize_t j = hs.n - 1; j >= 0; j--) push_work(b, hs.v[j], eoff, elen);
+        for (Py_ssize_t j = parts.n - 1; j >= 0; j--) {
+            int is_fin = (m->set[b->kind[parts.v[j]]] & CS_FINALLY) != 0;
+            push_work(b, parts.v[j], is_fin ? hoff : eoff, is_fin ? hlen : elen);
+        }
+        if (body >= 0) push_work(b, body, ioff, ilen);
+        free(hs.v);
+    } else if (role == R_SWITCH) {
+        cf_clauses(b, n, m, &parts);
+        int has_default = 0;
+        for (Py_ssize_t j = 0; j < parts.n && !has_default; j++) {
+            int64_t c = parts.v[j];
+            has_default = (m->set[b->kind[c]] & CS_DEFAULT) != 0;
+            for (Py_ssize_t k = 0; k < m->npfx && !has_default; k++)
+                has_default = b->start[c] + m->pfxlen[k] <= (int64_t)b->c->buf[0].len &&
+                              memcmp(b->c->src + b->start[c], m->pfx[k], (size_t)m->pfxlen[k]) == 0;
+        }
+        for (Py_ssize_t j = 0; j < parts.n; j++) PUSH(succ, cf_first(b, parts.v[j]));
+        if (!has_default) PUSH(succ, cf_after(b, n));
+        push_handlers(b, &succ, hoff, hlen);
+        head_nodes(b, n, m, &reads);
+        cf_point(b, KEY(n, T_S), n, reads.v, reads.n, succ.v, succ.n);
+        for (Py_ssize_t j = parts.n - 1; j >= 0; j--) push_work(b, parts.v[j], hoff, hlen);
+    } else if (role == R_CASE) {
+        int64_t body = case_body(b, n, m);
+        if (body == n) {
+            Py_ssize_t off, len = cf_statements(b, n, &off);
+            if (len) {
+                PUSH(succ, cf_first(b, STMT(b, off, 0)));
+            } else { /* an empty case: falls into the next one, or leaves the switch */
+                int64_t nxt;
+                int is_key = after_case(b, n, m, &nxt);
+                PUSH(succ, is_key ? nxt : cf_after(b, nxt));
+            }
+            for (Py_ssize_t j = len - 1; j >= 0; j--) push_work(b, STMT(b, off, j), hoff, hlen);
+        } else {
+            PUSH(succ, cf_first(b, body));
+            push_work(b, body, hoff, hlen);
+        }
+        push_handlers(b, &succ, hoff, hlen);
+        head_nodes(b, n, m, &reads);
+        cf_point(b, KEY(n, T_S), n, reads.v, reads.n, succ.v, succ.n);
+    } else { /* sequence / else: a head, then a body */
+        int64_t body = cf_child(b, n, m->body);
+        if (KF(b, n, KB_FUNCTION)) body = -1; /* a nested definition: its body is a scope of its own */
+        PUSH(succ, body >= 0 ? cf_first(b, body) : m->ntail ? KEY(n, T_T) : cf_after(b, n));
+        push_handlers(b, &succ, hoff, hlen);
+        if (m->nhead || m->has_head_kinds) head_nodes(b, n, m, &reads);
+        cf_point(b, KEY(n, T_S), n, reads.v, reads.n, succ.v, succ.n);
+        if (m->ntail) {
+            for (int f = 0; f < m->ntail; f++) cf_children_with_field(b, n, m->tail[f], &parts);
+            succ.n = 0;
+            PUSH(succ, cf_after(b, n));
+            push_handlers(b, &succ, hoff, hlen);
+            cf_point(b, KEY(n, T_T), parts.n ? parts.v[0] : n, parts.v, parts.n, succ.v, succ.n);
+        }
+        if (body >= 0) push_work(b, body, hoff, hlen);
+    }
+    free(succ.v);
+    free(reads.v);
+    free(parts.v);
+    free(more.v);
+}
+
+static int vec_has(const Vec *v, int64_t x) {
+    for (Py_ssize_t i = 0; i < v->n; i++)
+        if (v->v[i] == x) return 1;
+    return 0;
+}
+
+static int64_t point_of(const CfgB *b, int64_t key) {
+    if (key < 0 || KEY_TAG(key) >= NTAGS_POINT) return -1;
+    Py_ssize_t slot = KEY_TAG(key) * b->n + KEY_NODE(key);
+    return b->pt_st[slot] == b->stamp ? b->pt[slot] : -1;
+}
+
+/* _finish: raw successor keys -> point indices (a finally clause's end expands to where it goes). */
+static void cf_finish(CfgB *b) {
+    Py_ssize_t npts = b->anchor.n;
+    b->succ_off.n = b->succ_flat.n = 0;
+    PUSH(b->succ_off, 0);
+    Vec todo = {0}, seen = {0}, targets = {0};
+    for (Py_ssize_t p = 0; p < npts && !b->err; p++) {
+        targets.n = 0;
+        for (Py_ssize_t j = b->soff.v[p]; j < b->soff.v[p + 1]; j++) {
+            int64_t key = b->sraw.v[j];
+            int64_t t = point_of(b, key);
+            if (t >= 0) {
+                if (!vec_has(&targets, t)) PUSH(targets, t);
+                continue;
+            }
+            todo.n = seen.n = 0;
+            PUSH(todo, key);
+            while (todo.n && !b->err) {
+                int64_t k = todo.v[--todo.n];
+                if (vec_has(&seen, k)) continue;
+                PUSH(seen, k);
+                if (k >= 0 && KEY_TAG(k) == T_F) {
+                    int64_t fin = KEY_NODE(k), owner = fin;
+                    for (Py_ssize_t i = 0; i < b->tof_fin.n; i++)
+                        if (b->tof_fin.v[i] == fin) owner = b->tof_try.v[i];
+                    PUSH(todo, cf_after(b, owner));
+                    for (Py_ssize_t i = 0; i < b->pend_fin.n; i++)
+                        if (b->pend_fin.v[i] == fin) PUSH(todo, b->pend_key.v[i]);
+                } else if ((t = point_of(b, k)) >= 0 && !vec_has(&targets, t)) {
+                    PUSH(targets, t);
+                }
+            }
+        }
+        for (Py_ssize_t i = 0; i < targets.n; i++) PUSH(b->succ_flat, targets.v[i]);
+        PUSH(b->succ_off, b->succ_flat.n);
+    }
+    free(todo.v);
+    free(seen.v);
+    free(targets.v);
+}
+
+/* build(): the points of scope `scope` (hint: its parameter list where the language's declarators hide
+ * it, as parsers.names.unit_parameters finds it; -1 otherwise). */
+static void cf_build(CfgB *b, int64_t scope, int64_t hint) {
+    b->stamp++;
+    b->scope = scope;
+    b->anchor.n = b->rflat.n = b->sraw.n = 0;
+    b->roff.n = b->soff.n = 0;
+    PUSH(b->roff, 0);
+    PUSH(b->soff, 0);
+    b->pend_fin.n = b->pend_key.n = b->tof_fin.n = b->tof_try.n = 0;
+    b->hpool.n = b->stk_node.n = b->stk_hoff.n = b->stk_hlen.n = 0;
+    b->goto_ready = 0;
+    const FlowTab *t = b->t;
+    int isf = KF(b, scope, KB_SCOPE) != 0;
+    int64_t params = isf ? cf_child(b, scope, t->params_fid) : -1;
+    if (params < 0 && isf && hint >= 0) params = hint; /* C's `int *f(int a)`: in a declarator */
+    if (params < 0 && t->param_fid != F_NONE && isf) params = cf_child(b, scope, t->param_fid); /* `x => x` */
+    Vec entry = {0}, one = {0};
+    if (params >= 0) PUSH(entry, params);
+    if (t->nentry && isf) { /* Go's receiver and named results */
+        for (int f = 0; f < t->nentry; f++) cf_children_with_field(b, scope, t->entry[f], &entry);
+        for (Py_ssize_t i = 1; i < entry.n; i++) {
+            int64_t x = entry.v[i];
+            Py_ssize_t j = i;
+            while (j > 0 && entry.v[j - 1] > x) {
+                entry.v[j] = entry.v[j - 1];
+                j--;
+            }
+            entry.v[j] = x;
+        }
+    }
+    int64_t body = isf ? cf_child(b, scope, t->body_fid) : scope;
+    if (body < 0 && KF(b, scope, KB_BLOCK)) body = scope; /* a scope that is its own statement list */
+    if (isf && body < 0) {                                /* e.g. an abstract method with no body */
+        cf_point(b, KEY(scope, T_S), scope, entry.v, entry.n, NULL, 0);
+        goto finish;
+    }
+    int is_block = KF(b, body, KB_BLOCK) != 0;
+    PUSH(one, is_block ? cf_first(b, body) : KEY(body, T_S));
+    cf_point(b, KEY(scope, T_S), scope, entry.v, entry.n, one.v, one.n);
+    if (!is_block) { /* expression body (lambda) */
+        cf_point(b, KEY(body, T_S), body, &body, 1, NULL, 0);
+        goto finish;
+    }
+    push_work(b, body, 0, 0);
+    while (b->stk_node.n && !b->err) {
+        b->stk_node.n--, b->stk_hoff.n--, b->stk_hlen.n--;
+        int64_t n = b->stk_node.v[b->stk_node.n];
+        Py_ssize_t hoff = b->stk_hoff.v[b->stk_node.n], hlen = b->stk_hlen.v[b->stk_node.n];
+        if (KF(b, n, KB_BLOCK)) {
+            Py_ssize_t off, len = cf_statements(b, n, &off);
+            for (Py_ssize_t i = 0; i + 1 < len; i++) { /* after(a) is where the next statement starts */
+                int64_t a = STMT(b, off, i);
+                if (b->memo_st[a] != b->stamp) {
+                    int64_t k = cf_first(b, STMT(b, off, i + 1));
+                    b->memo[a] = k;
+                    b->memo_st[a] = b->stamp;
+                }
+            }
+            for (Py_ssize_t i = len - 1; i >= 0; i--) push_work(b, STMT(b, off, i), hoff, hlen);
+            continue;
+        }
+        const Comp *m = comp_at(b, n);
+        if (!m)
+            cf_simple(b, n, hoff, hlen);
+        else
+            cf_compound(b, n, m, hoff, hlen);
+    }
+finish:
+    free(entry.v);
+    free(one.v);
+    cf_finish(b);
+}
+
+static void cfgb_free(CfgB *b) {
+    free(b->memo_st), free(b->pt_st), free(b->pt), free(b->st_len), free(b->pos), free(b->memo), free(b->st_off);
+    Vec *vs[] = {&b->st_pool, &b->chain,    &b->anchor, &b->roff,     &b->rflat,    &b->soff,
+                 &b->sraw,    &b->pend_fin, &b->pend_key, &b->tof_fin, &b->tof_try, &b->hpool,
+                 &b->stk_node, &b->stk_hoff, &b->stk_hlen, &b->goto_lab, &b->succ_off, &b->succ_flat};
+    for (size_t i = 0; i < sizeof vs / sizeof vs[0]; i++) free(vs[i]->v);
+}
+
+/* A builder over ctx's file; parent: int64 buffer of the file's parent indices. 0, or -1 with an error. */
+static int cfgb_init(CfgB *b, Ctx *c, FlowTab *t, Py_buffer *parent) {
+    memset(b, 0, sizeof *b);
+    if (parent->len != c->n * 8) {
+        PyErr_SetString(PyExc_ValueError, "control flow: parent array of the wrong length");
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < c->n; i++)
+        if (c->kind[i] < 0 || c->kind[i] >= t->nk) {
+            PyErr_SetString(PyExc_ValueError, "control flow: node kind outside the language's tables");
+            return -1;
+        }
+    b->c = c, b->t = t, b->parent = parent->buf, b->kind = c->kind, b->stop = c->stop, b->field = c->field;
+    b->start = c->start, b->n = c->n;
+    size_t n = (size_t)c->n + 1;
+    b->memo_st = calloc(n, 4), b->pt_st = calloc(n * NTAGS_POINT, 4), b->pt = malloc(n * NTAGS_POINT * 4);
+    b->st_len = malloc(n * 4), b->pos = malloc(n * 4), b->memo = malloc(n * 8);
+    b->st_off = malloc(n * sizeof(Py_ssize_t));
+    if (!b->memo_st || !b->pt_st || !b->pt || !b->st_len || !b->pos || !b->memo || !b->st_off) {
+        cfgb_free(b);
+        PyErr_NoMemory();
+        return -1;
+    }
+    memset(b->st_len, 0xff, n * 4); /* -1: not computed */
+    memset(b->pos, 0xff, n * 4);
+    return 0;
+}
+
+static PyObject *vec_slice_list(const int64_t *v, Py_ssize_t lo, Py_ssize_t hi) {
+    Vec tmp = {(int64_t *)v + lo, hi - lo, hi - lo};
+    return vec_list(&tmp);
+}
+
+/* build_cfg(ctx, flow, parent, scope, hint) -> (anchor, reads, succ): one scope's ScopeCFG as lists. */
+static PyObject *native_build_cfg(PyObject *self, PyObject *args) {
+    PyObject *capsule, *fcap;
+    Py_buffer parent;
+    long long scope, hint;
+    if (!PyArg_ParseTuple(args, "OOy*LL", &capsule, &fcap, &parent, &scope, &hint)) return NULL;
+    PyObject *result = NULL;
+    Ctx *c = PyCapsule_GetPointer(capsule, "galla.native.ctx");
+    FlowTab *t = c ? PyCapsule_GetPointer(fcap, "galla.native.flow") : NULL;
+    CfgB b;
+    if (!t || cfgb_init(&b, c, t, &parent) < 0) goto done;
+    if (scope < 0 || scope >= c->n) {
+        PyErr_SetString(PyExc_ValueError, "build_cfg: scope out of range");
+        cfgb_free(&b);
+        goto done;
+    }
+    cf_build(&b, scope, hint);
+    if (b.err) {
+        PyErr_NoMemory();
+    } else {
+        Py_ssize_t npts = b.anchor.n;
+        PyObject *reads = PyList_New(npts), *succ = PyList_New(npts), *anchor = vec_list(&b.anchor);
+        int ok = reads && succ && anchor;
+        for (Py_ssize_t p = 0; ok && p < npts; p++) {
+            PyObject *r = vec_slice_list(b.rflat.v, b.roff.v[p], b.roff.v[p + 1]);
+            PyObject *s = vec_slice_list(b.succ_flat.v, b.succ_off.v[p], b.succ_off.v[p + 1]);
+            if (r) PyList_SET_ITEM(reads, p, r);
+            if (s) PyList_SET_ITEM(succ, p, s);
+            ok = r && s;
+        }
+        if (ok) result = PyTuple_Pack(3, anchor, reads, succ);
+        Py_XDECREF(reads);
+        Py_XDECREF(succ);
+        Py_XDECREF(anchor);
+    }
+    cfgb_free(&b);
+done:
+    PyBuffer_Release(&parent);
+    return result;
+}
+
+/* scope_flows(ctx, flow, parent, scopes, hints, want_cfg, want_lex, want_w, want_r, CFG_NEXT, LAST_WRITE,
+ * LAST_READ, LAST_LEXICAL_USE): build_cfg then scope_flow for every scope (int64 buffers; hints may be
+ * empty), the edges kept in ctx in the order the Python engine appends them. */
+static PyObject *native_scope_flows(PyObject *self, PyObject *args) {
+    PyObject *capsule, *fcap;
+    Py_buffer parent, scopes, hints;
+    long long cfg, lw, lr, lex;
+    int want_cfg, want_lex, want_w, want_r;
+    if (!PyArg_ParseTuple(args, "OOy*y*y*ppppLLLL", &capsule, &fcap, &parent, &scopes, &hints, &want_cfg,
+                          &want_lex, &want_w, &want_r, &cfg, &lw, &lr, &lex))
+        return NULL;
+    PyObject *result = NULL;
+    Ctx *c = PyCapsule_GetPointer(capsule, "galla.native.ctx");
+    FlowTab *t = c ? PyCapsule_GetPointer(fcap, "galla.native.flow") : NULL;
+    Py_ssize_t ns = scopes.len / 8;
+    const int64_t *sv = scopes.buf, *hv = hints.buf;
+    CfgB b;
+    if (!t) goto done;
+    if (hints.len && hints.len != scopes.len) {
+        PyErr_SetString(PyExc_ValueError, "scope_flows: hints must be empty or one per scope");
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < ns; i++)
+        if (sv[i] < 0 || sv[i] >= c->n) {
+            PyErr_SetString(PyExc_ValueError, "scope_flows: scope out of range");
+            goto done;
+        }
+    if (cfgb_init(&b, c, t, &parent) < 0) goto done;
+    Sink sink = {&c->et, &c->es, &c->ed, lw, lr, lex, want_lex, want_w, want_r};
+    Py_ssize_t i = 0;
+    for (; i < ns; i++) {
+        cf_build(&b, sv[i], hints.len ? hv[i] : -1);
+        if (b.err) {
+            PyErr_NoMemory();
+            break;
+        }
+        if (flow_core(c, b.anchor.n, b.anchor.v, (const Py_ssize_t *)b.roff.v, b.rflat.v,
+                      (const Py_ssize_t *)b.succ_off.v, (const Py_ssize_t *)b.succ_flat.v, want_cfg, cfg, &sink) < 0)
+            break;
+    }
+    if (i == ns) result = Py_NewRef(Py_None);
+    cfgb_free(&b);
+done:
+    PyBuffer_Release(&parent);
+    PyBuffer_Release(&scopes);
+    PyBuffer_Release(&hints);
+    return result;
 }
 
 /* --- units ------------------------------------------------------------------------------------ */
@@ -1293,6 +2470,14 @@ static PyMethodDef methods[] = {
     {"slice_units", native_slice_units, METH_VARARGS,
      "slice_units(src, dst, typ, roots, stop, kind, start, end, source, global_kind, named, max_nodes, max_edges) "
      "-> (node_off, edge_off, per_unit, columns)"},
+    {"flow_tables", native_flow_tables, METH_VARARGS,
+     "flow_tables(flags, comp_of, sets, comps, params, param, body, jump_label, entry_fields) -> a language's "
+     "control-flow tables (parsers/controlflow.py: native_flow_tables)"},
+    {"build_cfg", native_build_cfg, METH_VARARGS,
+     "build_cfg(ctx, flow, parent, scope, hint) -> (anchor, reads, succ) of one scope"},
+    {"scope_flows", native_scope_flows, METH_VARARGS,
+     "scope_flows(ctx, flow, parent, scopes, hints, want_cfg, want_lex, want_w, want_r, CFG_NEXT, LAST_WRITE, "
+     "LAST_READ, LAST_LEXICAL_USE): build_cfg and scope_flow for every scope"},
     {"take_edges", native_take_edges, METH_O,
      "take_edges(ctx) -> (type, src, dst) int64 buffers of the edges scope_flow emitted since the last call"},
     {NULL, NULL, 0, NULL},

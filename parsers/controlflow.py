@@ -11,6 +11,9 @@ Successors are found structurally: ``first(n)`` is where statement ``n`` starts 
 control goes when it ends normally (the next statement of its block, a loop head, the end of an
 enclosing ``if`` ...). Both walk the tree with loops and a memo, never recursion on depth. Jumps
 (return, break, continue, raise) walk up to their target and detour through ``finally`` clauses.
+
+Where the C core is built, ``parsers/_native.c`` runs this same builder from :func:`native_flow_tables`
+(``parsers.dataflow.flow_edges``); the class here stays the reference the tests compare it with.
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ from dataclasses import dataclass, field
 from functools import cache
 from itertools import pairwise
 
+import numpy as np
+
+from parsers import tree as _tree
 from parsers.languages import Compound, LanguageSpec
 from parsers.names import unit_parameters
 from parsers.tree import FlatTree, Tables, tables
@@ -114,6 +120,98 @@ def flow_tables(spec: LanguageSpec) -> FlowTables:
             for i, r in roles.items()
             if r in ("while", "for_each", "for", "do") or (r == "switch" and spec.break_leaves_switch)
         ),
+    )
+
+
+ROLES = (
+    "if",
+    "elif",
+    "else",
+    "while",
+    "for_each",
+    "for",
+    "do",
+    "try",
+    "switch",
+    "sequence",
+    "labeled",
+    "case",
+)
+"""Compound roles in the order the C core numbers them (``parsers/_native.c``: ``R_IF`` ...)."""
+
+_F_NONE, _F_STAR = -2, -3
+"""How the C core's tables write a field given as None, and ``"*"`` in a head."""
+
+
+@cache
+def native_flow_tables(spec: LanguageSpec) -> object:
+    """The C core's copy of :func:`flow_tables` (a capsule for ``_native.build_cfg`` / ``scope_flows``).
+
+    Kind sets become bits per grammar kind; fields become field ids (-1: absent from the grammar,
+    ``_F_NONE``: None in the table, so ``child`` takes the last block child as it does here)."""
+    fl = flow_tables(spec)
+    names = fl.tab.names
+    nk = len(names)
+
+    def fid(name: str | None) -> int:
+        return _F_NONE if name is None else fl.fid.get(name, -1)
+
+    flags = np.zeros(nk, dtype=np.uint32)
+    kind_bits = (
+        fl.blocks,
+        fl.functions,
+        fl.scopes,
+        fl.returns,
+        fl.breaks,
+        fl.continues,
+        fl.raises,
+        fl.loops,
+        fl.switches,
+        fl.labels,
+        fl.inline,
+        fl.self_labelled,
+        fl.fallthroughs,
+        fl.break_targets,
+        fl.gotos,
+    )  # KB_BLOCK, KB_FUNCTION, ... in _native.c's order, KB_STATEMENT and KB_NAMED aside
+    bits = (0, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
+    for bit, kinds in zip(bits, kind_bits, strict=True):
+        flags[sorted(kinds)] |= 1 << bit
+    flags[np.asarray(fl.statement, dtype=bool)] |= 1 << 1
+    flags[np.asarray(fl.named, dtype=bool)] |= 1 << 16
+    comp_of = np.full(nk, -1, dtype=np.int32)
+    comps = []
+    sets = np.zeros((len(fl.compound), nk), dtype=np.uint8)
+    for j, (k, c) in enumerate(sorted(fl.compound.items())):
+        comp_of[k] = j
+        if c.role == "labeled":
+            flags[k] |= 1 << 17
+        for bit, group in enumerate(
+            (c.clauses, c.else_kinds, c.finally_kinds, c.default_kinds, c.empty_kinds, c.head_kinds)
+        ):
+            sets[j, [i for i, nm in enumerate(names) if nm in group]] |= 1 << bit
+        comps.append(
+            (
+                ROLES.index(c.role),
+                tuple(_F_STAR if h == "*" else fid(h) for h in c.head),
+                c.head == ("*",),
+                *(fid(f) for f in (c.body, c.alternative, c.target, c.iterable, c.init, c.update, c.label)),
+                tuple(fid(f) for f in c.tail),
+                c.fallthrough,
+                bool(c.head_kinds),
+                tuple(p.encode() for p in c.default_prefixes),
+            )
+        )
+    return _tree.native.flow_tables(
+        flags.tobytes(),
+        comp_of.tobytes(),
+        sets.tobytes(),
+        comps,
+        fid(spec.parameters_field),
+        fid(spec.parameter_field),
+        fid(spec.function_body_field),
+        fid(spec.jump_label_field),
+        tuple(fid(f) for f in spec.entry_fields),
     )
 
 

@@ -22,9 +22,10 @@ from functools import cache
 import numpy as np
 
 from parsers import tree as _tree
-from parsers.controlflow import FlowTables, ScopeCFG, flow_tables
+from parsers.controlflow import FlowTables, ScopeCFG, build_cfg, flow_tables, native_flow_tables
 from parsers.graph import EdgeType
 from parsers.languages import LanguageSpec
+from parsers.names import unit_parameters
 from parsers.tree import FlatTree, tables
 
 READ, WRITE, UPDATE = 1, 2, 3  # UPDATE = READ | WRITE
@@ -440,6 +441,57 @@ def scope_edges(
                 ed.append(anchor[q])
     if want & {EdgeType.LAST_WRITE, EdgeType.LAST_READ, EdgeType.LAST_LEXICAL_USE}:
         scope_dataflow(ft, spec, cfg, edges, want)
+
+
+def flow_edges(
+    ft: FlatTree, spec: LanguageSpec, scopes: list[int], edges: list[list[int]], want: set[int]
+) -> None:
+    """The CFG_NEXT and def-use edges of ``scopes``: :func:`scope_edges` of each scope's
+    :func:`~parsers.controlflow.build_cfg`, or with the C core both in C for all scopes at once."""
+    native = _tree.native
+    if native is None:
+        for s in scopes:
+            scope_edges(ft, spec, build_cfg(ft, spec, s), edges, want)
+        return
+    native.scope_flows(
+        _native_context(ft, spec),
+        native_flow_tables(spec),
+        ft.array("parent"),
+        np.asarray(scopes, dtype=np.int64),
+        _parameter_hints(ft, spec, scopes),
+        EdgeType.CFG_NEXT in want,
+        EdgeType.LAST_LEXICAL_USE in want,
+        EdgeType.LAST_WRITE in want,
+        EdgeType.LAST_READ in want,
+        EdgeType.CFG_NEXT,
+        EdgeType.LAST_WRITE,
+        EdgeType.LAST_READ,
+        EdgeType.LAST_LEXICAL_USE,
+    )
+
+
+def native_cfg(ft: FlatTree, spec: LanguageSpec, scope: int) -> ScopeCFG:
+    """:func:`~parsers.controlflow.build_cfg` as the C core computes it (which it must equal)."""
+    hint = _parameter_hints(ft, spec, [scope])
+    anchor, reads, succ = _tree.native.build_cfg(
+        _native_context(ft, spec),
+        native_flow_tables(spec),
+        ft.array("parent"),
+        scope,
+        int(hint[0]) if len(hint) else -1,
+    )
+    return ScopeCFG(scope, anchor, reads, succ)
+
+
+def _parameter_hints(ft: FlatTree, spec: LanguageSpec, scopes: list[int]) -> np.ndarray:
+    """Per scope, its parameter list as :func:`~parsers.names.unit_parameters` finds it inside
+    declarators (C's ``int *f(int a)``), for the C core; empty for languages without declarators."""
+    if not spec.declarator_fields:
+        return np.zeros(0, dtype=np.int64)
+    kinds = flow_tables(spec).scopes
+    return np.asarray(
+        [unit_parameters(ft, spec, s) if ft.kind[s] in kinds else -1 for s in scopes], dtype=np.int64
+    )
 
 
 _NATIVE_KEY = "dataflow.native"

@@ -16,8 +16,8 @@ import numpy as np
 
 from parsers import tree as _tree
 from parsers.calls import call_edges
-from parsers.controlflow import build_cfg, flow_tables
-from parsers.dataflow import computed_from, native_edges, scope_edges
+from parsers.controlflow import flow_tables
+from parsers.dataflow import computed_from, flow_edges, native_edges
 from parsers.graph import EDGE_GROUPS, CodeGraph, EdgeType
 from parsers.languages import LanguageSpec, get_language
 from parsers.names import class_units, unit_name
@@ -279,8 +279,7 @@ def file_edges(
         scopes = [0] + [i for i in ft.nodes_of(fl.scopes) if i]
         if within is not None:
             scopes = [i for i in scopes if within[i]]
-        for s in scopes:
-            scope_edges(ft, spec, build_cfg(ft, spec, s), lists, want)
+        flow_edges(ft, spec, scopes, lists, want)
     if EdgeType.COMPUTED_FROM in want:
         computed_from(ft, spec, lists, within)
     native = native_edges(ft)  # the C core's share, in the order the lists would have had

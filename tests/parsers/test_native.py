@@ -12,7 +12,8 @@ import pytest
 
 from benchmarks.graph_speed import stdlib_corpus
 from parsers import extract_file, get_language, tree
-from parsers.dataflow import _native_context
+from parsers.controlflow import build_cfg, flow_tables, native_flow_tables
+from parsers.dataflow import _native_context, native_cfg
 from parsers.tree import flatten
 
 pytestmark = pytest.mark.skipif(tree.native is None, reason="parsers._native is not built")
@@ -112,6 +113,27 @@ def test_graphs_match_on_broken_and_deep_input(language, monkeypatch):
             assert_same(*both(src, language, monkeypatch, unit=unit), f"{src[:40]!r} {unit}")
 
 
+def assert_same_cfgs(src: bytes, language: str) -> int:
+    """Every scope of ``src`` gets the same points, reads and successors from both CFG builders."""
+    spec = get_language(language)
+    ft = flatten(src, spec)
+    scopes = [0] + [i for i in ft.nodes_of(flow_tables(spec).scopes) if i]
+    for s in scopes:
+        a, b = build_cfg(ft, spec, s), native_cfg(ft, spec, s)
+        assert (a.anchor, a.reads, a.succ) == (b.anchor, b.reads, b.succ), f"{language} scope {s}"
+    return len(scopes)
+
+
+def test_control_flow_matches_scope_by_scope():
+    scopes = sum(assert_same_cfgs(p.read_bytes(), "python") for p in stdlib_corpus()[3::5])
+    for language, sources in BAD.items():
+        scopes += sum(assert_same_cfgs(src, language) for src in sources)
+    if RUNTIME.exists():
+        for path in sorted(RUNTIME.rglob("*.c"))[:12]:
+            scopes += assert_same_cfgs(path.read_bytes(), "c") + assert_same_cfgs(path.read_bytes(), "cpp")
+    assert scopes > 3000
+
+
 def test_threads_share_the_core_safely():
     from concurrent.futures import ThreadPoolExecutor
 
@@ -133,6 +155,16 @@ def test_bad_tables_raise_a_clear_error():
         tree.native.scope_flow(ctx, [[1]], [[3]], [1], True, True, True, True, 1, 2, 3, 4)
     with pytest.raises(ValueError, match="node out of range"):
         tree.native.scope_flow(ctx, [[10**6]], [[]], [1], True, True, True, True, 1, 2, 3, 4)
+    flow, parent = native_flow_tables(spec), ft.array("parent")
+    with pytest.raises(ValueError, match="scope out of range"):
+        tree.native.build_cfg(ctx, flow, parent, len(ft), -1)
+    with pytest.raises(ValueError, match="parent array of the wrong length"):
+        tree.native.build_cfg(ctx, flow, parent[:-1], 0, -1)
+    scopes = np.array([0, 10**6], dtype=np.int64)
+    with pytest.raises(ValueError, match="scope out of range"):
+        tree.native.scope_flows(ctx, flow, parent, scopes, b"", True, True, True, True, 1, 2, 3, 4)
+    with pytest.raises(ValueError, match="tables of inconsistent lengths"):
+        tree.native.flow_tables(b"\0" * 8, b"\0" * 4, b"", [], 0, 0, 0, 0, ())
     with pytest.raises(ValueError, match="inconsistent lengths"):
         tree.native.file_context(b"", *([b"\0" * 8] * 10), *([b"\0"] * 4), b"", 0, 0)
 
