@@ -4,11 +4,11 @@ Pipeline: walk the roots (:mod:`data_builders.walk`), keep this shard's files, e
 process pool (``imap`` keeps input order, so output order is deterministic), stream the record batches
 into one Arrow file in the ``datasets`` layout, then write ``manifest.json``.
 
-Each file's batch is cached in ``OUT/.cache/<options>/cache.sqlite`` keyed by its path and content
-hash; a rerun after an edit only parses changed files, and a run killed half-way resumes from the
-cache and produces byte-identical output. Workers leave batches in the cache (or, with ``--no-cache``,
-in one spool file each) and the main process copies their bytes into the dataset, which is written
-to a temporary directory and moved into place only when complete.
+Each file's batch is cached under ``OUT/.cache/<options>/`` keyed by its path and content hash; a
+rerun after an edit only parses changed files, and a run killed half-way resumes from the cache and
+produces byte-identical output. Workers append batches to their own pack file in the cache (or, with
+``--no-cache``, to a spool file) and the main process copies those bytes into the dataset, which is
+written to a temporary directory and moved into place only when complete.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import hashlib
 import json
 import multiprocessing as mp
 import os
+import secrets
 import shutil
 import sqlite3
 import sys
@@ -36,9 +37,11 @@ import pyarrow as pa
 from data_builders.formats import (
     DATA_FILE,
     KIND_VOCAB,
+    STREAM_END,
     DatasetWriter,
     file_batch,
     serialize_batch,
+    stream_head,
     write_galla_jsonl,
 )
 from data_builders.walk import Skipped, SourceFile, WalkError, iter_repository, shard_of
@@ -135,11 +138,10 @@ class FileOutcome:
     relpath: str
     language: str
     size: int
-    batch_key: str = ""
-    """Where the file's record batch (an IPC stream ``batch_bytes`` long) waits for the main process:
-    the cache entry of this key, or else ``batch_file`` (the worker's spool file) at ``batch_offset``;
-    so 70 MB of graphs never travel through pipes."""
     batch_file: str = ""
+    """Where the file's record batch (an IPC stream ``batch_bytes`` long) waits for the main process:
+    a cache pack file or the worker's spool file, at ``batch_offset``; so 70 MB of graphs never travel
+    through pipes."""
     batch_offset: int = 0
     batch_bytes: int = 0
     units: int = 0
@@ -207,11 +209,14 @@ def _cache_key(relpath: str, data: bytes) -> str:
     return h.hexdigest()
 
 
-# The cache is one SQLite database per option set (a file per entry cost 15% of a build in inode
-# creation on ext4 here): key -> the file's outcome as JSON and its batch as an IPC stream. Each
-# process has its own connection; WAL mode lets the workers write while the main process reads,
-# and a commit is atomic, so a killed build leaves only complete entries.
-CACHE_DB = "cache.sqlite"
+# The cache of one option set is an index and pack files. Each worker appends batches to a pack file
+# of its own (`packs/<pid>-<token>.pack`), then records key -> (the file's outcome as JSON, pack, offset,
+# length) in one SQLite database (a file per entry cost 15% of a build in inode creation on ext4 here,
+# and batches as SQLite blobs 10%: written to the WAL, then again at each checkpoint). Each process has
+# its own connection; WAL mode lets the workers write while the main process reads, and a row is
+# committed only after its bytes are written, so a killed build leaves only complete entries.
+CACHE_DB = "cache-v2.sqlite"
+PACKS = "packs"
 _DB: tuple[int, Path, sqlite3.Connection] | None = None
 
 
@@ -221,14 +226,17 @@ def _db(cache: Path) -> sqlite3.Connection:
     if _DB is not None and _DB[:2] == (os.getpid(), cache):
         return _DB[2]
     _close_db()
-    cache.mkdir(parents=True, exist_ok=True)
+    (cache / PACKS).mkdir(parents=True, exist_ok=True)
     path = cache / CACHE_DB
     for attempt in range(2):
         try:
             con = sqlite3.connect(path, timeout=120, isolation_level=None, check_same_thread=False)
             con.execute("PRAGMA journal_mode=WAL")
             con.execute("PRAGMA synchronous=NORMAL")
-            con.execute("CREATE TABLE IF NOT EXISTS entries (key TEXT PRIMARY KEY, meta TEXT, stream BLOB)")
+            con.execute(
+                "CREATE TABLE IF NOT EXISTS entries "
+                "(key TEXT PRIMARY KEY, meta TEXT, pack TEXT, offset INTEGER, length INTEGER)"
+            )
             break
         except sqlite3.DatabaseError:
             if attempt:
@@ -251,8 +259,10 @@ def _check_cache(cache: Path) -> None:
 
 
 def _remove_db(path: Path) -> None:
+    """Delete the cache database at ``path`` and the pack files it indexes."""
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
+    shutil.rmtree(path.parent / PACKS, ignore_errors=True)
 
 
 def _close_db() -> None:
@@ -262,60 +272,96 @@ def _close_db() -> None:
     _DB = None
 
 
+_META_SKIP = ("batch_file", "batch_offset", "relpath", "language", "size", "cached")
+"""FileOutcome fields a cache entry leaves out (where the batch is, and what the walk already knows)."""
+
+
 def _write_entry(cache: Path, key: str, out: FileOutcome, stream: pa.Buffer) -> None:
-    skip = ("batch_file", "batch_offset", "batch_key", "relpath", "language", "size", "cached")
-    meta = json.dumps({k: v for k, v in asdict(out).items() if k not in skip})
-    _db(cache).execute("INSERT OR REPLACE INTO entries VALUES (?, ?, ?)", (key, meta, memoryview(stream)))
+    pack, offset = _append_to(_PACKS, cache / PACKS, stream)
+    meta = json.dumps({k: v for k, v in asdict(out).items() if k not in _META_SKIP})
+    _db(cache).execute(
+        "INSERT OR REPLACE INTO entries VALUES (?, ?, ?, ?, ?)", (key, meta, pack.name, offset, stream.size)
+    )
+    out.batch_file, out.batch_offset = str(pack), offset
 
 
 def _read_entry(cache: Path, key: str, out: FileOutcome) -> bool:
     """Fill ``out`` from the cache entry ``key``; False when it is missing or damaged."""
     try:
-        row = _db(cache).execute("SELECT meta, length(stream) FROM entries WHERE key = ?", (key,)).fetchone()
+        row = (
+            _db(cache)
+            .execute("SELECT meta, pack, offset, length FROM entries WHERE key = ?", (key,))
+            .fetchone()
+        )
         meta = json.loads(row[0]) if row is not None else None
     except (sqlite3.DatabaseError, ValueError, TypeError):
         return False
-    if not isinstance(meta, dict) or meta.get("batch_bytes") != row[1]:
+    if not isinstance(meta, dict) or meta.get("batch_bytes") != row[3] or not isinstance(row[1], str):
+        return False
+    pack = cache / PACKS / Path(row[1]).name
+    if not _holds_batch(pack, row[2], row[3]):
         return False
     for k, v in meta.items():
         setattr(out, k, v)
     out.edge_counts = {int(k): v for k, v in out.edge_counts.items()}
-    out.batch_key, out.cached = key, True
+    out.batch_file, out.batch_offset, out.cached = str(pack), row[2], True
     return True
 
 
-def _cached_stream(cache: Path, key: str) -> bytes:
-    row = _db(cache).execute("SELECT stream FROM entries WHERE key = ?", (key,)).fetchone()
-    if row is None:
-        raise BuildError(f"cache entry {key} vanished from {cache}; delete that directory and rerun")
-    return row[0]
+def _holds_batch(path: Path, offset: object, length: object) -> bool:
+    """Whether ``path[offset : offset + length]`` starts and ends as a one-batch stream does."""
+    if not isinstance(offset, int) or not isinstance(length, int) or offset < 0 or length < 0:
+        return False
+    head, tail = stream_head(), STREAM_END
+    if length <= len(head) + len(tail):
+        return length == 0
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        return (
+            os.pread(fd, len(head), offset) == head
+            and os.pread(fd, len(tail), offset + length - len(tail)) == tail
+        )
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
 
 
-_SPOOL_FILE: tuple[int, Path, int] | None = None
-"""(pid, spool directory, fd) of this process's spool file: batches appended one after another."""
+class _AppendFile:
+    """One append-only file of this process (a cache pack or a spool file), opened on first use."""
+
+    def __init__(self, suffix: str) -> None:
+        self.suffix = suffix
+        self.state: tuple[int, Path, int, Path] | None = None
+        """(pid, directory, fd, path)."""
+
+    def close(self) -> None:
+        if self.state is not None and self.state[0] == os.getpid():
+            os.close(self.state[2])
+        self.state = None
 
 
-def _close_spool() -> None:
-    global _SPOOL_FILE
-    if _SPOOL_FILE is not None and _SPOOL_FILE[0] == os.getpid():
-        os.close(_SPOOL_FILE[2])
-    _SPOOL_FILE = None
+_PACKS = _AppendFile(".pack")
+_SPOOLS = _AppendFile(".spool")
 
 
-def _spool(stream: pa.Buffer, spool: Path) -> tuple[str, int]:
-    """Append ``stream`` to this process's spool file; returns (path, offset)."""
-    global _SPOOL_FILE
+def _append_to(target: _AppendFile, directory: Path, stream: pa.Buffer) -> tuple[Path, int]:
+    """Append ``stream`` to this process's file of ``target`` in ``directory``; returns (path, offset)."""
     pid = os.getpid()
-    if _SPOOL_FILE is None or _SPOOL_FILE[:2] != (pid, spool):
-        _close_spool()
-        fd = os.open(spool / f"{pid}.spool", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        _SPOOL_FILE = (pid, spool, fd)
-    fd = _SPOOL_FILE[2]
+    if target.state is None or target.state[:2] != (pid, directory):
+        target.close()
+        path = directory / f"{pid}-{secrets.token_hex(4)}{target.suffix}"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        target.state = (pid, directory, fd, path)
+    fd, path = target.state[2], target.state[3]
     offset = os.lseek(fd, 0, os.SEEK_END)
     view = memoryview(stream)
     while view:
         view = view[os.write(fd, view) :]
-    return str(spool / f"{pid}.spool"), offset
+    return path, offset
 
 
 def process_file(sf: SourceFile) -> FileOutcome:
@@ -375,11 +421,11 @@ def process_file(sf: SourceFile) -> FileOutcome:
     if cache is not None:
         try:
             _write_entry(cache, key, out, stream)
-            out.batch_key = key
             return out
-        except sqlite3.Error:  # e.g. a full disk: this file goes uncached, the build goes on
+        except (sqlite3.Error, OSError):  # e.g. a full disk: this file goes uncached, the build goes on
             pass
-    out.batch_file, out.batch_offset = _spool(stream, spool)
+    path, out.batch_offset = _append_to(_SPOOLS, spool, stream)
+    out.batch_file = str(path)
     return out
 
 
@@ -447,7 +493,7 @@ def build_graphs(
     workers = max(1, opts.workers or os.cpu_count() or 1)
     try:
         for i, outcome in enumerate(_run(this_shard(), opts, cache, workers, tmp / "spool"), 1):
-            _append(writer, outcome, cache)
+            _append(writer, outcome)
             outcomes.append(outcome)
             if progress is not None:
                 progress(i, len(files) if walk_done[0] else None, outcome)
@@ -469,7 +515,8 @@ def build_graphs(
         if opts.format != "galla-jsonl" and (out / "graphs.jsonl").exists():
             (out / "graphs.jsonl").unlink()
     finally:
-        _close_spool()
+        _SPOOLS.close()
+        _PACKS.close()
         _close_db()
         shutil.rmtree(tmp, ignore_errors=True)
     if cache is not None:
@@ -487,13 +534,11 @@ def build_graphs(
     return report
 
 
-def _append(writer: DatasetWriter, o: FileOutcome, cache: Path | None) -> None:
+def _append(writer: DatasetWriter, o: FileOutcome) -> None:
     """Copy a file's batch from where its worker left it into the dataset."""
-    if o.units and o.batch_key and cache is not None:
-        writer.append_bytes(_cached_stream(cache, o.batch_key), o.units, f"cache entry {o.batch_key}")
-    elif o.units and o.batch_file:
+    if o.units and o.batch_file:
         writer.append(Path(o.batch_file), o.batch_offset, o.batch_bytes, o.units)
-    o.batch_file = o.batch_key = ""
+    o.batch_file = ""
 
 
 def _keep_freed_memory() -> None:

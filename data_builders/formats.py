@@ -149,7 +149,7 @@ def file_batch(fg: FileGraphs, relpath: str, keep: np.ndarray | None = None) -> 
     return pa.RecordBatch.from_arrays([arrays[f.name] for f in SCHEMA], schema=SCHEMA)
 
 
-_EOS = b"\xff\xff\xff\xff\x00\x00\x00\x00"
+_EOS = STREAM_END = b"\xff\xff\xff\xff\x00\x00\x00\x00"
 """End of an Arrow IPC stream."""
 
 
@@ -163,6 +163,11 @@ def _stream_head(with_features: bool) -> bytes:
     if not data.endswith(_EOS):
         raise RuntimeError("unexpected Arrow IPC stream layout")
     return data[: -len(_EOS)]
+
+
+def stream_head() -> bytes:
+    """The bytes every stream :func:`serialize_batch` writes starts with."""
+    return _stream_head(False)
 
 
 def serialize_batch(batch: pa.RecordBatch) -> pa.Buffer:

@@ -138,13 +138,19 @@ def test_damaged_cache_entries_are_rebuilt(tmp_path):
     repo = make_repo(tmp_path)
     first = build_graphs(opts(repo, tmp_path / "out"))
     build_graphs(opts(repo, tmp_path / "clean", cache=False))
-    with sqlite3.connect(_cache_db(tmp_path / "out")) as con:
-        keys = [k for (k,) in con.execute("SELECT key FROM entries ORDER BY key")]
-        assert len(keys) == first.files
-        con.execute("UPDATE entries SET stream = substr(stream, 1, 40) WHERE key = ?", (keys[0],))
-        con.execute("UPDATE entries SET meta = 'not json' WHERE key = ?", (keys[1],))
+    db = _cache_db(tmp_path / "out")
+    with sqlite3.connect(db) as con:
+        rows = con.execute("SELECT key, pack, offset, length FROM entries ORDER BY key").fetchall()
+        assert len(rows) == first.files
+        con.execute("UPDATE entries SET meta = 'not json' WHERE key = ?", (rows[1][0],))
+        con.execute("UPDATE entries SET length = length - 1 WHERE key = ?", (rows[2][0],))
+        con.execute("UPDATE entries SET pack = 'gone.pack' WHERE key = ?", (rows[3][0],))
+    _, pack, offset, length = rows[0]
+    with open(db.parent / "packs" / pack, "r+b") as f:  # the batch's last bytes overwritten
+        f.seek(offset + length - 4)
+        f.write(b"oops")
     again = build_graphs(opts(repo, tmp_path / "out", workers=2))
-    assert again.cached_files == first.files - 2
+    assert again.cached_files == first.files - 4
     assert (tmp_path / "out" / DATA_FILE).read_bytes() == (tmp_path / "clean" / DATA_FILE).read_bytes()
     _cache_db(tmp_path / "out").write_bytes(b"this is not a database" * 100)  # the whole cache damaged
     third = build_graphs(opts(repo, tmp_path / "out"))
