@@ -24,8 +24,8 @@ import sys
 import time
 import traceback
 from collections import Counter
-from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, fields
 from functools import cache
 from importlib import metadata
 from pathlib import Path
@@ -272,16 +272,19 @@ def _close_db() -> None:
     _DB = None
 
 
-_META_SKIP = ("batch_file", "batch_offset", "relpath", "language", "size", "cached")
-"""FileOutcome fields a cache entry leaves out (where the batch is, and what the walk already knows)."""
+_META_FIELDS = tuple(
+    f.name
+    for f in fields(FileOutcome)
+    if f.name not in ("batch_file", "batch_offset", "relpath", "language", "size", "cached")
+)
+"""FileOutcome fields a cache entry records (not where the batch is, nor what the walk already knows)."""
 
 
-def _write_entry(cache: Path, key: str, out: FileOutcome, stream: pa.Buffer) -> None:
+def _write_entry(cache: Path, key: str, out: FileOutcome, stream: Sequence[bytes | pa.Buffer]) -> None:
     pack, offset = _append_to(_PACKS, cache / PACKS, stream)
-    meta = json.dumps({k: v for k, v in asdict(out).items() if k not in _META_SKIP})
-    _db(cache).execute(
-        "INSERT OR REPLACE INTO entries VALUES (?, ?, ?, ?, ?)", (key, meta, pack.name, offset, stream.size)
-    )
+    meta = json.dumps({k: getattr(out, k) for k in _META_FIELDS})
+    row = (key, meta, pack.name, offset, out.batch_bytes)
+    _db(cache).execute("INSERT OR REPLACE INTO entries VALUES (?, ?, ?, ?, ?)", row)
     out.batch_file, out.batch_offset = str(pack), offset
 
 
@@ -348,8 +351,9 @@ _PACKS = _AppendFile(".pack")
 _SPOOLS = _AppendFile(".spool")
 
 
-def _append_to(target: _AppendFile, directory: Path, stream: pa.Buffer) -> tuple[Path, int]:
-    """Append ``stream`` to this process's file of ``target`` in ``directory``; returns (path, offset)."""
+def _append_to(target: _AppendFile, directory: Path, stream: Sequence[bytes | pa.Buffer]) -> tuple[Path, int]:
+    """Append the parts of ``stream`` to this process's file of ``target`` in ``directory``; returns
+    (path, offset)."""
     pid = os.getpid()
     if target.state is None or target.state[:2] != (pid, directory):
         target.close()
@@ -358,9 +362,10 @@ def _append_to(target: _AppendFile, directory: Path, stream: pa.Buffer) -> tuple
         target.state = (pid, directory, fd, path)
     fd, path = target.state[2], target.state[3]
     offset = os.lseek(fd, 0, os.SEEK_END)
-    view = memoryview(stream)
-    while view:
-        view = view[os.write(fd, view) :]
+    for part in stream:
+        view = memoryview(part)
+        while view:
+            view = view[os.write(fd, view) :]
     return path, offset
 
 
@@ -417,7 +422,7 @@ def process_file(sf: SourceFile) -> FileOutcome:
     )
     out.replaced_invalid_utf8 = fg.replaced_invalid_utf8
     stream = serialize_batch(batch)
-    out.batch_bytes = stream.size
+    out.batch_bytes = sum(len(p) for p in stream)
     if cache is not None:
         try:
             _write_entry(cache, key, out, stream)

@@ -101,6 +101,9 @@ def empty_batch() -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays([pa.nulls(0, f.type) for f in SCHEMA], schema=SCHEMA)
 
 
+_TYPES = {f.name: f.type for f in SCHEMA}
+
+
 def file_batch(fg: FileGraphs, relpath: str, keep: np.ndarray | None = None) -> pa.RecordBatch:
     """The units of one file as a record batch of :data:`SCHEMA` (``keep``: mask of units to keep)."""
     n = len(fg)
@@ -120,12 +123,14 @@ def file_batch(fg: FileGraphs, relpath: str, keep: np.ndarray | None = None) -> 
                 np.concatenate([np.arange(off[u], off[u + 1]) for u in idx]) if len(idx) else np.zeros(0, int)
             )
             offsets = np.concatenate(([0], np.cumsum(counts)))
+        offsets_buf = pa.py_buffer(np.ascontiguousarray(offsets, dtype=np.int32))  # shared by the group
         for name in names:
             values = fg.columns[name]
             if sel is not None:
                 values = values[sel]
-            arrays[name] = pa.ListArray.from_arrays(
-                _numeric(offsets, pa.int32()), _numeric(values, SCHEMA.field(name).type.value_type)
+            t = _TYPES[name]
+            arrays[name] = pa.Array.from_buffers(
+                t, len(idx), [None, offsets_buf], children=[_numeric(values, t.value_type)]
             )
     names = [fg.names[u] for u in idx]
     starts = [fg.start_lines[u] for u in idx]
@@ -145,7 +150,7 @@ def file_batch(fg: FileGraphs, relpath: str, keep: np.ndarray | None = None) -> 
         "num_edges": edge_counts.astype(np.int32),
     }
     for name, values in cols.items():
-        arrays[name] = _column(values, SCHEMA.field(name).type)
+        arrays[name] = _column(values, _TYPES[name])
     return pa.RecordBatch.from_arrays([arrays[f.name] for f in SCHEMA], schema=SCHEMA)
 
 
@@ -170,12 +175,11 @@ def stream_head() -> bytes:
     return _stream_head(False)
 
 
-def serialize_batch(batch: pa.RecordBatch) -> pa.Buffer:
-    """``batch`` as a one-batch IPC stream of :data:`SCHEMA`, in memory."""
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, SCHEMA) as writer:
-        writer.write_batch(batch)
-    return sink.getvalue()
+def serialize_batch(batch: pa.RecordBatch) -> tuple[bytes, pa.Buffer, bytes]:
+    """``batch`` as a one-batch IPC stream of :data:`SCHEMA`, in three parts to write one after another
+    (the schema head, the batch's message, the end marker): the stream ``pa.ipc.new_stream`` writes,
+    without growing a buffer for it (which cost more than building the batch)."""
+    return stream_head(), batch.serialize(), STREAM_END
 
 
 def _feature(t: pa.DataType) -> dict:

@@ -30,8 +30,12 @@ def test_copied_batches_equal_a_pyarrow_written_stream(tmp_path):
     offsets = []
     with open(spool, "wb") as f:
         for b in batches:
-            data = serialize_batch(b)
-            offsets.append((f.tell(), data.size, b.num_rows))
+            data = b"".join(map(bytes, serialize_batch(b)))
+            sink = pa.BufferOutputStream()
+            with pa.ipc.new_stream(sink, SCHEMA) as w:
+                w.write_batch(b)
+            assert data == sink.getvalue().to_pybytes()  # the parts make the stream pyarrow writes
+            offsets.append((f.tell(), len(data), b.num_rows))
             f.write(data)
     writer = DatasetWriter(tmp_path / "ours")
     for off, size, rows in offsets:
