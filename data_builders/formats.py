@@ -210,31 +210,59 @@ class DatasetWriter:
     def __init__(self, directory: Path) -> None:
         self.dir = directory
         self.dir.mkdir(parents=True, exist_ok=True)
-        self._out = open(self.dir / DATA_FILE, "wb")  # noqa: SIM115 - closed in close()
-        self._out.write(_stream_head(True))
+        # unbuffered: batches are copied into it by the kernel (copy_file_range), between plain writes
+        self._out = open(self.dir / DATA_FILE, "wb", buffering=0)  # noqa: SIM115 - closed in close()
+        self._write(_stream_head(True))
         self.rows = 0
+
+    def _write(self, data) -> None:
+        view = memoryview(data)
+        while view:
+            view = view[self._out.write(view) :]
 
     def append(self, path: Path, offset: int, length: int, rows: int) -> None:
         """Append the ``rows``-row batch stored as a stream at ``path[offset : offset + length]``."""
-        with open(path, "rb") as src:
-            src.seek(offset)
-            data = src.read(length)
-        if len(data) != length:
-            raise ValueError(f"'{path}' ends before byte {offset + length}; delete it and rerun the build")
-        self.append_bytes(data, rows, f"'{path}' at byte {offset}")
-
-    def append_bytes(self, data: bytes, rows: int, where: str) -> None:
-        """Append the ``rows``-row batch of the one-batch stream ``data`` (from ``where``)."""
         if not rows:
             return
-        head = _stream_head(False)
-        if not (len(data) > len(head) + len(_EOS) and data.startswith(head) and data.endswith(_EOS)):
-            raise ValueError(f"{where} holds no galla batch; delete it and rerun the build")
-        self._out.write(memoryview(data)[len(head) : -len(_EOS)])
+        head, where = _stream_head(False), f"'{path}' at byte {offset}"
+        with open(path, "rb") as src:
+            fd = src.fileno()
+            if os.fstat(fd).st_size < offset + length:
+                raise ValueError(
+                    f"'{path}' ends before byte {offset + length}; delete it and rerun the build"
+                )
+            tail_at = offset + length - len(_EOS)
+            if (
+                length <= len(head) + len(_EOS)
+                or os.pread(fd, len(head), offset) != head
+                or os.pread(fd, len(_EOS), tail_at) != _EOS
+            ):
+                raise ValueError(f"{where} holds no galla batch; delete it and rerun the build")
+            self._copy(fd, offset + len(head), tail_at - offset - len(head))
         self.rows += rows
 
+    def _copy(self, fd: int, pos: int, count: int) -> None:
+        """Copy ``count`` bytes at ``pos`` of ``fd`` to the end of the data file."""
+        copy = getattr(os, "copy_file_range", None)
+        out = self._out.fileno()
+        while count > 0:
+            n = 0
+            if copy is not None:
+                try:
+                    n = copy(fd, out, count, pos)
+                except OSError:  # e.g. a file system that cannot: copy through memory instead
+                    copy = None
+            if not n:
+                data = os.pread(fd, min(count, 1 << 24), pos)
+                if not data:
+                    raise ValueError(f"a batch file ends before byte {pos + count}; delete it and rerun")
+                self._write(data)
+                n = len(data)
+            pos += n
+            count -= n
+
     def close(self, fingerprint: str) -> None:
-        self._out.write(_EOS)
+        self._write(_EOS)
         self._out.close()
         write_dataset_metadata(self.dir, fingerprint)
 
