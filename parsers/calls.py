@@ -44,21 +44,24 @@ def call_edges(
     dt = data_tables(spec)
     fl = dt.flow
     tab = fl.tab
-    kind, parent = ft.kind, ft.parent
+    kind = ft.kind
     et, es, ed = edges
     name_fid = tab.field(spec.name_field)
     params_fid = tab.field(spec.parameters_field)
 
     if EdgeType.RETURNS_TO in want:
-        returns = tab.kinds(spec.return_kinds | spec.yield_kinds)
-        for n in ft.nodes_of(returns, within):
-            p = parent[n]
-            while p >= 0 and kind[p] not in fl.scopes:
-                p = parent[p]
-            if p >= 0:
-                et.append(EdgeType.RETURNS_TO)
-                es.append(n)
-                ed.append(p)
+        returns = ft.nodes_of(tab.kinds(spec.return_kinds | spec.yield_kinds), within)
+        if returns:
+            # the innermost scope around each node: scopes in preorder, inner ones overwrite outer ones
+            stop = ft.array("stop")
+            owner = np.full(len(ft), -1, dtype=np.int64)
+            for sc in ft.nodes_of(fl.scopes):
+                owner[sc + 1 : stop[sc]] = sc
+            targets = owner[returns]
+            found = targets >= 0
+            et.extend([EdgeType.RETURNS_TO] * int(found.sum()))
+            es.extend(np.asarray(returns)[found].tolist())
+            ed.extend(targets[found].tolist())
 
     if (EdgeType.CALLS not in want and EdgeType.FORMAL_ARG_NAME not in want) or not spec.call_kinds:
         return
