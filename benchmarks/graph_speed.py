@@ -9,7 +9,8 @@ both.
 
 Corpus: every ``.py`` file under the running interpreter's ``sysconfig.get_paths()["stdlib"]`` minus the
 directories ``site-packages``, ``test``, ``tests`` and ``idle_test`` (734 files, 12.1 MB on CPython
-3.11). Measured in one run, each timed by the wall clock:
+3.11). Measured in one run, each timed by the wall clock; the rows take turns, ``--repeat`` rounds, and
+each keeps its best:
 
 - **floor**: tree-sitter parse + one visit of every node (explicit stack over ``node.children``, reading
   ``node.type``); one core, in this process.
@@ -190,39 +191,38 @@ def run(args: argparse.Namespace) -> dict:
         "files": len(files),
         "bytes": sum(map(len, sources)),
     }
-    rows: dict[str, dict] = {}
     print(
         f"corpus: {corpus['files']} files, {corpus['bytes'] / 1e6:.1f} MB under {corpus['root']}", flush=True
     )
-    rows["floor"] = _best([floor(sources) for _ in range(args.repeat)])
-    print(f"  floor {rows['floor']['seconds']:.2f} s", flush=True)
-    rows["galla extract_file"] = _best([galla_in_process(sources) for _ in range(args.repeat)])
-    print(f"  galla extract_file {rows['galla extract_file']['seconds']:.2f} s", flush=True)
+    # the rows' repeats are interleaved (floor, extract, build, GraphCodeBERT; then again), so the
+    # best of each is taken over the same minutes: this machine's speed drifts by +-15% over minutes
+    have_refs = not args.skip_references and REF_PYTHON.exists()
+    if not args.skip_references and not have_refs:
+        print(
+            f"  {REF_PYTHON} is missing, so the references are skipped; create it with "
+            "`bash benchmarks/setup_references.sh`",
+            flush=True,
+        )
+    runs: dict[str, list[dict]] = {}
     with tempfile.TemporaryDirectory(prefix="galla-speed-") as td:
         tmp = Path(td)
         root = Path(corpus["root"])
-        rows["galla build-graphs"] = _best(
-            [build_graphs(root, args.workers, tmp) for _ in range(args.repeat)]
-        )
-        print(f"  galla build-graphs {rows['galla build-graphs']['seconds']:.2f} s", flush=True)
-        if args.skip_references:
-            pass
-        elif not REF_PYTHON.exists():
-            print(
-                f"  {REF_PYTHON} is missing, so the references are skipped; create it with "
-                "`bash benchmarks/setup_references.sh`",
-                flush=True,
-            )
-        else:
-            # the references get the same best-of-repeat as galla's rows
-            gcb = [reference("_ref_gcb.py", files, tmp) for _ in range(args.repeat)]
-            rows["GraphCodeBERT DFG"] = _best(gcb)
-            print(f"  GraphCodeBERT DFG {rows['GraphCodeBERT DFG']['seconds']:.2f} s", flush=True)
-            if not args.skip_python_graphs:
-                rows["python-graphs"] = _best(
-                    [reference("_ref_python_graphs.py", files, tmp) for _ in range(args.repeat)]
-                )
-                print(f"  python-graphs {rows['python-graphs']['seconds']:.2f} s", flush=True)
+        for i in range(args.repeat):
+            steps = [
+                ("floor", lambda: floor(sources)),
+                ("galla extract_file", lambda: galla_in_process(sources)),
+                ("galla build-graphs", lambda: build_graphs(root, args.workers, tmp)),
+            ]
+            if have_refs:
+                steps.append(("GraphCodeBERT DFG", lambda: reference("_ref_gcb.py", files, tmp)))
+            for name, step in steps:
+                runs.setdefault(name, []).append(step())
+                print(f"  [{i + 1}/{args.repeat}] {name} {runs[name][-1]['seconds']:.2f} s", flush=True)
+        if have_refs and not args.skip_python_graphs:
+            for i in range(args.repeat):
+                runs.setdefault("python-graphs", []).append(reference("_ref_python_graphs.py", files, tmp))
+                print(f"  [{i + 1}/{args.repeat}] python-graphs {runs['python-graphs'][-1]['seconds']:.2f} s")
+    rows = {name: _best(r) for name, r in runs.items()}
     for r in rows.values():
         r["mb_per_s"] = r["bytes"] / 1e6 / r["seconds"]
         r["s_per_mb"] = r["seconds"] / (r["bytes"] / 1e6)

@@ -165,17 +165,17 @@ def extract_file(
     else:
         per_unit, kept = _slice_units(ft, spec, result, src, dst, typ, lo, cut, base, max_edges)
     names = _qualified_names(ft, spec, roots, path)
-    line_of_root = ft.line_col(base)[0].tolist()
-    for u, r in enumerate(roots):
-        b0, b1 = ft.start[r], ft.end[r]
-        result.names.append(names[r])
-        result.sources.append(data[b0:b1].decode("utf-8", errors="replace"))
-        result.start_lines.append(line_of_root[u])
-        result.unit_has_error.append(
-            any((s < b1 and e > b0) or (s == e and b0 <= s <= b1) for s, e in ft.error_bytes)
-        )
-        result.truncated_nodes.append(int(hi[u] - cut[u]))
-        result.truncated_edges.append(int(per_unit[u] - kept[u]))
+    spans = list(zip(base.tolist(), ft.array("end")[lo].tolist(), strict=True))
+    result.names = [names[r] for r in roots]
+    result.sources = [data[b0:b1].decode("utf-8", errors="replace") for b0, b1 in spans]
+    result.start_lines = ft.line_col(base)[0].tolist()
+    errors = ft.error_bytes
+    result.unit_has_error = [
+        bool(errors) and any((s < b1 and e > b0) or (s == e and b0 <= s <= b1) for s, e in errors)
+        for b0, b1 in spans
+    ]
+    result.truncated_nodes = (hi - cut).tolist()
+    result.truncated_edges = (np.asarray(per_unit) - np.asarray(kept)).tolist()
     return result
 
 
