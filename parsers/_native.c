@@ -9,6 +9,7 @@
  *     py-tree-sitter binding, so the same trees) and walk the tree once with a cursor; the kept nodes
  *     in preorder as lists (for the scalar lookups of the Python passes) and int64 buffers (numpy).
  * file_context(...): one file's arrays and its language's tables, for the passes below.
+ * events(...): a file's scan events, the identifiers' access modes among them (dataflow.py: events).
  * scope_flow(ctx, reads, succ, anchor, ...): one scope's CFG_NEXT edges, its points' variable
  *     accesses (parsers/dataflow.py: scan_points) and the def-use fixpoint over them (LAST_WRITE,
  *     LAST_READ, LAST_LEXICAL_USE).
@@ -1123,6 +1124,126 @@ done:
     raw_clear(&raw);
     free(roots.v);
     return out;
+}
+
+/* --- scan events: parsers/dataflow.py's events() and access_modes(), in C ---------------------- */
+
+#define M_READ 1
+#define M_WRITE 2
+#define M_UPDATE 3
+
+/* events(kind, parent, field, stop, start, end, source, kind_flags, pair_class, nfields, value_field,
+ * op_updates, patterns, operator_field, SKIP, DEFER, COMP, IDENT, HEADER) -> 8 int64 buffers: the event
+ * columns (node, flag, mode, defer_key, parent) and the IDENT events' (position, start, end). */
+static PyObject *native_events(PyObject *self, PyObject *args) {
+    Py_buffer b[13];
+    long long nfields, op_fid, f_skip, f_defer, f_comp, f_ident, f_header;
+    memset(b, 0, sizeof b);
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*y*y*y*Ly*y*y*LLLLLL", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5], &b[6],
+                          &b[7], &b[8], &nfields, &b[9], &b[10], &b[11], &op_fid, &f_skip, &f_defer, &f_comp,
+                          &f_ident, &f_header))
+        return NULL;
+    PyObject *result = NULL;
+    const int64_t *kind = b[0].buf, *parent = b[1].buf, *field = b[2].buf, *stop = b[3].buf, *start = b[4].buf,
+                  *end = b[5].buf, *kflags = b[7].buf, *pclass = b[8].buf, *vfield = b[9].buf;
+    const char *src = b[6].buf;
+    const uint8_t *op_updates = b[10].buf, *patterns = b[11].buf;
+    Py_ssize_t n = b[0].len / 8, nk1 = b[7].len / 8; /* nk1: kinds + "no parent" */
+    uint8_t *has_value = NULL;
+    int64_t *flag = NULL, *mode = NULL, *key = NULL;
+    Vec out[8] = {{0}};
+    int ok = nfields > 0 && b[8].len == nk1 * nfields * 8 && b[9].len == nk1 * 8 && b[10].len >= nk1 - 1 &&
+             b[11].len >= nk1 - 1;
+    for (int i = 1; i <= 5; i++) ok &= b[i].len == n * 8;
+    for (Py_ssize_t i = 0; ok && i < n; i++)
+        ok = kind[i] >= 0 && kind[i] < nk1 - 1 && field[i] >= 0 && field[i] < nfields && parent[i] < i &&
+             (i == 0 ? parent[i] == -1 : parent[i] >= 0) && stop[i] > i && stop[i] <= n && start[i] >= 0 &&
+             end[i] >= start[i] && end[i] <= b[6].len;
+    if (!ok) {
+        PyErr_SetString(PyExc_ValueError, "events: tree arrays or tables of inconsistent lengths or values");
+        goto done;
+    }
+    flag = calloc((size_t)n + 1, 8), mode = calloc((size_t)n + 1, 8), key = calloc((size_t)n + 1, 8);
+    if (!flag || !mode || !key) goto nomem;
+    const int64_t to_mode[4] = {M_READ, 0, M_WRITE, M_UPDATE};
+    const int64_t no_parent = nk1 - 1;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int64_t kf = kflags[kind[i]];
+        flag[i] = (kf & 2 ? f_skip : 0) | (kf & 4 ? f_comp : 0);
+        if (i > 0) {
+            int64_t pc = pclass[kind[parent[i]] * nfields + field[i]];
+            if (pc & 8) {
+                flag[i] |= f_defer;
+                key[i] = stop[parent[i]] - 1; /* right after the parent's last node */
+            }
+            if (pc & 16) flag[i] |= f_header;
+        }
+        if (!(kf & 1)) continue;
+        /* an identifier: its context is the first ancestor, up through patterns, that decides */
+        int64_t cur = i, m = M_READ;
+        for (;;) {
+            int64_t p = parent[cur];
+            int64_t pk = p < 0 ? no_parent : kind[p];
+            int64_t pf = kflags[pk];
+            int64_t cls = pclass[pk * nfields + field[cur]] & 7;
+            int first = cur == p + 1;
+            if (((pf & 16) && !first) || ((pf & 32) && first)) cls = 1;
+            if ((pf & 64) && cls == 2) { /* `x: int`: an annotation without a value writes nothing */
+                if (!has_value) {
+                    if (!(has_value = calloc((size_t)n + 1, 1))) goto nomem;
+                    for (Py_ssize_t j = 1; j < n; j++)
+                        if (field[j] > 0 && vfield[kind[parent[j]]] == field[j]) has_value[parent[j]] = 1;
+                }
+                if (!has_value[p]) cls = 1;
+            }
+            m = to_mode[cls];
+            if (cls == 0 && (pf & 8)) {
+                cur = p;
+                continue;
+            }
+            break;
+        }
+        if (m == M_WRITE) { /* `x += 1` in grammars with one assignment kind and an operator token */
+            int64_t p = parent[i];
+            while (p >= 0 && patterns[kind[p]]) p = parent[p];
+            if (p >= 0 && op_updates[kind[p]])
+                for (int64_t c = p + 1; c < stop[p]; c = stop[c])
+                    if (field[c] == op_fid) {
+                        if (!(end[c] - start[c] == 1 && src[start[c]] == '=')) m = M_UPDATE;
+                        break;
+                    }
+        }
+        mode[i] = m;
+        if (m > 0) flag[i] |= f_ident;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (!flag[i]) continue;
+        if (flag[i] & f_ident) {
+            if (vec_push(&out[5], out[0].n) < 0 || vec_push(&out[6], start[i]) < 0 || vec_push(&out[7], end[i]) < 0)
+                goto nomem;
+        }
+        if (vec_push(&out[0], i) < 0 || vec_push(&out[1], flag[i]) < 0 || vec_push(&out[2], mode[i]) < 0 ||
+            vec_push(&out[3], key[i]) < 0 || vec_push(&out[4], parent[i]) < 0)
+            goto nomem;
+    }
+    result = PyTuple_New(8);
+    for (int c = 0; result && c < 8; c++) {
+        PyObject *x = vec_bytes(&out[c]);
+        if (!x) {
+            Py_CLEAR(result);
+            break;
+        }
+        PyTuple_SET_ITEM(result, c, x);
+    }
+    goto done;
+nomem:
+    PyErr_NoMemory();
+done:
+    free(has_value), free(flag), free(mode), free(key);
+    for (int c = 0; c < 8; c++) free(out[c].v);
+    for (int i = 0; i < 13; i++)
+        if (b[i].obj) PyBuffer_Release(&b[i]);
+    return result;
 }
 
 /* --- control flow: parsers/controlflow.py's _Builder, in C ------------------------------------- */
@@ -2460,6 +2581,9 @@ static PyMethodDef methods[] = {
     {"flatten", native_flatten, METH_VARARGS,
      "flatten(language, source, keep, comments) -> (lists, int64 buffers, error ranges)"},
     {"file_context", native_file_context, METH_VARARGS, "file_context(...) -> per-file arrays for scope_flow"},
+    {"events", native_events, METH_VARARGS,
+     "events(kind, parent, field, stop, start, end, source, kind_flags, pair_class, nfields, value_field, "
+     "op_updates, patterns, operator_field, SKIP, DEFER, COMP, IDENT, HEADER) -> a file's scan events"},
     {"scope_flow", native_scope_flow, METH_VARARGS,
      "scope_flow(ctx, reads, succ, anchor, want_cfg, want_lex, want_w, want_r, CFG_NEXT, LAST_WRITE, LAST_READ, "
      "LAST_LEXICAL_USE): add the CFG_NEXT and def-use edges of one scope to ctx (see take_edges)"},

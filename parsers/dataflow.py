@@ -237,6 +237,11 @@ def events(ft: FlatTree, dt: DataTables) -> Events:
     cached = ft.memo.get(key)
     if cached is not None:
         return cached  # type: ignore[return-value]
+    if _tree.native is not None:  # the same in C
+        cols = [np.frombuffer(b, dtype=np.int64) for b in _native_events(ft, dt)]
+        ev = Events(tuple(cols[:5]), ft.source, tuple(cols[5:]))
+        ft.memo[key] = ev
+        return ev
     kind, parent, field, stop = ft.array("kind"), ft.array("parent"), ft.array("field"), ft.array("stop")
     kf = dt.kind_flags[kind]
     ids = np.flatnonzero(kf & 1)
@@ -263,6 +268,34 @@ def events(ft: FlatTree, dt: DataTables) -> Events:
     ev = Events(columns, ft.source, ident)
     ft.memo[key] = ev
     return ev
+
+
+def _native_events(ft: FlatTree, dt: DataTables) -> tuple[bytes, ...]:
+    patterns, op_updates = _kind_masks(dt.flow.tab.spec)
+    return _tree.native.events(
+        *(ft.array(c) for c in ("kind", "parent", "field", "stop", "start", "end")),
+        ft.source,
+        dt.kind_flags,
+        dt.pair_class,
+        dt.pair_class.shape[1],
+        dt.value_field,
+        op_updates,
+        patterns,
+        dt.operator_field,
+        SKIP,
+        DEFER,
+        COMP,
+        IDENT,
+        HEADER,
+    )
+
+
+@cache
+def _kind_masks(spec: LanguageSpec) -> tuple[bytes, bytes]:
+    """Per grammar kind: pattern, and update-operator assignment, flags (for the C core's events)."""
+    dt = data_tables(spec)
+    nk = len(dt.flow.tab.names)
+    return bytes(k in dt.patterns for k in range(nk)), bytes(k in dt.op_updates for k in range(nk))
 
 
 def subtree_accesses(ft: FlatTree, dt: DataTables, root: int) -> list[tuple[int, Name, int]]:

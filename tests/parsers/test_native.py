@@ -13,7 +13,7 @@ import pytest
 from benchmarks.graph_speed import stdlib_corpus
 from parsers import extract_file, get_language, tree
 from parsers.controlflow import build_cfg, flow_tables, native_flow_tables
-from parsers.dataflow import _native_context, native_cfg
+from parsers.dataflow import _native_context, data_tables, events, native_cfg
 from parsers.tree import flatten
 
 pytestmark = pytest.mark.skipif(tree.native is None, reason="parsers._native is not built")
@@ -134,6 +134,29 @@ def test_control_flow_matches_scope_by_scope():
     assert scopes > 3000
 
 
+def assert_same_events(src: bytes, language: str, monkeypatch) -> None:
+    """The C core's scan events (access modes included) equal the numpy ones."""
+    spec = get_language(language)
+    dt = data_tables(spec)
+    native = events(flatten(src, spec), dt)
+    with monkeypatch.context() as m:
+        m.setattr(tree, "native", None)
+        python = events(flatten(src, spec), dt)
+    for a, b in zip(native.arrays + native._ident, python.arrays + python._ident, strict=True):
+        np.testing.assert_array_equal(a, b, err_msg=language)
+
+
+def test_scan_events_match(monkeypatch):
+    for path in stdlib_corpus()[4::7]:
+        assert_same_events(path.read_bytes(), "python", monkeypatch)
+    for language, sources in BAD.items():
+        for src in sources:
+            assert_same_events(src, language, monkeypatch)
+    for path in sorted(RUNTIME.rglob("*.c"))[:12] if RUNTIME.exists() else ():
+        assert_same_events(path.read_bytes(), "c", monkeypatch)
+        assert_same_events(path.read_bytes(), "cpp", monkeypatch)
+
+
 def test_threads_share_the_core_safely():
     from concurrent.futures import ThreadPoolExecutor
 
@@ -163,6 +186,12 @@ def test_bad_tables_raise_a_clear_error():
     scopes = np.array([0, 10**6], dtype=np.int64)
     with pytest.raises(ValueError, match="scope out of range"):
         tree.native.scope_flows(ctx, flow, parent, scopes, b"", True, True, True, True, 1, 2, 3, 4)
+    dt = data_tables(spec)
+    arrays = [ft.array(c) for c in ("kind", "parent", "field", "stop", "start", "end")]
+    arrays[1] = arrays[1][::-1].copy()  # parents after their children
+    with pytest.raises(ValueError, match="events: tree arrays or tables"):
+        tree.native.events(*arrays, ft.source, dt.kind_flags, dt.pair_class, dt.pair_class.shape[1],
+                           dt.value_field, b"", b"", 0, 1, 2, 4, 8, 16)  # fmt: skip
     with pytest.raises(ValueError, match="tables of inconsistent lengths"):
         tree.native.flow_tables(b"\0" * 8, b"\0" * 4, b"", [], 0, 0, 0, 0, ())
     with pytest.raises(ValueError, match="inconsistent lengths"):
