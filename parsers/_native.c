@@ -17,6 +17,8 @@
  *     one scope's CFG built from them exactly as parsers/controlflow.py's _Builder builds it.
  * scope_flows(ctx, flow, parent, scopes, ...): build_cfg then scope_flow for every scope of a file.
  * computed_from(ctx, nodes, fields, type): COMPUTED_FROM edges of assignments.
+ * call_edges(ctx, ...): RETURNS_TO, CALLS and FORMAL_ARG_NAME edges (parsers/calls.py), for languages
+ *     without qualified names.
  * take_edges(ctx): the edges added so far, as int64 buffers, in the order the Python engine
  *     appends them.
  */
@@ -1243,6 +1245,269 @@ done:
     for (int c = 0; c < 8; c++) free(out[c].v);
     for (int i = 0; i < 13; i++)
         if (b[i].obj) PyBuffer_Release(&b[i]);
+    return result;
+}
+
+/* --- call edges: parsers/calls.py's call_edges, in C (languages without qualified names) ----------- */
+
+enum { CM_FUNCTION = 1, CM_CLASS = 2, CM_SCOPE = 4, CM_IDENT = 8, CM_NAMED = 16, CM_RETURN = 32 };
+
+typedef struct {
+    const Ctx *c;
+    const int64_t *parent;
+    const uint8_t *mask;                                          /* per kind: CM_* bits */
+    const int64_t *callee_fid, *args_fid, *obj_fid, *member_fid, *kw_fid; /* per kind: -2 not that kind */
+    PyObject *selves;                                             /* tuple of bytes */
+} CallT;
+
+static int64_t ct_child(const Ctx *c, int64_t n, int64_t fid) {
+    if (fid < 0) return -1;
+    for (int64_t x = n + 1; x < c->stop[n]; x = c->stop[x])
+        if (c->field[x] == fid) return x;
+    return -1;
+}
+
+static int text_is(const Ctx *c, int64_t n, const char *s, Py_ssize_t len) {
+    return c->end[n] - c->start[n] == len && memcmp(c->src + c->start[n], s, (size_t)len) == 0;
+}
+
+static int is_self_text(const CallT *t, const char *s, Py_ssize_t len) {
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(t->selves); i++) {
+        PyObject *b = PyTuple_GET_ITEM(t->selves, i);
+        if (PyBytes_GET_SIZE(b) == len && memcmp(PyBytes_AS_STRING(b), s, (size_t)len) == 0) return 1;
+    }
+    return 0;
+}
+
+/* Nearest ancestor of n with a `want` bit, -1 if a `stop` one comes first. */
+static int64_t ct_enclosing(const CallT *t, int64_t n, int want, int stop) {
+    for (int64_t p = t->parent[n]; p >= 0; p = t->parent[p]) {
+        uint8_t m = t->mask[t->c->kind[p]];
+        if (m & want) return p;
+        if (m & stop) return -1;
+    }
+    return -1;
+}
+
+typedef struct {
+    int64_t node, name, owner; /* function, its name node, its class (-1) */
+} Fn;
+
+static const Ctx *fn_ctx;
+static int fn_cmp(const void *pa, const void *pb) { /* by name text, then in preorder */
+    const Fn *a = pa, *b = pb;
+    int64_t la = fn_ctx->end[a->name] - fn_ctx->start[a->name], lb = fn_ctx->end[b->name] - fn_ctx->start[b->name];
+    int r = memcmp(fn_ctx->src + fn_ctx->start[a->name], fn_ctx->src + fn_ctx->start[b->name],
+                   (size_t)(la < lb ? la : lb));
+    if (r) return r;
+    if (la != lb) return la < lb ? -1 : 1;
+    return a->node < b->node ? -1 : (a->node > b->node);
+}
+
+/* The first entry of fns (sorted) whose name is src[s, s + len); nfn if none. */
+static Py_ssize_t fn_lower(const Ctx *c, const Fn *fns, Py_ssize_t nfn, const char *s, int64_t len) {
+    Py_ssize_t lo = 0, hi = nfn;
+    while (lo < hi) {
+        Py_ssize_t mid = (lo + hi) / 2;
+        int64_t lm = c->end[fns[mid].name] - c->start[fns[mid].name];
+        int r = memcmp(c->src + c->start[fns[mid].name], s, (size_t)(lm < len ? lm : len));
+        if (r < 0 || (r == 0 && lm < len))
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+typedef struct {
+    int64_t fn;
+    Py_ssize_t off, n; /* into the formal pool */
+} Formals;
+
+/* call_edges(ctx, parent, within, mask, fids, selves, name_fid, params_fid, want_returns, want_calls,
+ * want_formals, RETURNS_TO, CALLS, FORMAL_ARG_NAME) -> (type, src, dst) int64 buffers. mask: per kind
+ * CM_* bits; fids: per kind the call's callee and argument fields, the member access's object and member
+ * fields and the keyword argument's name field (-2: not such a kind, -1: no such field); within: a
+ * node mask of the calls and returns to take (empty: all). */
+static PyObject *native_call_edges(PyObject *self, PyObject *args) {
+    PyObject *capsule, *selves;
+    Py_buffer pb, wb, mb, fb;
+    long long name_fid, params_fid, t_ret, t_call, t_formal;
+    int want_ret, want_call, want_formal;
+    if (!PyArg_ParseTuple(args, "Oy*y*y*y*O!LLpppLLL", &capsule, &pb, &wb, &mb, &fb, &PyTuple_Type, &selves,
+                          &name_fid, &params_fid, &want_ret, &want_call, &want_formal, &t_ret, &t_call, &t_formal))
+        return NULL;
+    PyObject *result = NULL;
+    Vec et = {0}, es = {0}, ed = {0}, owner = {0}, fpool = {0};
+    PyObject **fname = NULL;
+    Py_ssize_t fname_cap = 0;
+    Fn *fns = NULL;
+    Formals *fcache = NULL;
+    Py_ssize_t nfn = 0, nfc = 0;
+    Ctx *c = PyCapsule_GetPointer(capsule, "galla.native.ctx");
+    if (!c) goto done;
+    Py_ssize_t n = c->n, nk = mb.len;
+    const int64_t *parent = pb.buf;
+    int ok = pb.len == n * 8 && (wb.len == 0 || wb.len == n) && fb.len == nk * 5 * 8;
+    for (Py_ssize_t i = 0; ok && i < n; i++) ok = c->kind[i] >= 0 && c->kind[i] < nk && parent[i] < i;
+    for (Py_ssize_t i = 0; ok && i < PyTuple_GET_SIZE(selves); i++) ok = PyBytes_Check(PyTuple_GET_ITEM(selves, i));
+    if (!ok) {
+        PyErr_SetString(PyExc_ValueError, "call_edges: arrays or tables of inconsistent lengths");
+        goto done;
+    }
+    const int64_t *fids = fb.buf;
+    CallT t = {c, parent, mb.buf, fids, fids + nk, fids + 2 * nk, fids + 3 * nk, fids + 4 * nk, selves};
+    const uint8_t *within = wb.len ? wb.buf : NULL;
+    const int64_t *kind = c->kind;
+#define EMIT(type, s, d)                                                                                     \
+    do {                                                                                                     \
+        if (vec_push(&et, (type)) < 0 || vec_push(&es, (s)) < 0 || vec_push(&ed, (d)) < 0) goto nomem;   \
+    } while (0)
+    if (want_ret) { /* each return to its innermost scope: scopes in preorder, inner ones overwrite */
+        for (Py_ssize_t i = 0; i < n; i++)
+            if (vec_push(&owner, -1) < 0) goto nomem;
+        for (Py_ssize_t s = 0; s < n; s++)
+            if (t.mask[kind[s]] & CM_SCOPE)
+                for (int64_t j = s + 1; j < c->stop[s]; j++) owner.v[j] = s;
+        for (Py_ssize_t i = 0; i < n; i++)
+            if ((t.mask[kind[i]] & CM_RETURN) && (!within || within[i]) && owner.v[i] >= 0) EMIT(t_ret, i, owner.v[i]);
+    }
+    int any_call = 0;
+    for (Py_ssize_t k = 0; k < nk; k++) any_call |= t.callee_fid[k] >= 0;
+    if ((!want_call && !want_formal) || !any_call) goto finish;
+    /* functions by name (sorted by text, then preorder) and their classes */
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (!(t.mask[kind[i]] & CM_FUNCTION)) continue;
+        int64_t nm = ct_child(c, i, name_fid);
+        if (nm < 0) continue;
+        if (nfn % 256 == 0) {
+            Fn *f2 = realloc(fns, (size_t)(nfn + 256) * sizeof(Fn));
+            if (!f2) goto nomem;
+            fns = f2;
+        }
+        fns[nfn++] = (Fn){i, nm, ct_enclosing(&t, i, CM_CLASS, CM_FUNCTION)};
+    }
+    fn_ctx = c; /* the GIL is held: no other thread sorts meanwhile */
+    if (nfn) qsort(fns, (size_t)nfn, sizeof(Fn), fn_cmp);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int64_t cf = t.callee_fid[kind[i]];
+        if (cf < 0 || (within && !within[i])) continue;
+        int64_t callee = ct_child(c, i, cf);
+        if (callee < 0) continue;
+        if (t.obj_fid[kind[i]] >= 0 && ct_child(c, i, t.obj_fid[kind[i]]) >= 0)
+            callee = i; /* the call holds its receiver itself (Java's `obj.m()`): a member access */
+        Py_ssize_t lo = 0, hi = 0; /* targets: fns[lo, hi), or the one method m */
+        int64_t m = -1;
+        if (t.mask[kind[callee]] & CM_IDENT) {
+            int64_t len = c->end[callee] - c->start[callee];
+            lo = hi = fn_lower(c, fns, nfn, c->src + c->start[callee], len);
+            while (hi < nfn && text_is(c, fns[hi].name, c->src + c->start[callee], len)) hi++;
+        } else if (t.obj_fid[kind[callee]] >= 0) {
+            int64_t obj = ct_child(c, callee, t.obj_fid[kind[callee]]);
+            int64_t mem = ct_child(c, callee, t.member_fid[kind[callee]]);
+            if (obj >= 0 && mem >= 0 && is_self_text(&t, c->src + c->start[obj], c->end[obj] - c->start[obj])) {
+                int64_t cls = ct_enclosing(&t, i, CM_CLASS, 0);
+                int64_t len = c->end[mem] - c->start[mem];
+                for (Py_ssize_t j = fn_lower(c, fns, nfn, c->src + c->start[mem], len);
+                     j < nfn && text_is(c, fns[j].name, c->src + c->start[mem], len); j++)
+                    if (fns[j].owner == cls && cls >= 0) m = fns[j].node; /* the last definition wins */
+            }
+        }
+        if (lo == hi && m < 0) continue;
+        int64_t args_node = ct_child(c, i, t.args_fid[kind[i]]);
+        for (Py_ssize_t j = lo; j < hi || m >= 0; j++) {
+            int64_t target = m >= 0 ? m : fns[j].node;
+            if (want_call) EMIT(t_call, i, target);
+            if (want_formal && args_node >= 0) {
+                Formals *fm = NULL;
+                for (Py_ssize_t q = 0; q < nfc && !fm; q++)
+                    if (fcache[q].fn == target) fm = &fcache[q];
+                if (!fm) { /* the parameters it writes, in source order */
+                    if (nfc % 64 == 0) {
+                        Formals *f2 = realloc(fcache, (size_t)(nfc + 64) * sizeof(Formals));
+                        if (!f2) goto nomem;
+                        fcache = f2;
+                    }
+                    fm = &fcache[nfc++];
+                    *fm = (Formals){target, fpool.n, 0};
+                    int64_t params = ct_child(c, target, params_fid);
+                    if (params >= 0) {
+                        RawList raw = {0};
+                        int sorted;
+                        if (scan_roots(c, &params, 1, &raw, &sorted) < 0) {
+                            raw_clear(&raw);
+                            goto done;
+                        }
+                        for (Py_ssize_t a = 1; a < raw.n; a++) { /* stable, by node */
+                            Raw x = raw.v[a];
+                            Py_ssize_t b = a;
+                            while (b > 0 && raw.v[b - 1].node > x.node) {
+                                raw.v[b] = raw.v[b - 1];
+                                b--;
+                            }
+                            raw.v[b] = x;
+                        }
+                        for (Py_ssize_t a = 0; a < raw.n; a++) {
+                            if (!(raw.v[a].mode & WRITE_BIT)) continue;
+                            if (fpool.n >= fname_cap) {
+                                fname_cap = fname_cap * 2 + 64;
+                                PyObject **f2 = realloc(fname, (size_t)fname_cap * sizeof(PyObject *));
+                                if (!f2) {
+                                    raw_clear(&raw);
+                                    goto nomem;
+                                }
+                                fname = f2;
+                            }
+                            if (vec_push(&fpool, raw.v[a].node) < 0) {
+                                raw_clear(&raw);
+                                goto nomem;
+                            }
+                            fname[fpool.n - 1] = Py_NewRef(raw.v[a].name);
+                            fm->n++;
+                        }
+                        raw_clear(&raw);
+                    }
+                }
+                Py_ssize_t f0 = fm->off, nf = fm->n;
+                if (m >= 0 && nf && PyBytes_Check(fname[f0]) &&
+                    is_self_text(&t, PyBytes_AS_STRING(fname[f0]), PyBytes_GET_SIZE(fname[f0])))
+                    f0++, nf--; /* `self.m(x)`: x binds to m's second parameter */
+                Py_ssize_t pos = 0;
+                for (int64_t a = args_node + 1; a < c->stop[args_node]; a = c->stop[a]) {
+                    if (!(t.mask[kind[a]] & CM_NAMED)) continue;
+                    int64_t kw = t.kw_fid[kind[a]];
+                    if (kw != -2) { /* a keyword argument: to the formal of that name (the last one) */
+                        int64_t name = ct_child(c, a, kw);
+                        if (name < 0) continue;
+                        for (Py_ssize_t q = f0 + nf - 1; q >= f0; q--)
+                            if (PyBytes_Check(fname[q]) &&
+                                text_is(c, name, PyBytes_AS_STRING(fname[q]), PyBytes_GET_SIZE(fname[q]))) {
+                                EMIT(t_formal, a, fpool.v[q]);
+                                break;
+                            }
+                        continue;
+                    }
+                    if (pos < nf) EMIT(t_formal, a, fpool.v[f0 + pos]);
+                    pos++;
+                }
+            }
+            if (m >= 0) break;
+        }
+    }
+#undef EMIT
+finish:
+    result = Py_BuildValue("(NNN)", vec_bytes(&et), vec_bytes(&es), vec_bytes(&ed));
+    goto done;
+nomem:
+    PyErr_NoMemory();
+done:
+    for (Py_ssize_t i = 0; i < fpool.n; i++) Py_XDECREF(fname[i]);
+    free(fname), free(fns), free(fcache);
+    free(et.v), free(es.v), free(ed.v), free(owner.v), free(fpool.v);
+    PyBuffer_Release(&pb);
+    PyBuffer_Release(&wb);
+    PyBuffer_Release(&mb);
+    PyBuffer_Release(&fb);
     return result;
 }
 
@@ -2594,6 +2859,9 @@ static PyMethodDef methods[] = {
     {"slice_units", native_slice_units, METH_VARARGS,
      "slice_units(src, dst, typ, roots, stop, kind, start, end, source, global_kind, named, max_nodes, max_edges) "
      "-> (node_off, edge_off, per_unit, columns)"},
+    {"call_edges", native_call_edges, METH_VARARGS,
+     "call_edges(ctx, parent, within, mask, fids, selves, name_fid, params_fid, want_returns, want_calls, "
+     "want_formals, RETURNS_TO, CALLS, FORMAL_ARG_NAME) -> (type, src, dst) of a file's call edges"},
     {"flow_tables", native_flow_tables, METH_VARARGS,
      "flow_tables(flags, comp_of, sets, comps, params, param, body, jump_label, entry_fields) -> a language's "
      "control-flow tables (parsers/controlflow.py: native_flow_tables)"},

@@ -13,9 +13,12 @@ functions whose qualified name ends with the written one, and a method defined o
 
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
 
-from parsers.dataflow import WRITE, DataTables, data_tables, subtree_accesses
+from parsers import tree as _tree
+from parsers.dataflow import WRITE, DataTables, _native_context, data_tables, subtree_accesses
 from parsers.graph import EdgeType
 from parsers.languages import LanguageSpec
 from parsers.names import class_units, name_parts, name_tables, qualified_path, unit_name, unit_parameters
@@ -40,7 +43,29 @@ def call_edges(
     ft: FlatTree, spec: LanguageSpec, edges: list[list[int]], want: set[int], within: np.ndarray | None = None
 ) -> None:
     """CALLS, FORMAL_ARG_NAME and RETURNS_TO edges of a file (``within``: only calls and returns
-    inside this node mask)."""
+    inside this node mask). With the C core, and names that are never qualified, the same in C."""
+    qualified = bool(spec.declarator_fields or spec.qualified_name_fields)
+    if _tree.native is not None and not qualified:
+        mask, fids, selves = _native_call_tables(spec)
+        found = _tree.native.call_edges(
+            _native_context(ft, spec),
+            ft.array("parent"),
+            b"" if within is None else np.ascontiguousarray(within, dtype=np.uint8),
+            mask,
+            fids,
+            selves,
+            data_tables(spec).flow.tab.field(spec.name_field),
+            data_tables(spec).flow.tab.field(spec.parameters_field),
+            EdgeType.RETURNS_TO in want,
+            EdgeType.CALLS in want,
+            EdgeType.FORMAL_ARG_NAME in want,
+            EdgeType.RETURNS_TO,
+            EdgeType.CALLS,
+            EdgeType.FORMAL_ARG_NAME,
+        )
+        for column, buf in zip(edges, found, strict=True):
+            column.extend(np.frombuffer(buf, dtype=np.int64).tolist())
+        return
     dt = data_tables(spec)
     fl = dt.flow
     tab = fl.tab
@@ -67,7 +92,6 @@ def call_edges(
         return
     by_name: dict[bytes, list[int]] = {}
     methods: dict[tuple[int, bytes], int] = {}
-    qualified = bool(spec.declarator_fields or spec.qualified_name_fields)
     name_kinds = name_tables(spec).parts
     paths: dict[int, list[str]] = {}  # function -> its qualified name parts, for qualified calls
     owner_of: dict[int, int] = {}  # method -> its class, for methods defined outside the class body
@@ -174,6 +198,36 @@ def call_edges(
                     es.append(a)
                     ed.append(formals[pos][1])
                 pos += 1
+
+
+@cache
+def _native_call_tables(spec: LanguageSpec) -> tuple[bytes, np.ndarray, tuple[bytes, ...]]:
+    """The C core's form of the tables above: per kind CM_* bits (function, class, scope, identifier,
+    named, return or yield), per kind the call / member / keyword fields (-2: not such a kind), and the
+    self names."""
+    dt = data_tables(spec)
+    fl, tab = dt.flow, dt.flow.tab
+    mask = np.zeros(len(tab.names), dtype=np.uint8)
+    returns = tab.kinds(spec.return_kinds | spec.yield_kinds)
+    for bit, kinds in (
+        (1, fl.functions),
+        (2, fl.classes),
+        (4, fl.scopes),
+        (8, dt.identifiers),
+        (32, returns),
+    ):
+        mask[sorted(kinds)] |= bit
+    mask[np.asarray(fl.named, dtype=bool)] |= 16
+    fids = np.full((5, len(tab.names)), -2, dtype=np.int64)
+    for table, rows in ((spec.call_kinds, (0, 1)), (spec.member_kinds, (2, 3))):
+        for kname, fields in table.items():
+            for k in tab.kinds({kname}):
+                for row, f in zip(rows, fields, strict=True):
+                    fids[row, k] = tab.field(f)
+    for kname, (name_field, _) in spec.keyword_argument_kinds.items():
+        for k in tab.kinds({kname}):
+            fids[4, k] = tab.field(name_field)
+    return mask.tobytes(), fids, tuple(s.encode() for s in spec.self_names)
 
 
 def _enclosing(ft: FlatTree, n: int, kinds: frozenset[int], stop_kinds: frozenset[int]) -> int:

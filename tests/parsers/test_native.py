@@ -12,8 +12,10 @@ import pytest
 
 from benchmarks.graph_speed import stdlib_corpus
 from parsers import extract_file, get_language, tree
+from parsers.calls import call_edges
 from parsers.controlflow import build_cfg, flow_tables, native_flow_tables
 from parsers.dataflow import _native_context, data_tables, events, native_cfg
+from parsers.extract import ALL_EDGES, _covered, _unit_roots
 from parsers.tree import flatten
 
 pytestmark = pytest.mark.skipif(tree.native is None, reason="parsers._native is not built")
@@ -155,6 +157,29 @@ def test_scan_events_match(monkeypatch):
     for path in sorted(RUNTIME.rglob("*.c"))[:12] if RUNTIME.exists() else ():
         assert_same_events(path.read_bytes(), "c", monkeypatch)
         assert_same_events(path.read_bytes(), "cpp", monkeypatch)
+
+
+def test_call_edges_match(monkeypatch):
+    """All of a file's call edges (most of which no function unit keeps), with and without a mask."""
+    sources = [(p.read_bytes(), "python") for p in stdlib_corpus()[5::4]]
+    sources += [(src, language) for language, srcs in BAD.items() for src in srcs]
+    edges = 0
+    for src, language in sources:
+        spec = get_language(language)
+        got = []
+        for native in (True, False):
+            ft = flatten(src, spec)
+            roots = _unit_roots(ft, spec, "function") if len(ft) else []
+            with monkeypatch.context() as m:
+                if not native:
+                    m.setattr(tree, "native", None)
+                for within in (None, _covered(ft, roots) if roots else None):
+                    lists: list[list[int]] = [[], [], []]
+                    call_edges(ft, spec, lists, set(ALL_EDGES), within)
+                    got.append(lists)
+        assert got[:2] == got[2:], language
+        edges += len(got[0][0])
+    assert edges > 5_000
 
 
 def test_threads_share_the_core_safely():
