@@ -9,7 +9,7 @@ value, a comprehension's element after its ``for`` clauses.
 
 Reaching accesses are a forward fixpoint over the CFG with Python integers as bitsets (one bit per
 write, one per read), so ``return a`` after a loop sees both the loop body's write and the parameter.
-Where the C core is built (``parsers/_native.c``), :func:`scope_edges` and :func:`computed_from` run the
+Where the C core is built (``parsers/_native.c``), :func:`flow_edges` and :func:`computed_from` run the
 same scan and fixpoint there; the functions here stay the reference the tests compare it with.
 """
 
@@ -443,27 +443,8 @@ def _bound_names(ft: FlatTree, dt: DataTables, comp: int) -> tuple[set[bytes], i
 def scope_edges(
     ft: FlatTree, spec: LanguageSpec, cfg: ScopeCFG, edges: list[list[int]], want: set[int]
 ) -> None:
-    """Append the CFG_NEXT and def-use edges of one scope to ``edges`` (parallel lists: type, src, dst).
-
-    With the C core the edges are kept in C instead, in the same order; :func:`native_edges` hands
-    them over (they, and the C core's COMPUTED_FROM edges, come before the calls' edges)."""
-    native = _tree.native
-    if native is not None:  # the same passes in C (parsers/_native.c), collected by native_edges
-        native.scope_flow(
-            _native_context(ft, spec),
-            cfg.reads,
-            cfg.succ,
-            cfg.anchor,
-            EdgeType.CFG_NEXT in want,
-            EdgeType.LAST_LEXICAL_USE in want,
-            EdgeType.LAST_WRITE in want,
-            EdgeType.LAST_READ in want,
-            EdgeType.CFG_NEXT,
-            EdgeType.LAST_WRITE,
-            EdgeType.LAST_READ,
-            EdgeType.LAST_LEXICAL_USE,
-        )
-        return
+    """Append the CFG_NEXT and def-use edges of one scope to ``edges`` (parallel lists: type, src, dst);
+    pure Python (with the C core, :func:`flow_edges` runs the same passes in C)."""
     if EdgeType.CFG_NEXT in want:
         et, es, ed = edges
         anchor = cfg.anchor

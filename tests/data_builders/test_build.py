@@ -158,12 +158,17 @@ def test_damaged_cache_entries_are_rebuilt(tmp_path):
     assert (tmp_path / "out" / DATA_FILE).read_bytes() == (tmp_path / "clean" / DATA_FILE).read_bytes()
 
 
-def test_killed_build_resumes_to_identical_output(tmp_path):
-    stdlib = Path(sysconfig.get_paths()["stdlib"])
+def _stdlib_copy(tmp_path: Path, files: int) -> Path:
+    """A corpus of the first ``files`` top-level stdlib modules, copied under ``tmp_path``."""
     corpus = tmp_path / "corpus"
     corpus.mkdir()
-    for f in sorted(stdlib.glob("*.py"))[:120]:
+    for f in sorted(Path(sysconfig.get_paths()["stdlib"]).glob("*.py"))[:files]:
         shutil.copy(f, corpus / f.name)
+    return corpus
+
+
+def test_killed_build_resumes_to_identical_output(tmp_path):
+    corpus = _stdlib_copy(tmp_path, 120)
     out = tmp_path / "out"
     cmd = [
         sys.executable,
@@ -202,11 +207,7 @@ def test_killed_build_resumes_to_identical_output(tmp_path):
 
 
 def test_a_killed_worker_stops_the_build_with_its_files_and_a_rerun_finishes(tmp_path):
-    stdlib = Path(sysconfig.get_paths()["stdlib"])
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    for f in sorted(stdlib.glob("*.py"))[:150]:
-        shutil.copy(f, corpus / f.name)
+    corpus = _stdlib_copy(tmp_path, 150)
     out = tmp_path / "out"
     cli = [sys.executable, "-m", "galla.cli", "build-graphs", str(corpus)]
     cmd = [*cli, "--out", str(out), "--workers", "2"]
