@@ -1,8 +1,8 @@
 """``galla build-graphs``: repositories -> a code-graph dataset on disk.
 
 Pipeline: walk the roots (:mod:`data_builders.walk`), keep this shard's files, extract every file in a
-process pool (``imap`` keeps input order, so output order is deterministic), stream the record batches
-into one Arrow file in the ``datasets`` layout, then write ``manifest.json``.
+process pool (:func:`_ordered_pool` keeps input order, so output order is deterministic), stream the
+record batches into one Arrow file in the ``datasets`` layout, then write ``manifest.json``.
 
 Each file's batch is cached under ``OUT/.cache/<options>/`` keyed by its path and content hash; a
 rerun after an edit only parses changed files, and a run killed half-way resumes from the cache and
