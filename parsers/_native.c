@@ -10,12 +10,11 @@
  *     in preorder as lists (for the scalar lookups of the Python passes) and int64 buffers (numpy).
  * file_context(...): one file's arrays and its language's tables, for the passes below.
  * events(...): a file's scan events, the identifiers' access modes among them (dataflow.py: events).
- * scope_flow(ctx, reads, succ, anchor, ...): one scope's CFG_NEXT edges, its points' variable
- *     accesses (parsers/dataflow.py: scan_points) and the def-use fixpoint over them (LAST_WRITE,
- *     LAST_READ, LAST_LEXICAL_USE).
  * flow_tables(...), build_cfg(ctx, flow, parent, scope, hint): a language's control-flow tables, and
  *     one scope's CFG built from them exactly as parsers/controlflow.py's _Builder builds it.
- * scope_flows(ctx, flow, parent, scopes, ...): build_cfg then scope_flow for every scope of a file.
+ * scope_flows(ctx, flow, parent, scopes, ...): for every scope of a file, build_cfg, then its CFG_NEXT
+ *     edges, its points' variable accesses (parsers/dataflow.py: scan_points) and the def-use fixpoint
+ *     over them (LAST_WRITE, LAST_READ, LAST_LEXICAL_USE).
  * computed_from(ctx, nodes, fields, type): COMPUTED_FROM edges of assignments.
  * call_edges(ctx, ...): RETURNS_TO, CALLS and FORMAL_ARG_NAME edges (parsers/calls.py), for languages
  *     without qualified names.
@@ -65,6 +64,29 @@ static PyObject *vec_list(const Vec *a) {
 
 static PyObject *vec_bytes(const Vec *a) {
     return PyBytes_FromStringAndSize((const char *)a->v, a->n * (Py_ssize_t)sizeof(int64_t));
+}
+
+/* --- preorder trees: stop[i] is one past the last node of i's subtree ---------------------------- */
+
+/* The first child of n in grammar field fid, or -1. */
+static int64_t child_in_field(const int64_t *stop, const int64_t *field, int64_t n, int64_t fid) {
+    if (fid < 0) return -1;
+    for (int64_t c = n + 1; c < stop[n]; c = stop[c])
+        if (field[c] == fid) return c;
+    return -1;
+}
+
+/* Sort a few node indices in place (insertion sort: heads and parameter lists are short). */
+static void sort_nodes(int64_t *v, Py_ssize_t n) {
+    for (Py_ssize_t i = 1; i < n; i++) {
+        int64_t x = v[i];
+        Py_ssize_t j = i;
+        while (j > 0 && v[j - 1] > x) {
+            v[j] = v[j - 1];
+            j--;
+        }
+        v[j] = x;
+    }
 }
 
 /* --- parsers, one per language ------------------------------------------------------------------ */
@@ -484,48 +506,9 @@ done:
     return rc;
 }
 
-/* ``succ`` (a list of lists of point indices) as CSR arrays; NULL with an exception on bad input. */
-static Py_ssize_t *succ_csr(PyObject *succ, Py_ssize_t npts, Py_ssize_t **off_out) {
-    if (!PyList_Check(succ) || PyList_GET_SIZE(succ) != npts) {
-        PyErr_SetString(PyExc_ValueError, "succ must be a list with one list of successors per point");
-        return NULL;
-    }
-    Py_ssize_t *off = calloc((size_t)npts + 1, sizeof(Py_ssize_t));
-    if (!off) return (Py_ssize_t *)PyErr_NoMemory();
-    for (Py_ssize_t p = 0; p < npts; p++) {
-        PyObject *row = PyList_GET_ITEM(succ, p);
-        if (!PyList_Check(row)) {
-            free(off);
-            PyErr_SetString(PyExc_TypeError, "succ rows must be lists");
-            return NULL;
-        }
-        off[p + 1] = off[p] + PyList_GET_SIZE(row);
-    }
-    Py_ssize_t *flat = malloc(((size_t)off[npts] + 1) * sizeof(Py_ssize_t));
-    if (!flat) {
-        free(off);
-        return (Py_ssize_t *)PyErr_NoMemory();
-    }
-    for (Py_ssize_t p = 0; p < npts; p++) {
-        PyObject *row = PyList_GET_ITEM(succ, p);
-        for (Py_ssize_t j = 0; j < PyList_GET_SIZE(row); j++) {
-            Py_ssize_t q = PyLong_AsSsize_t(PyList_GET_ITEM(row, j));
-            if (q < 0 || q >= npts) {
-                if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "successor out of range");
-                free(off);
-                free(flat);
-                return NULL;
-            }
-            flat[off[p] + j] = q;
-        }
-    }
-    *off_out = off;
-    return flat;
-}
-
 /* --- variable accesses of a scope -------------------------------------------------------------- */
 
-/* Per-file arrays and language tables for scope_flow (see parsers/dataflow.py: scan_points). */
+/* Per-file arrays and language tables for the passes (see parsers/dataflow.py: scan_points). */
 typedef struct {
     Py_buffer buf[18];
     int nbuf;
@@ -536,7 +519,7 @@ typedef struct {
     const uint8_t *skip, *defname, *defkind, *ident;
     const int64_t *comp_clause, *comp_target;
     int64_t name_fid, body_fid;
-    Vec et, es, ed; /* edges scope_flow has emitted, until take_edges */
+    Vec et, es, ed; /* edges scope_flows / computed_from have emitted, until take_edges */
 } Ctx;
 
 #define EV_SKIP 1
@@ -742,14 +725,7 @@ static int scan_roots(const Ctx *c, const int64_t *roots, Py_ssize_t nroots, Raw
 
 /* What running definition n does in the enclosing scope: read its header parts, then write its name. */
 static int definition_accesses(const Ctx *c, int64_t n, const int64_t *prefix, int plen, RawList *out) {
-    int64_t body = -1;
-    if (c->body_fid >= 0) {
-        for (int64_t ch = n + 1; ch < c->stop[n]; ch = c->stop[ch])
-            if (c->field[ch] == c->body_fid) {
-                body = ch;
-                break;
-            }
-    }
+    int64_t body = child_in_field(c->stop, c->field, n, c->body_fid);
     int64_t end = body >= 0 ? body : c->stop[n];
     Vec headers = {0};
     int64_t skip_until = -1;
@@ -985,57 +961,6 @@ done:
     return rc;
 }
 
-static PyObject *native_scope_flow(PyObject *self, PyObject *args) {
-    PyObject *capsule, *reads, *succ, *anchor;
-    long long cfg, lw, lr, lex;
-    int want_cfg, want_lex, want_w, want_r;
-    if (!PyArg_ParseTuple(args, "OO!OO!ppppLLLL", &capsule, &PyList_Type, &reads, &succ, &PyList_Type, &anchor,
-                          &want_cfg, &want_lex, &want_w, &want_r, &cfg, &lw, &lr, &lex))
-        return NULL;
-    Ctx *c = PyCapsule_GetPointer(capsule, "galla.native.ctx");
-    if (!c) return NULL;
-    Py_ssize_t npts = PyList_GET_SIZE(reads);
-    if (PyList_GET_SIZE(anchor) != npts) {
-        PyErr_SetString(PyExc_ValueError, "scope_flow: reads and anchor differ in length");
-        return NULL;
-    }
-    Py_ssize_t *succ_off = NULL, *succ_flat = succ_csr(succ, npts, &succ_off);
-    if (!succ_flat) return NULL;
-    PyObject *result = NULL;
-    Py_ssize_t *roff = calloc((size_t)npts + 1, sizeof(Py_ssize_t));
-    Vec anchors = {0}, roots = {0}, row_nodes = {0};
-    if (!roff) {
-        PyErr_NoMemory();
-        goto done;
-    }
-    if (nodes_from_list(c, anchor, &anchors, "scope_flow") < 0) goto done;
-    for (Py_ssize_t p = 0; p < npts; p++) {
-        PyObject *row = PyList_GET_ITEM(reads, p);
-        if (!PyList_Check(row)) {
-            PyErr_SetString(PyExc_TypeError, "scope_flow: reads rows must be lists of nodes");
-            goto done;
-        }
-        if (nodes_from_list(c, row, &row_nodes, "scope_flow") < 0) goto done;
-        for (Py_ssize_t j = 0; j < row_nodes.n; j++)
-            if (vec_push(&roots, row_nodes.v[j]) < 0) {
-                PyErr_NoMemory();
-                goto done;
-            }
-        roff[p + 1] = roots.n;
-    }
-    Sink sink = {&c->et, &c->es, &c->ed, lw, lr, lex, want_lex, want_w, want_r};
-    if (flow_core(c, npts, anchors.v, roff, roots.v, succ_off, succ_flat, want_cfg, cfg, &sink) < 0) goto done;
-    result = Py_NewRef(Py_None);
-done:
-    free(succ_off);
-    free(succ_flat);
-    free(roff);
-    free(anchors.v);
-    free(roots.v);
-    free(row_nodes.v);
-    return result;
-}
-
 /* Identifiers under root (not inside nested scopes) whose mode includes ``want``, in preorder. */
 static int accesses_under(const Ctx *c, int64_t root, int64_t want, Vec *out) {
     if (c->kind[root] < c->nkinds && c->skip[c->kind[root]]) return 0; /* a nested function or class */
@@ -1260,12 +1185,7 @@ typedef struct {
     PyObject *selves;                                             /* tuple of bytes */
 } CallT;
 
-static int64_t ct_child(const Ctx *c, int64_t n, int64_t fid) {
-    if (fid < 0) return -1;
-    for (int64_t x = n + 1; x < c->stop[n]; x = c->stop[x])
-        if (c->field[x] == fid) return x;
-    return -1;
-}
+static int64_t ct_child(const Ctx *c, int64_t n, int64_t fid) { return child_in_field(c->stop, c->field, n, fid); }
 
 static int text_is(const Ctx *c, int64_t n, const char *s, Py_ssize_t len) {
     return c->end[n] - c->start[n] == len && memcmp(c->src + c->start[n], s, (size_t)len) == 0;
@@ -1709,12 +1629,6 @@ static inline const Comp *comp_at(const CfgB *b, int64_t n) {
     return i < 0 ? NULL : &b->t->comps[i];
 }
 
-static int64_t field_child(const CfgB *b, int64_t n, int64_t fid) {
-    for (int64_t c = n + 1; c < b->stop[n]; c = b->stop[c])
-        if (b->field[c] == fid) return c;
-    return -1;
-}
-
 /* child(n, fname): first child in field f (F_NONE: the last block child), then via inline children. */
 static int64_t cf_child(const CfgB *b, int64_t n, int64_t f) {
     if (f == F_NONE) {
@@ -1724,7 +1638,7 @@ static int64_t cf_child(const CfgB *b, int64_t n, int64_t f) {
         return found;
     }
     if (f < 0) return -1;
-    int64_t c = field_child(b, n, f);
+    int64_t c = child_in_field(b->stop, b->field, n, f);
     if (c >= 0 || !b->t->any_inline) return c;
     for (int64_t x = n + 1; x < b->stop[n]; x = b->stop[x])
         if (b->field[x] == 0 && KF(b, x, KB_INLINE))
@@ -2015,15 +1929,7 @@ static void head_nodes(CfgB *b, int64_t n, const Comp *m, Vec *out) {
     if (m->has_head_kinds)
         for (int64_t c = n + 1; c < b->stop[n]; c = b->stop[c])
             if (m->set[b->kind[c]] & CS_HEAD) PUSH(*out, c);
-    for (Py_ssize_t i = before + 1; i < out->n; i++) { /* insertion sort: a few nodes */
-        int64_t x = out->v[i];
-        Py_ssize_t j = i;
-        while (j > before && out->v[j - 1] > x) {
-            out->v[j] = out->v[j - 1];
-            j--;
-        }
-        out->v[j] = x;
-    }
+    if (out->n > before) sort_nodes(out->v + before, out->n - before);
 }
 
 static int64_t for_condition(const CfgB *b, int64_t n, const Comp *m) {
@@ -2483,15 +2389,7 @@ static void cf_build(CfgB *b, int64_t scope, int64_t hint) {
     if (params >= 0) PUSH(entry, params);
     if (t->nentry && isf) { /* Go's receiver and named results */
         for (int f = 0; f < t->nentry; f++) cf_children_with_field(b, scope, t->entry[f], &entry);
-        for (Py_ssize_t i = 1; i < entry.n; i++) {
-            int64_t x = entry.v[i];
-            Py_ssize_t j = i;
-            while (j > 0 && entry.v[j - 1] > x) {
-                entry.v[j] = entry.v[j - 1];
-                j--;
-            }
-            entry.v[j] = x;
-        }
+        sort_nodes(entry.v, entry.n);
     }
     int64_t body = isf ? cf_child(b, scope, t->body_fid) : scope;
     if (body < 0 && KF(b, scope, KB_BLOCK)) body = scope; /* a scope that is its own statement list */
@@ -2619,7 +2517,7 @@ done:
 }
 
 /* scope_flows(ctx, flow, parent, scopes, hints, want_cfg, want_lex, want_w, want_r, CFG_NEXT, LAST_WRITE,
- * LAST_READ, LAST_LEXICAL_USE): build_cfg then scope_flow for every scope (int64 buffers; hints may be
+ * LAST_READ, LAST_LEXICAL_USE): build_cfg then the flow passes for every scope (int64 buffers; hints may be
  * empty), the edges kept in ctx in the order the Python engine appends them. */
 static PyObject *native_scope_flows(PyObject *self, PyObject *args) {
     PyObject *capsule, *fcap;
@@ -2845,13 +2743,10 @@ static PyObject *native_take_edges(PyObject *self, PyObject *capsule) {
 static PyMethodDef methods[] = {
     {"flatten", native_flatten, METH_VARARGS,
      "flatten(language, source, keep, comments) -> (lists, int64 buffers, error ranges)"},
-    {"file_context", native_file_context, METH_VARARGS, "file_context(...) -> per-file arrays for scope_flow"},
+    {"file_context", native_file_context, METH_VARARGS, "file_context(...) -> per-file arrays for the passes"},
     {"events", native_events, METH_VARARGS,
      "events(kind, parent, field, stop, start, end, source, kind_flags, pair_class, nfields, value_field, "
      "op_updates, patterns, operator_field, SKIP, DEFER, COMP, IDENT, HEADER) -> a file's scan events"},
-    {"scope_flow", native_scope_flow, METH_VARARGS,
-     "scope_flow(ctx, reads, succ, anchor, want_cfg, want_lex, want_w, want_r, CFG_NEXT, LAST_WRITE, LAST_READ, "
-     "LAST_LEXICAL_USE): add the CFG_NEXT and def-use edges of one scope to ctx (see take_edges)"},
     {"computed_from", native_computed_from, METH_VARARGS,
      "computed_from(ctx, nodes, fields, COMPUTED_FROM): add the COMPUTED_FROM edges of assignments to ctx"},
     {"scan_accesses", native_scan_accesses, METH_VARARGS,
@@ -2869,9 +2764,9 @@ static PyMethodDef methods[] = {
      "build_cfg(ctx, flow, parent, scope, hint) -> (anchor, reads, succ) of one scope"},
     {"scope_flows", native_scope_flows, METH_VARARGS,
      "scope_flows(ctx, flow, parent, scopes, hints, want_cfg, want_lex, want_w, want_r, CFG_NEXT, LAST_WRITE, "
-     "LAST_READ, LAST_LEXICAL_USE): build_cfg and scope_flow for every scope"},
+     "LAST_READ, LAST_LEXICAL_USE): control flow and def-use edges of every scope"},
     {"take_edges", native_take_edges, METH_O,
-     "take_edges(ctx) -> (type, src, dst) int64 buffers of the edges scope_flow emitted since the last call"},
+     "take_edges(ctx) -> (type, src, dst) int64 buffers of the edges emitted into ctx since the last call"},
     {NULL, NULL, 0, NULL},
 };
 
