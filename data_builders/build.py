@@ -40,11 +40,10 @@ import pyarrow as pa
 from data_builders.formats import (
     DATA_FILE,
     KIND_VOCAB,
-    STREAM_END,
     DatasetWriter,
     file_batch,
+    holds_batch,
     serialize_batch,
-    stream_head,
     write_galla_jsonl,
 )
 from data_builders.walk import Skipped, SourceFile, WalkError, iter_repository, shard_of
@@ -315,21 +314,17 @@ def _read_entry(cache: Path, key: str, out: FileOutcome) -> bool:
 
 
 def _holds_batch(path: Path, offset: object, length: object) -> bool:
-    """Whether ``path[offset : offset + length]`` starts and ends as a one-batch stream does."""
+    """Whether a cache entry's (offset, length) in pack ``path`` hold a batch (an empty one trivially)."""
     if not isinstance(offset, int) or not isinstance(length, int) or offset < 0 or length < 0:
         return False
-    head, tail = stream_head(), STREAM_END
-    if length <= len(head) + len(tail):
-        return length == 0
+    if length == 0:
+        return True
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError:
         return False
     try:
-        return (
-            os.pread(fd, len(head), offset) == head
-            and os.pread(fd, len(tail), offset + length - len(tail)) == tail
-        )
+        return holds_batch(fd, offset, length)
     except OSError:
         return False
     finally:

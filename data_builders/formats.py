@@ -154,7 +154,7 @@ def file_batch(fg: FileGraphs, relpath: str, keep: np.ndarray | None = None) -> 
     return pa.RecordBatch.from_arrays([arrays[f.name] for f in SCHEMA], schema=SCHEMA)
 
 
-_EOS = STREAM_END = b"\xff\xff\xff\xff\x00\x00\x00\x00"
+_EOS = b"\xff\xff\xff\xff\x00\x00\x00\x00"
 """End of an Arrow IPC stream."""
 
 
@@ -170,16 +170,22 @@ def _stream_head(with_features: bool) -> bytes:
     return data[: -len(_EOS)]
 
 
-def stream_head() -> bytes:
-    """The bytes every stream :func:`serialize_batch` writes starts with."""
-    return _stream_head(False)
-
-
 def serialize_batch(batch: pa.RecordBatch) -> tuple[bytes, pa.Buffer, bytes]:
     """``batch`` as a one-batch IPC stream of :data:`SCHEMA`, in three parts to write one after another
     (the schema head, the batch's message, the end marker): the stream ``pa.ipc.new_stream`` writes,
     without growing a buffer for it (which cost more than building the batch)."""
-    return stream_head(), batch.serialize(), STREAM_END
+    return _stream_head(False), batch.serialize(), _EOS
+
+
+def holds_batch(fd: int, offset: int, length: int) -> bool:
+    """Whether bytes ``[offset, offset + length)`` of the open file ``fd`` start and end as a
+    :func:`serialize_batch` stream does (its first and last bytes; the content is not decoded)."""
+    head = _stream_head(False)
+    return (
+        length > len(head) + len(_EOS)
+        and os.pread(fd, len(head), offset) == head
+        and os.pread(fd, len(_EOS), offset + length - len(_EOS)) == _EOS
+    )
 
 
 def _feature(t: pa.DataType) -> dict:
@@ -224,21 +230,18 @@ class DatasetWriter:
         """Append the ``rows``-row batch stored as a stream at ``path[offset : offset + length]``."""
         if not rows:
             return
-        head, where = _stream_head(False), f"'{path}' at byte {offset}"
+        head = _stream_head(False)
         with open(path, "rb") as src:
             fd = src.fileno()
             if os.fstat(fd).st_size < offset + length:
                 raise ValueError(
                     f"'{path}' ends before byte {offset + length}; delete it and rerun the build"
                 )
-            tail_at = offset + length - len(_EOS)
-            if (
-                length <= len(head) + len(_EOS)
-                or os.pread(fd, len(head), offset) != head
-                or os.pread(fd, len(_EOS), tail_at) != _EOS
-            ):
-                raise ValueError(f"{where} holds no galla batch; delete it and rerun the build")
-            self._copy(fd, offset + len(head), tail_at - offset - len(head))
+            if not holds_batch(fd, offset, length):
+                raise ValueError(
+                    f"'{path}' at byte {offset} holds no galla batch; delete it and rerun the build"
+                )
+            self._copy(fd, offset + len(head), length - len(head) - len(_EOS))
         self.rows += rows
 
     def _copy(self, fd: int, pos: int, count: int) -> None:

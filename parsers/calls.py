@@ -22,7 +22,7 @@ from parsers.dataflow import WRITE, DataTables, _native_context, data_tables, su
 from parsers.graph import EdgeType
 from parsers.languages import LanguageSpec
 from parsers.names import class_units, name_parts, name_tables, qualified_path, unit_name, unit_parameters
-from parsers.tree import FlatTree
+from parsers.tree import FlatTree, kind_bits
 
 
 def _child(ft: FlatTree, n: int, fid: int) -> int:
@@ -207,17 +207,17 @@ def _native_call_tables(spec: LanguageSpec) -> tuple[bytes, np.ndarray, tuple[by
     self names."""
     dt = data_tables(spec)
     fl, tab = dt.flow, dt.flow.tab
-    mask = np.zeros(len(tab.names), dtype=np.uint8)
     returns = tab.kinds(spec.return_kinds | spec.yield_kinds)
-    for bit, kinds in (
+    named = [k for k, ok in enumerate(fl.named) if ok]
+    groups = (
         (1, fl.functions),
         (2, fl.classes),
         (4, fl.scopes),
         (8, dt.identifiers),
+        (16, named),
         (32, returns),
-    ):
-        mask[sorted(kinds)] |= bit
-    mask[np.asarray(fl.named, dtype=bool)] |= 16
+    )
+    mask = kind_bits(len(tab.names), groups)
     fids = np.full((5, len(tab.names)), -2, dtype=np.int64)
     for table, rows in ((spec.call_kinds, (0, 1)), (spec.member_kinds, (2, 3))):
         for kname, fields in table.items():

@@ -27,7 +27,7 @@ import numpy as np
 from parsers import tree as _tree
 from parsers.languages import Compound, LanguageSpec
 from parsers.names import unit_parameters
-from parsers.tree import FlatTree, Tables, tables
+from parsers.tree import FlatTree, Tables, kind_bits, tables
 
 EXIT = ("x", -1)
 Key = tuple[str, int]
@@ -156,29 +156,14 @@ def native_flow_tables(spec: LanguageSpec) -> object:
     def fid(name: str | None) -> int:
         return _F_NONE if name is None else fl.fid.get(name, -1)
 
-    flags = np.zeros(nk, dtype=np.uint32)
-    kind_bits = (
-        fl.blocks,
-        fl.functions,
-        fl.scopes,
-        fl.returns,
-        fl.breaks,
-        fl.continues,
-        fl.raises,
-        fl.loops,
-        fl.switches,
-        fl.labels,
-        fl.inline,
-        fl.self_labelled,
-        fl.fallthroughs,
-        fl.break_targets,
-        fl.gotos,
-    )  # KB_BLOCK, KB_FUNCTION, ... in _native.c's order, KB_STATEMENT and KB_NAMED aside
-    bits = (0, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
-    for bit, kinds in zip(bits, kind_bits, strict=True):
-        flags[sorted(kinds)] |= 1 << bit
-    flags[np.asarray(fl.statement, dtype=bool)] |= 1 << 1
-    flags[np.asarray(fl.named, dtype=bool)] |= 1 << 16
+    statements = [i for i, ok in enumerate(fl.statement) if ok]
+    named = [i for i, ok in enumerate(fl.named) if ok]
+    groups = (  # _native.c's KB_BLOCK, KB_STATEMENT, ... in bit order
+        fl.blocks, statements, fl.functions, fl.scopes, fl.returns, fl.breaks, fl.continues, fl.raises,
+        fl.loops, fl.switches, fl.labels, fl.inline, fl.self_labelled, fl.fallthroughs, fl.break_targets,
+        fl.gotos, named,
+    )  # fmt: skip
+    flags = kind_bits(nk, ((1 << bit, kinds) for bit, kinds in enumerate(groups)), np.uint32)
     comp_of = np.full(nk, -1, dtype=np.int32)
     comps = []
     sets = np.zeros((len(fl.compound), nk), dtype=np.uint8)

@@ -8,6 +8,7 @@ preorder range ``[i, stop[i])``. Nothing here recurses on tree depth.
 from __future__ import annotations
 
 import os
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from functools import cache
@@ -116,6 +117,15 @@ def _kind_mask(kinds: frozenset[int]) -> np.ndarray:
     mask = np.zeros(max(kinds) + 1 if kinds else 1, dtype=bool)
     mask[list(kinds)] = True
     return np.concatenate((mask, np.zeros(1 << 16, dtype=bool)))[: 1 << 16]
+
+
+def kind_bits(n_kinds: int, groups: Iterable[tuple[int, Collection[int]]], dtype=np.uint8) -> np.ndarray:
+    """Per grammar kind id, the OR of ``bit`` over the ``(bit, kinds)`` groups holding it: the per-kind
+    flag tables the C core reads."""
+    out = np.zeros(n_kinds, dtype=dtype)
+    for bit, kinds in groups:
+        out[sorted(kinds)] |= bit
+    return out
 
 
 @cache
