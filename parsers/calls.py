@@ -46,16 +46,11 @@ def call_edges(
     inside this node mask). With the C core, and names that are never qualified, the same in C."""
     qualified = bool(spec.declarator_fields or spec.qualified_name_fields)
     if _tree.native is not None and not qualified:
-        mask, fids, selves = _native_call_tables(spec)
         found = _tree.native.call_edges(
             _native_context(ft, spec),
             ft.array("parent"),
-            b"" if within is None else np.ascontiguousarray(within, dtype=np.uint8),
-            mask,
-            fids,
-            selves,
-            data_tables(spec).flow.tab.field(spec.name_field),
-            data_tables(spec).flow.tab.field(spec.parameters_field),
+            b"" if within is None else np.ascontiguousarray(within).view(np.uint8),
+            *_native_call_tables(spec),
             EdgeType.RETURNS_TO in want,
             EdgeType.CALLS in want,
             EdgeType.FORMAL_ARG_NAME in want,
@@ -201,10 +196,10 @@ def call_edges(
 
 
 @cache
-def _native_call_tables(spec: LanguageSpec) -> tuple[bytes, np.ndarray, tuple[bytes, ...]]:
+def _native_call_tables(spec: LanguageSpec) -> tuple[bytes, np.ndarray, tuple[bytes, ...], int, int]:
     """The C core's form of the tables above: per kind CM_* bits (function, class, scope, identifier,
-    named, return or yield), per kind the call / member / keyword fields (-2: not such a kind), and the
-    self names."""
+    named, return or yield), per kind the call / member / keyword fields (-2: not such a kind), the
+    self names, and the name and parameters field ids."""
     dt = data_tables(spec)
     fl, tab = dt.flow, dt.flow.tab
     returns = tab.kinds(spec.return_kinds | spec.yield_kinds)
@@ -227,7 +222,8 @@ def _native_call_tables(spec: LanguageSpec) -> tuple[bytes, np.ndarray, tuple[by
     for kname, (name_field, _) in spec.keyword_argument_kinds.items():
         for k in tab.kinds({kname}):
             fids[4, k] = tab.field(name_field)
-    return mask.tobytes(), fids, tuple(s.encode() for s in spec.self_names)
+    selves = tuple(s.encode() for s in spec.self_names)
+    return mask.tobytes(), fids, selves, tab.field(spec.name_field), tab.field(spec.parameters_field)
 
 
 def _enclosing(ft: FlatTree, n: int, kinds: frozenset[int], stop_kinds: frozenset[int]) -> int:
