@@ -195,7 +195,7 @@ def run(args: argparse.Namespace) -> dict:
         f"corpus: {corpus['files']} files, {corpus['bytes'] / 1e6:.1f} MB under {corpus['root']}", flush=True
     )
     # the rows' repeats are interleaved (floor, extract, build, GraphCodeBERT; then again), so the
-    # best of each is taken over the same minutes: this machine's speed drifts by +-15% over minutes
+    # best of each is taken over the same minutes: this machine's speed drifts by up to +-30% in minutes
     have_refs = not args.skip_references and REF_PYTHON.exists()
     if not args.skip_references and not have_refs:
         print(
@@ -207,14 +207,14 @@ def run(args: argparse.Namespace) -> dict:
     with tempfile.TemporaryDirectory(prefix="galla-speed-") as td:
         tmp = Path(td)
         root = Path(corpus["root"])
+        steps = [
+            ("floor", lambda: floor(sources)),
+            ("galla extract_file", lambda: galla_in_process(sources)),
+            ("galla build-graphs", lambda: build_graphs(root, args.workers, tmp)),
+        ]
+        if have_refs:
+            steps.append(("GraphCodeBERT DFG", lambda: reference("_ref_gcb.py", files, tmp)))
         for i in range(args.repeat):
-            steps = [
-                ("floor", lambda: floor(sources)),
-                ("galla extract_file", lambda: galla_in_process(sources)),
-                ("galla build-graphs", lambda: build_graphs(root, args.workers, tmp)),
-            ]
-            if have_refs:
-                steps.append(("GraphCodeBERT DFG", lambda: reference("_ref_gcb.py", files, tmp)))
             for name, step in steps:
                 runs.setdefault(name, []).append(step())
                 print(f"  [{i + 1}/{args.repeat}] {name} {runs[name][-1]['seconds']:.2f} s", flush=True)
