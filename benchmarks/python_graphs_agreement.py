@@ -273,6 +273,10 @@ class FileIndex:
         self.matches: list[tuple[Pos, Pos]] = []
         self.tries: list[tuple[gast.Try, list]] = []
         self.relative_imports: list[tuple[Pos, Pos]] = []
+        self.uses: set[Pos] = set()
+        """Positions of reads: a Name loaded, or the target of an augmented assignment."""
+        self.future_annotations = False
+        """``from __future__ import annotations``: annotations are never evaluated (PEP 563)."""
         self.else_jump_loops: list[tuple[Pos, Pos]] = []
         """Spans of loops whose body holds a loop with a break/continue in its ``else`` clause."""
         self.for_loops: list[tuple[gast.AST, list]] = []
@@ -291,6 +295,8 @@ class FileIndex:
             elif isinstance(node, gast.Name) and getattr(node, "lineno", None) is not None:
                 role = "param" if isinstance(node.ctx, gast.Param) else "name"
                 self.occ[(node.lineno, node.col_offset)] = Occurrence(node.id, role, chain)
+                if isinstance(node.ctx, gast.Load) or (chain and isinstance(chain[0][0], gast.AugAssign)):
+                    self.uses.add((node.lineno, node.col_offset))
             elif isinstance(node, gast.ExceptHandler) and node.name is not None:
                 p = access_position(("write", node.name, node), text)
                 if p:
@@ -305,8 +311,11 @@ class FileIndex:
                 )
                 if outer is not None:
                     self.else_jump_loops.append((_start(outer), _end(outer)))
-            elif isinstance(node, gast.ImportFrom) and node.level:
-                self.relative_imports.append((_start(node), _end(node)))
+            elif isinstance(node, gast.ImportFrom):
+                if node.level:
+                    self.relative_imports.append((_start(node), _end(node)))
+                if node.module == "__future__" and any(a.name == "annotations" for a in node.names):
+                    self.future_annotations = True
             elif isinstance(node, gast.alias) and node.name != "*":
                 p = access_position(("write", _ImportName(node), None), text)
                 if p:
@@ -358,6 +367,8 @@ class FileIndex:
         for node, fname in chain:
             if fname in HEADER_FIELDS:
                 header = True
+            if isinstance(node, gast.Lambda):
+                header = False  # a lambda's defaults run where the lambda is, in the same scope
             if isinstance(node, FUNCTIONS):
                 if not header:
                     return self.number[id(node)]
@@ -375,7 +386,8 @@ class FileIndex:
         return best
 
     def in_dotted_import(self, pos: Pos) -> bool:
-        return any(a <= pos < b for a, b in self.dotted_imports)
+        """Whether ``pos`` is past the bound first name of an ``import a.b`` (at ``b``)."""
+        return any(a < pos < b for a, b in self.dotted_imports)
 
     def in_match(self, pos: Pos) -> bool:
         return any(a <= pos < b for a, b in self.matches)
@@ -474,6 +486,8 @@ CATEGORIES: dict[str, str] = {
     "dotted-import": "ours: `import a.b` also writes `b` (Python binds only `a`)",
     "decorator": "ours: decorators are never read",
     "def-header": "ours: defaults and annotations of a def are not read in the enclosing scope",
+    "future-annotation": "ours: a def's annotations are read under `from __future__ import annotations` "
+    "(which leaves them unevaluated)",
     "finally-exception": "ours: an exception inside a try body does not flow into its finally clause",
     "finally-continue": "ours: a finally clause reached by an exception continues after the try too "
     "(imprecise)",
@@ -488,6 +502,8 @@ CATEGORIES: dict[str, str] = {
     "element is read before the for clauses",
     "lambda": "python-graphs: a lambda's parameters and body are accesses of the enclosing function",
     "param-annotation": "python-graphs: names in a parameter annotation count as writes",
+    "annotation": "python-graphs: a def's annotations are never read (Python evaluates them when the def "
+    "runs)",
     "class-base": "python-graphs: a class's bases are never read",
     "except-handler": "python-graphs: a handler sees only the state at the end of each try-body block",
     "finally-entry": "python-graphs: a finally clause sees only the state at the end of each try-body block",
@@ -512,9 +528,10 @@ def classify(edge: Edge, only_ours: bool, idx: FileIndex) -> str:
         return "dotted-import"
     if any(idx.in_match(p) for p in edge):
         return "match"
-    if only_ours and any(a <= p < b for p in edge for a, b in idx.relative_imports):
-        return "relative-import"
     a, w = idx.occ.get(edge[0]), idx.occ.get(edge[1])
+    in_relative_import = any(lo <= edge[0] < hi for lo, hi in idx.relative_imports)
+    if only_ours and in_relative_import and (a is None or a.role != "import"):  # in the module part
+        return "relative-import"
     if a is None or w is None:
         return "unmatched-position"
     chains = (a.chain, w.chain)
@@ -526,10 +543,12 @@ def classify(edge: Edge, only_ours: bool, idx: FileIndex) -> str:
 
     if not only_ours and any(f == "decorator_list" for _, f in a.chain):
         return "decorator"
-    if any(f in ("defaults", "kw_defaults", "returns") for _, f in a.chain):
+    if any(f in ("defaults", "kw_defaults") for _, f in a.chain) and not inside(gast.Lambda):
         return "def-header"
-    if ("Name", "annotation") in a_fields and a.role == "name":
-        return "def-header"
+    if any(f == "returns" for _, f in a.chain) or (("Name", "annotation") in a_fields and a.role == "name"):
+        if only_ours:
+            return "future-annotation" if idx.future_annotations else "annotation"
+        return "param-annotation" if ("Name", "annotation") in w_fields else "def-header"
     if not only_ours and any(lo <= p < hi for p in edge for lo, hi in idx.else_jump_loops):
         return "loop-else-jump"
     if inside(COMPREHENSIONS):
@@ -668,6 +687,9 @@ class Totals:
 @dataclass
 class Run:
     functions: Totals = field(default_factory=Totals)
+    functions_def_use: Totals = field(default_factory=Totals)
+    """The same functions, on def-use edges only: a use (a read) -> each definition reaching it (the
+    write -> earlier write edges of LAST_WRITE left out)."""
     modules: Totals = field(default_factory=Totals)
     failed_files: list[str] = field(default_factory=list)
     failed_functions: int = 0
@@ -706,7 +728,10 @@ def compare_file(path: Path, run: Run, keep_examples: int) -> None:
 
     for f, fn in enumerate(idx.functions):
         ex = example(fn.lineno, fn.end_lineno, fn.name)
-        run.functions.add(per_ours.get(f, set()), per_theirs.get(f, set()), idx, ex, keep_examples)
+        o, t = per_ours.get(f, set()), per_theirs.get(f, set())
+        run.functions.add(o, t, idx, ex, keep_examples)
+        uses = idx.uses
+        run.functions_def_use.add({e for e in o if e[0] in uses}, {e for e in t if e[0] in uses}, idx, ex, 0)
     ex = example(1, len(lines), "<module>")
     run.modules.add(per_ours.get(-1, set()), per_theirs.get(-1, set()), idx, ex, keep_examples)
 
@@ -751,6 +776,7 @@ def main(argv: list[str] | None = None) -> int:
         "python_graphs_failed_functions": run.failed_functions,
         "python_graphs_unplaced_edges": run.unplaced,
         "functions": run.functions.summary(),
+        "functions_def_use": run.functions_def_use.summary(),
         "module_levels": run.modules.summary(),
         "categories": CATEGORIES,
     }
@@ -768,11 +794,16 @@ def print_report(r: dict) -> None:
         f"({r['python_graphs_failed_functions']} functions); "
         f"unplaced edges: {r['python_graphs_unplaced_edges']}"
     )
-    for label, key in (("functions", "functions"), ("module levels (incl. class bodies)", "module_levels")):
+    views = (
+        ("functions: LAST_WRITE (every access -> reaching writes)", "functions", "LAST_WRITE"),
+        ("functions: def-use (every read -> reaching writes)", "functions_def_use", "def-use"),
+        ("module levels (incl. class bodies): LAST_WRITE", "module_levels", "LAST_WRITE"),
+    )
+    for label, key, what in views:
         s = r[key]
         print(f"\n== {label}")
         print(
-            f"identical LAST_WRITE sets: {s['identical']} / {s['scopes']} = {s['identical_pct']}% "
+            f"identical {what} sets: {s['identical']} / {s['scopes']} = {s['identical_pct']}% "
             f"({s['with_edges']} have edges on either side)"
         )
         print(
