@@ -19,7 +19,7 @@ from parsers.calls import call_edges
 from parsers.controlflow import flow_tables
 from parsers.dataflow import computed_from, flow_edges, native_edges
 from parsers.graph import EDGE_GROUPS, CodeGraph, EdgeType
-from parsers.languages import LanguageSpec, get_language
+from parsers.languages import LanguageSpec, get_language, with_postponed_annotations
 from parsers.names import class_units, unit_name
 from parsers.tree import FlatTree, flatten, tables
 
@@ -132,6 +132,8 @@ def extract_file(
     data = source.encode("utf-8") if isinstance(source, str) else source
     data, replaced = decode_source(data)
     ft = flatten(data, spec)
+    if spec.postponed_annotations is not None and _annotations_postponed(ft, spec):
+        spec = with_postponed_annotations(spec)
     result = FileGraphs(spec.name, path, unit, len(ft), bool(ft.error_bytes), replaced)
     roots = _unit_roots(ft, spec, unit) if len(ft) else []
     if not roots:
@@ -301,6 +303,17 @@ def _covered(ft: FlatTree, roots: list[int]) -> np.ndarray:
     np.add.at(depth, np.asarray(roots, dtype=np.int64), 1)
     np.add.at(depth, ft.array("stop")[roots], -1)
     return np.cumsum(depth[:-1]) > 0
+
+
+def _annotations_postponed(ft: FlatTree, spec: LanguageSpec) -> bool:
+    """Whether a top-level statement of ``spec.postponed_annotations``'s kind names its feature
+    (``from __future__ import annotations``)."""
+    kind_name, feature = spec.postponed_annotations or ("", "")
+    name = feature.encode()
+    if not len(ft) or name not in ft.source:
+        return False
+    kinds = tables(spec).kinds({kind_name})
+    return any(ft.kind[c] in kinds and name in ft.text(c).split(b"import", 1)[-1] for c in ft.children(0))
 
 
 def _unit_roots(ft: FlatTree, spec: LanguageSpec, unit: Unit) -> list[int]:

@@ -10,6 +10,7 @@ in a grammar, ``None`` means "the last child whose kind is one of the language's
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -185,6 +186,12 @@ class LanguageSpec:
     header_fields: frozenset[tuple[str, str]] = frozenset()
     """(kind, field) inside a definition's parameters read by the enclosing scope when the definition
     runs (default values, annotations), not at the function's entry."""
+    annotation_kinds: frozenset[str] = frozenset()
+    """Kinds that hold a type annotation (of a parameter, a return type, an annotated assignment)."""
+    postponed_annotations: tuple[str, str] | None = None
+    """(statement kind, feature name) with which a file postpones the evaluation of its annotations
+    (Python's ``from __future__ import annotations``, PEP 563); such a file is analysed with
+    :func:`with_postponed_annotations`."""
     update_operator_kinds: frozenset[str] = frozenset()
     """Assignment kinds that become read-write when their ``operator`` token is not plain ``=``."""
     non_variable_fields: frozenset[tuple[str, str | None]] = frozenset()
@@ -266,6 +273,15 @@ def get_language(name: str) -> LanguageSpec:
     if key not in _MODULES:
         raise ValueError(f"unknown language {name!r}; supported: {', '.join(sorted(_MODULES))}")
     return _load(key)
+
+
+@cache
+def with_postponed_annotations(spec: LanguageSpec) -> LanguageSpec:
+    """``spec`` for a file whose annotations are never evaluated: names in its annotations are not
+    variable accesses (not read where a definition runs, nor anywhere else)."""
+    return dataclasses.replace(
+        spec, opaque_kinds=spec.opaque_kinds | spec.annotation_kinds, postponed_annotations=None
+    )
 
 
 def extension_map() -> dict[str, str]:

@@ -61,6 +61,8 @@ SPEC = LanguageSpec(
             ("function_definition", "return_type"),
         }
     ),
+    annotation_kinds=frozenset({"type"}),
+    postponed_annotations=("future_import_statement", "annotations"),
     write_fields=frozenset(
         {
             ("assignment", "left"),

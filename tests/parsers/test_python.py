@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 from parsers import EdgeType, extract_file
 
 LW, LR, CF, CFG = EdgeType.LAST_WRITE, EdgeType.LAST_READ, EdgeType.COMPUTED_FROM, EdgeType.CFG_NEXT
@@ -266,6 +268,26 @@ def test_definition_headers_are_read_by_the_enclosing_scope(edges):
     inner = edges(code, "python", LW, name="f.<locals>.inner")
     assert ("d@3:15", "d@2:14") in inner
     assert not any(s.startswith("y@") for s, _ in inner)
+
+
+def test_postponed_annotations_are_not_read(edges):
+    # PEP 563: under ``from __future__ import annotations`` no annotation is evaluated; defaults still are
+    body = """
+    T = int
+    x: T = 1
+    def f(a: T, b: T = T) -> T:
+        return a
+    class C:
+        z: list[T] = []
+    """
+    plain = edges(body, "python", LW, unit="file")
+    assert {s for s, d in plain if d == "T@0:0"} == {"T@1:3", "T@2:9", "T@2:15", "T@2:19", "T@2:25", "T@5:12"}
+    body = textwrap.dedent(body).lstrip("\n")
+    postponed = edges("from __future__ import division, annotations\n" + body, "python", LW, unit="file")
+    assert {s for s, d in postponed if d == "T@1:0"} == {"T@3:19"}
+    # the feature must be the one imported: another future import changes nothing
+    other = edges("from __future__ import division\n" + body, "python", LW, unit="file")
+    assert {s for s, d in other if d == "T@1:0"} == {"T@2:3", "T@3:9", "T@3:15", "T@3:19", "T@3:25", "T@6:12"}
 
 
 def test_import_binds_the_first_name_and_relative_imports_read_nothing(edges):
