@@ -89,6 +89,13 @@ def _strings(values: list[str]) -> pa.Array:
     return pa.Array.from_buffers(pa.string(), len(data), buffers)
 
 
+def _repeated(value: str, n: int) -> pa.Array:
+    """A string column holding ``value`` ``n`` times."""
+    b = value.encode("utf-8")
+    offsets = np.arange(n + 1, dtype=np.int32) * len(b)
+    return pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(b * n)])
+
+
 def _column(values, t: pa.DataType) -> pa.Array:
     if t == pa.string():
         return _strings(values)
@@ -136,13 +143,9 @@ def file_batch(fg: FileGraphs, relpath: str, keep: np.ndarray | None = None) -> 
     starts = [fg.start_lines[u] for u in idx]
     cols = {
         "id": [f"{relpath}::{nm}@{s + 1}" for nm, s in zip(names, starts, strict=True)],
-        "language": [fg.language] * len(idx),
-        "path": [relpath] * len(idx),
-        "unit_kind": [fg.unit_kind] * len(idx),
         "name": names,
         "start_line": starts,
         "source": [fg.sources[u] for u in idx],
-        "kind_vocab": [KIND_VOCAB] * len(idx),
         "has_error": [fg.unit_has_error[u] for u in idx],
         "truncated_nodes": [fg.truncated_nodes[u] for u in idx],
         "truncated_edges": [fg.truncated_edges[u] for u in idx],
@@ -151,6 +154,9 @@ def file_batch(fg: FileGraphs, relpath: str, keep: np.ndarray | None = None) -> 
     }
     for name, values in cols.items():
         arrays[name] = _column(values, _TYPES[name])
+    for name, value in (("language", fg.language), ("path", relpath), ("unit_kind", fg.unit_kind)):
+        arrays[name] = _repeated(value, len(idx))
+    arrays["kind_vocab"] = _repeated(KIND_VOCAB, len(idx))
     return pa.RecordBatch.from_arrays([arrays[f.name] for f in SCHEMA], schema=SCHEMA)
 
 
