@@ -31,9 +31,13 @@ Targets: build-graphs / floor <= 1.5; GraphCodeBERT / build-graphs >= 5; python-
 
 from __future__ import annotations
 
+import os
+
+# numpy's OpenBLAS threads (unused here) would take CPU from the rows timed in this process
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 import argparse
 import json
-import os
 import platform
 import shutil
 import subprocess

@@ -7,7 +7,8 @@
  *
  * flatten(language, source, keep, comments): parse with the C runtime (the release of the
  *     py-tree-sitter binding, so the same trees) and walk the tree once with a cursor; the kept nodes
- *     in preorder as lists (for the scalar lookups of the Python passes) and int64 buffers (numpy).
+ *     in preorder as int64 buffers (viewed by numpy, and as memoryviews for the scalar lookups of
+ *     the Python passes).
  * file_context(...): one file's arrays and its language's tables, for the passes below.
  * events(...): a file's scan events, the identifiers' access modes among them (dataflow.py: events).
  * flow_tables(...), build_cfg(ctx, flow, parent, scope, hint): a language's control-flow tables, and
@@ -241,23 +242,17 @@ static PyObject *native_flatten(PyObject *self, PyObject *args) {
         PyErr_NoMemory();
         goto done;
     }
-    PyObject *lists = PyTuple_New(6), *bufs = PyTuple_New(6);
+    PyObject *bufs = PyTuple_New(6);
     PyObject *errors = error_ranges(root);
-    if (!lists || !bufs || !errors) goto fail_out;
+    if (!bufs || !errors) goto fail_out;
     for (int c = 0; c < 6; c++) {
-        PyObject *l = vec_list(&col[c]), *b = vec_bytes(&col[c]);
-        if (!l || !b) {
-            Py_XDECREF(l);
-            Py_XDECREF(b);
-            goto fail_out;
-        }
-        PyTuple_SET_ITEM(lists, c, l);
+        PyObject *b = vec_bytes(&col[c]);
+        if (!b) goto fail_out;
         PyTuple_SET_ITEM(bufs, c, b);
     }
-    result = Py_BuildValue("(NNN)", lists, bufs, errors);
+    result = Py_BuildValue("(NN)", bufs, errors);
     goto done;
 fail_out:
-    Py_XDECREF(lists);
     Py_XDECREF(bufs);
     Py_XDECREF(errors);
 done:

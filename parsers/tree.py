@@ -8,7 +8,7 @@ preorder range ``[i, stop[i])``. Nothing here recurses on tree depth.
 from __future__ import annotations
 
 import os
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from functools import cache
@@ -135,17 +135,20 @@ def parser(spec: LanguageSpec) -> tree_sitter.Parser:
 
 @dataclass(slots=True)
 class FlatTree:
-    """Kept nodes of one file in preorder. ``stop[i]`` is one past the last node of ``i``'s subtree."""
+    """Kept nodes of one file in preorder. ``stop[i]`` is one past the last node of ``i``'s subtree.
+
+    The node columns are sequences of ints for scalar lookups: lists from the pure-Python walk,
+    int64 memoryviews over the C core's buffers (:meth:`array` gives numpy views of either)."""
 
     source: bytes
-    kind: list[int]
+    kind: Sequence[int]
     """Grammar kind ids; error nodes get one past the grammar's last kind (named ``ERROR``)."""
-    field: list[int]
+    field: Sequence[int]
     """Field id of the node within its parent, 0 when it has none."""
-    start: list[int]
-    end: list[int]
-    parent: list[int]
-    stop: list[int]
+    start: Sequence[int]
+    end: Sequence[int]
+    parent: Sequence[int]
+    stop: Sequence[int]
     error_bytes: list[tuple[int, int]]
     """Byte ranges of ERROR and MISSING nodes (empty when the file parsed cleanly)."""
     _arrays: dict[str, np.ndarray] = dc_field(default_factory=dict)
@@ -217,8 +220,10 @@ def flatten(source: bytes, spec: LanguageSpec, use_native: bool | None = None) -
     where it is built; False = the pure-Python walk; both give the same tree)."""
     if native is not None and use_native is not False:
         tab = tables(spec)
-        lists, bufs, errors = native.flatten(spec.grammar(), source, tab.keep_bytes, tab.comment_bytes)
-        ft = FlatTree(source, *lists, errors)
+        bufs, errors = native.flatten(spec.grammar(), source, tab.keep_bytes, tab.comment_bytes)
+        # memoryviews, not lists: the passes left in Python look up few nodes, and 11 M ints a corpus
+        # cost more to make and free than those lookups save
+        ft = FlatTree(source, *(memoryview(b).cast("q") for b in bufs), errors)
         for name, buf in zip(_COLUMNS, bufs, strict=True):
             ft._arrays[name] = np.frombuffer(buf, dtype=np.int64)
         return ft

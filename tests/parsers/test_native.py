@@ -56,7 +56,7 @@ def test_flat_tree_matches_the_python_walk_on_the_stdlib():
         src = path.read_bytes()
         a, b = flatten(src, spec, use_native=True), flatten(src, spec, use_native=False)
         for col in ("kind", "field", "start", "end", "parent", "stop"):
-            assert getattr(a, col) == getattr(b, col), (path, col)
+            assert list(getattr(a, col)) == getattr(b, col), (path, col)
             np.testing.assert_array_equal(a.array(col), b.array(col))
         assert a.error_bytes == b.error_bytes, path
 
