@@ -24,7 +24,9 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -169,12 +171,102 @@ fail:
     return PyErr_NoMemory();
 }
 
+/* --- an arena for one parse ---------------------------------------------------------------------
+ * A file's parse and walk allocate tens of thousands of small blocks and free them all at the end
+ * (ts_tree_delete alone visits every node again). For files up to ARENA_MAX_SOURCE bytes, flatten
+ * points the runtime's allocator (ours only: the py-tree-sitter binding has its own copy) at a bump
+ * arena, uses a parser of its own for the parse, and then drops everything at once. Blocks carry
+ * their size in front so realloc can copy; free does nothing. The chunks are kept for the next file. */
+
+#define ARENA_MAX_SOURCE (1 << 20)
+#define ARENA_CHUNK ((size_t)4 << 20)
+#define ARENA_KEEP ((size_t)64 << 20) /* more than this is returned to the system after a file */
+
+typedef struct Chunk {
+    struct Chunk *next;
+    size_t used, cap;
+    max_align_t data[];
+} Chunk;
+
+static Chunk *arena_chunks; /* the current chunk first */
+
+static void *arena_malloc(size_t n) {
+    size_t need = ((n + 15) & ~(size_t)15) + 16;
+    Chunk *c = arena_chunks;
+    if (!c || c->cap - c->used < need) {
+        Chunk *spare = c ? c->next : NULL; /* a chunk kept from an earlier file, if big enough */
+        if (spare && spare->used == 0 && spare->cap >= need) {
+            c->next = spare->next;
+            spare->next = c;
+            c = spare;
+        } else {
+            size_t cap = need > ARENA_CHUNK ? need : ARENA_CHUNK;
+            c = malloc(sizeof(Chunk) + cap);
+            if (!c) { /* as the runtime's own allocator does: it never checks for NULL */
+                fprintf(stderr, "tree-sitter failed to allocate %zu bytes", cap);
+                abort();
+            }
+            c->used = 0;
+            c->cap = cap;
+            c->next = arena_chunks;
+        }
+        arena_chunks = c;
+    }
+    char *block = (char *)c->data + c->used;
+    c->used += need;
+    *(size_t *)block = n;
+    return block + 16;
+}
+
+static void *arena_calloc(size_t count, size_t size) {
+    if (size && count > SIZE_MAX / size) return NULL;
+    void *p = arena_malloc(count * size);
+    if (p) memset(p, 0, count * size);
+    return p;
+}
+
+static void *arena_realloc(void *p, size_t n) {
+    if (!p) return arena_malloc(n);
+    size_t old = *(size_t *)((char *)p - 16);
+    if (n <= old) return p;
+    Chunk *c = arena_chunks;
+    size_t old_span = ((old + 15) & ~(size_t)15) + 16, new_span = ((n + 15) & ~(size_t)15) + 16;
+    if ((char *)p - 16 + old_span == (char *)c->data + c->used && c->used - old_span + new_span <= c->cap) {
+        c->used += new_span - old_span; /* the last block grows in place */
+        *(size_t *)((char *)p - 16) = n;
+        return p;
+    }
+    void *q = arena_malloc(n);
+    if (q) memcpy(q, p, old);
+    return q;
+}
+
+static void arena_free(void *p) { (void)p; }
+
+/* Forget every block; keep up to ARENA_KEEP bytes of chunks (emptied) for the next file. */
+static void arena_reset(void) {
+    size_t kept = 0;
+    Chunk **link = &arena_chunks;
+    while (*link) {
+        Chunk *c = *link;
+        if (kept + c->cap <= ARENA_KEEP) {
+            kept += c->cap;
+            c->used = 0;
+            link = &c->next;
+        } else {
+            *link = c->next;
+            free(c);
+        }
+    }
+}
+
 static PyObject *native_flatten(PyObject *self, PyObject *args) {
     PyObject *capsule;
     Py_buffer src, keep, comments;
     if (!PyArg_ParseTuple(args, "Oy*y*y*", &capsule, &src, &keep, &comments)) return NULL;
     PyObject *result = NULL;
     TSTree *tree = NULL;
+    TSParser *arena_parser = NULL; /* set while the arena is the runtime's allocator */
     Vec col[6] = {{0}};   /* kind, field, start, end, parent, stop */
     Vec own = {0}, owners = {0};
     const TSLanguage *lang = language_of(capsule);
@@ -185,13 +277,21 @@ static PyObject *native_flatten(PyObject *self, PyObject *args) {
         goto done;
     }
     const uint8_t *kp = keep.buf, *cm = comments.buf;
-    TSParser *parser = parser_for(lang);
-    if (!parser) goto done;
     if (src.len > UINT32_MAX) {
         PyErr_SetString(PyExc_ValueError, "source larger than 4 GiB");
         goto done;
     }
-    /* the GIL stays held: the parser of each language is shared by all threads */
+    /* the GIL stays held: the parser of each language, and the arena, are shared by all threads */
+    if (src.len <= ARENA_MAX_SOURCE) {
+        ts_set_allocator(arena_malloc, arena_calloc, arena_realloc, arena_free);
+        arena_parser = ts_parser_new();
+        if (!ts_parser_set_language(arena_parser, lang)) {
+            PyErr_SetString(PyExc_ValueError, "grammar ABI not supported by the native runtime");
+            goto done;
+        }
+    }
+    TSParser *parser = arena_parser ? arena_parser : parser_for(lang);
+    if (!parser) goto done;
     tree = ts_parser_parse_string(parser, NULL, src.buf, (uint32_t)src.len);
     if (!tree) {
         PyErr_SetString(PyExc_RuntimeError, "tree-sitter returned no tree");
@@ -256,7 +356,13 @@ fail_out:
     Py_XDECREF(bufs);
     Py_XDECREF(errors);
 done:
-    if (tree) ts_tree_delete(tree);
+    if (arena_parser) {
+        ts_parser_delete(arena_parser); /* frees nothing, but lets the grammar's scanner free its state */
+        ts_set_allocator(NULL, NULL, NULL, NULL);
+        arena_reset(); /* the tree goes with the arena */
+    } else if (tree) {
+        ts_tree_delete(tree);
+    }
     for (int c = 0; c < 6; c++) free(col[c].v);
     free(own.v);
     free(owners.v);
