@@ -502,6 +502,8 @@ CATEGORIES: dict[str, str] = {
     "element is read before the for clauses",
     "lambda": "python-graphs: a lambda's parameters and body are accesses of the enclosing function",
     "param-annotation": "python-graphs: names in a parameter annotation count as writes",
+    "postponed-annotation": "python-graphs: reads annotations that `from __future__ import annotations` "
+    "leaves unevaluated",
     "annotation": "python-graphs: a def's annotations are never read (Python evaluates them when the def "
     "runs)",
     "class-base": "python-graphs: a class's bases are never read",
@@ -543,6 +545,9 @@ def classify(edge: Edge, only_ours: bool, idx: FileIndex) -> str:
 
     if not only_ours and any(f == "decorator_list" for _, f in a.chain):
         return "decorator"
+    in_annotation = any(f in ("annotation", "returns") for _, f in a.chain)
+    if not only_ours and idx.future_annotations and in_annotation:
+        return "postponed-annotation"
     if any(f in ("defaults", "kw_defaults") for _, f in a.chain) and not inside(gast.Lambda):
         return "def-header"
     if any(f == "returns" for _, f in a.chain) or (("Name", "annotation") in a_fields and a.role == "name"):
