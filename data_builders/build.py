@@ -217,8 +217,8 @@ def _cache_key(relpath: str, data: bytes) -> str:
 # and batches as SQLite blobs 10%: written to the WAL, then again at each checkpoint). Each process has
 # its own connection; WAL mode lets the workers write while the main process reads, and a row is
 # committed only after its bytes are written, so a killed build leaves only complete entries. Rows are
-# committed a few dozen at a time (a transaction per file was 5% of a build): a kill loses at most the
-# last second's rows of each worker, whose files the next run builds again.
+# committed a few dozen at a time (a transaction per file was 5% of a build): a kill loses at most each
+# worker's last 32 uncommitted rows, whose files the next run builds again.
 CACHE_DB = "cache-v2.sqlite"
 PACKS = "packs"
 _DB: tuple[int, Path, sqlite3.Connection] | None = None

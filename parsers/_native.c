@@ -188,28 +188,38 @@ typedef struct Chunk {
     max_align_t data[];
 } Chunk;
 
-static Chunk *arena_chunks; /* the current chunk first */
+static Chunk *arena_chunks; /* in use, the current one first */
+static Chunk *arena_spare;  /* emptied by arena_reset, for the next file */
+
+static void arena_out_of_memory(size_t n) { /* as the runtime's own allocator: it never checks NULL */
+    fprintf(stderr, "tree-sitter failed to allocate %zu bytes", n);
+    abort();
+}
+
+/* A chunk with room for `need` bytes: a spare one if one is big enough, else a new one. */
+static Chunk *arena_chunk(size_t need) {
+    for (Chunk **link = &arena_spare; *link; link = &(*link)->next) {
+        if ((*link)->cap >= need) {
+            Chunk *c = *link;
+            *link = c->next;
+            return c;
+        }
+    }
+    size_t cap = need > ARENA_CHUNK ? need : ARENA_CHUNK;
+    Chunk *c = malloc(sizeof(Chunk) + cap);
+    if (!c) arena_out_of_memory(cap);
+    c->cap = cap;
+    return c;
+}
 
 static void *arena_malloc(size_t n) {
     size_t need = ((n + 15) & ~(size_t)15) + 16;
+    if (need < n) arena_out_of_memory(n);
     Chunk *c = arena_chunks;
     if (!c || c->cap - c->used < need) {
-        Chunk *spare = c ? c->next : NULL; /* a chunk kept from an earlier file, if big enough */
-        if (spare && spare->used == 0 && spare->cap >= need) {
-            c->next = spare->next;
-            spare->next = c;
-            c = spare;
-        } else {
-            size_t cap = need > ARENA_CHUNK ? need : ARENA_CHUNK;
-            c = malloc(sizeof(Chunk) + cap);
-            if (!c) { /* as the runtime's own allocator does: it never checks for NULL */
-                fprintf(stderr, "tree-sitter failed to allocate %zu bytes", cap);
-                abort();
-            }
-            c->used = 0;
-            c->cap = cap;
-            c->next = arena_chunks;
-        }
+        c = arena_chunk(need);
+        c->used = 0;
+        c->next = arena_chunks;
         arena_chunks = c;
     }
     char *block = (char *)c->data + c->used;
@@ -219,9 +229,9 @@ static void *arena_malloc(size_t n) {
 }
 
 static void *arena_calloc(size_t count, size_t size) {
-    if (size && count > SIZE_MAX / size) return NULL;
+    if (size && count > SIZE_MAX / size) arena_out_of_memory(SIZE_MAX);
     void *p = arena_malloc(count * size);
-    if (p) memset(p, 0, count * size);
+    memset(p, 0, count * size);
     return p;
 }
 
@@ -237,24 +247,24 @@ static void *arena_realloc(void *p, size_t n) {
         return p;
     }
     void *q = arena_malloc(n);
-    if (q) memcpy(q, p, old);
+    memcpy(q, p, old);
     return q;
 }
 
 static void arena_free(void *p) { (void)p; }
 
-/* Forget every block; keep up to ARENA_KEEP bytes of chunks (emptied) for the next file. */
+/* Forget every block; keep up to ARENA_KEEP bytes of chunks as spares for the next file. */
 static void arena_reset(void) {
     size_t kept = 0;
-    Chunk **link = &arena_chunks;
-    while (*link) {
-        Chunk *c = *link;
+    for (Chunk *c = arena_spare; c; c = c->next) kept += c->cap;
+    while (arena_chunks) {
+        Chunk *c = arena_chunks;
+        arena_chunks = c->next;
         if (kept + c->cap <= ARENA_KEEP) {
             kept += c->cap;
-            c->used = 0;
-            link = &c->next;
+            c->next = arena_spare;
+            arena_spare = c;
         } else {
-            *link = c->next;
             free(c);
         }
     }
