@@ -61,6 +61,21 @@ def test_flat_tree_matches_the_python_walk_on_the_stdlib():
         assert a.error_bytes == b.error_bytes, path
 
 
+def test_flat_tree_matches_on_both_sides_of_the_arena_limit():
+    # files up to 1 MB are parsed with the C core's arena allocator, larger ones with malloc; taking
+    # turns checks that switching the runtime's allocator back and forth leaves every tree intact
+    spec = get_language("python")
+    unit = b"def f(a, b):\n    x = [a + b * i for i in range(3)]  # \xc3\xa9\n    return x\n"
+    small = unit * 40
+    big = unit * ((1 << 20) // len(unit) + 1)
+    assert len(big) > 1 << 20
+    expected = {len(s): flatten(s, spec, use_native=False) for s in (small, big)}
+    for src in (small, big, small, big, small):
+        got, want = flatten(src, spec, use_native=True), expected[len(src)]
+        for col in ("kind", "field", "start", "end", "parent", "stop"):
+            assert list(getattr(got, col)) == getattr(want, col), (len(src), col)
+
+
 def test_graphs_match_on_stdlib_files(monkeypatch):
     for path in stdlib_corpus()[1::6]:
         for unit in ("function", "file"):
