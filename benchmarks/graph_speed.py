@@ -132,7 +132,7 @@ def galla_command() -> list[str]:
     found = shutil.which("galla")
     if found:
         return [found]
-    return [sys.executable, "-c", "import sys; from galla.cli import main; sys.exit(main())"]
+    return [sys.executable, "-c", "import sys; from galla.cli import program; sys.exit(program())"]
 
 
 def build_graphs(root: Path, workers: int, tmp: Path) -> dict:

@@ -14,6 +14,7 @@ written to a temporary directory and moved into place only when complete.
 from __future__ import annotations
 
 import contextlib
+import gc
 import hashlib
 import json
 import multiprocessing as mp
@@ -615,14 +616,23 @@ def _ordered_pool(files: Iterator[SourceFile], workers: int, initargs: tuple) ->
     ``process_file``'s own handling, stops the build naming the files it was on."""
     method = "fork" if sys.platform.startswith("linux") else "spawn"
     ctx = mp.get_context(method)
+    # forked with everything loaded so far in the collector's permanent generation, the workers'
+    # collections leave the pages they share with us untouched (unless the caller freezes objects itself)
+    froze = method == "fork" and gc.get_freeze_count() == 0
+    if froze:
+        gc.freeze()
     conns, procs = [], []
-    for _ in range(workers):
-        ours, theirs = ctx.Pipe()
-        proc = ctx.Process(target=_worker_loop, args=(theirs, initargs), daemon=True)
-        proc.start()
-        theirs.close()
-        conns.append(ours)
-        procs.append(proc)
+    try:
+        for _ in range(workers):
+            ours, theirs = ctx.Pipe()
+            proc = ctx.Process(target=_worker_loop, args=(theirs, initargs), daemon=True)
+            proc.start()
+            theirs.close()
+            conns.append(ours)
+            procs.append(proc)
+    finally:
+        if froze:
+            gc.unfreeze()
     queued: dict[object, list[tuple[int, list[SourceFile]]]] = {c: [] for c in conns}
     done: dict[int, list[FileOutcome]] = {}
     seq = emitted = 0

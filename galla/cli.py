@@ -7,6 +7,7 @@ library (``data_builders``, ``parsers``), so tests and notebooks call the same c
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -250,5 +251,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     return int(args.func(args) or 0)
 
 
+def program() -> int:
+    """The ``galla`` executable: :func:`main`, then everything left goes to the collector's permanent
+    generation, so the collections of the interpreter's shutdown do not walk the whole heap only for it
+    to be freed (0.1 s after a standard-library build, 5% of it)."""
+    rc = main()
+    gc.freeze()
+    return rc
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(program())
