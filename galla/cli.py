@@ -251,12 +251,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     return int(args.func(args) or 0)
 
 
+FREEZE_AT_EXIT = frozenset({"build-graphs", "show-graph"})
+"""Commands after which the ``galla`` executable freezes the heap (see :func:`program`)."""
+
+
 def program() -> int:
-    """The ``galla`` executable: :func:`main`, then everything left goes to the collector's permanent
-    generation, so the collections of the interpreter's shutdown do not walk the whole heap only for it
-    to be freed (0.1 s after a standard-library build, 5% of it)."""
-    rc = main()
-    gc.freeze()
+    """The ``galla`` executable: :func:`main`; after the short commands of :data:`FREEZE_AT_EXIT`
+    (whose files are all closed by then) everything left goes to the collector's permanent generation,
+    so the interpreter's shutdown does not walk the whole heap only for it to be freed (0.1 s after a
+    standard-library build, 5% of it). Long commands keep the ordinary shutdown."""
+    args = make_parser().parse_args()
+    rc = int(args.func(args) or 0)
+    if args.command in FREEZE_AT_EXIT:
+        gc.freeze()
     return rc
 
 
