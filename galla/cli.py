@@ -247,8 +247,13 @@ def make_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    return _dispatch(argv)[1]
+
+
+def _dispatch(argv: Sequence[str] | None) -> tuple[str, int]:
+    """Run the command ``argv`` names: (its name, its exit code)."""
     args = make_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    return args.command, int(args.func(args) or 0)
 
 
 FREEZE_AT_EXIT = frozenset({"build-graphs", "show-graph"})
@@ -260,9 +265,8 @@ def program() -> int:
     (whose files are all closed by then) everything left goes to the collector's permanent generation,
     so the interpreter's shutdown does not walk the whole heap only for it to be freed (0.1 s after a
     standard-library build, 5% of it). Long commands keep the ordinary shutdown."""
-    args = make_parser().parse_args()
-    rc = int(args.func(args) or 0)
-    if args.command in FREEZE_AT_EXIT:
+    command, rc = _dispatch(None)
+    if command in FREEZE_AT_EXIT:
         gc.freeze()
     return rc
 

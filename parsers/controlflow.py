@@ -21,11 +21,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cache
 from itertools import pairwise
+from typing import get_args
 
 import numpy as np
 
 from parsers import tree as _tree
-from parsers.languages import Compound, LanguageSpec
+from parsers.languages import Compound, LanguageSpec, Role
 from parsers.names import unit_parameters
 from parsers.tree import FlatTree, Tables, kind_bits, tables
 
@@ -123,21 +124,9 @@ def flow_tables(spec: LanguageSpec) -> FlowTables:
     )
 
 
-ROLES = (
-    "if",
-    "elif",
-    "else",
-    "while",
-    "for_each",
-    "for",
-    "do",
-    "try",
-    "switch",
-    "sequence",
-    "labeled",
-    "case",
-)
-"""Compound roles in the order the C core numbers them (``parsers/_native.c``: ``R_IF`` ...)."""
+ROLES = get_args(Role)
+"""Compound roles in the order the C core numbers them (``parsers/_native.c``: ``R_IF`` ...), which is
+the order :data:`~parsers.languages.Role` lists them in."""
 
 _F_NONE, _F_STAR = -2, -3
 """How the C core's tables write a field given as None, and ``"*"`` in a head."""

@@ -26,7 +26,7 @@ from parsers.controlflow import FlowTables, ScopeCFG, build_cfg, flow_tables, na
 from parsers.graph import EdgeType
 from parsers.languages import LanguageSpec
 from parsers.names import unit_parameters
-from parsers.tree import FlatTree, tables
+from parsers.tree import FlatTree, kind_bits, tables
 
 READ, WRITE, UPDATE = 1, 2, 3  # UPDATE = READ | WRITE
 
@@ -295,7 +295,8 @@ def _kind_masks(spec: LanguageSpec) -> tuple[bytes, bytes]:
     """Per grammar kind: pattern, and update-operator assignment, flags (for the C core's events)."""
     dt = data_tables(spec)
     nk = len(dt.flow.tab.names)
-    return bytes(k in dt.patterns for k in range(nk)), bytes(k in dt.op_updates for k in range(nk))
+    patterns, op_updates = (kind_bits(nk, [(1, kinds)]).tobytes() for kinds in (dt.patterns, dt.op_updates))
+    return patterns, op_updates
 
 
 def subtree_accesses(ft: FlatTree, dt: DataTables, root: int) -> list[tuple[int, Name, int]]:
