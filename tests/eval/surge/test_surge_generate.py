@@ -239,7 +239,8 @@ def test_graph_llm_and_run_directories(tiny_llm: Path, tmp_path: Path) -> None:
     assert resolve_model("smollm2-135m") == "smollm2-135m" and model_label("org/name") == "org/name"
     for stage in ("stage1", "stage2", "stage10"):  # a multi-stage run (the default `galla train`): last stage
         shutil.copytree(tiny_llm, tmp_path / "multi" / stage / "export")
-    assert resolve_model(str(tmp_path / "multi")) == str((tmp_path / "multi" / "stage10" / "export").resolve())
+    last = tmp_path / "multi" / "stage10" / "export"
+    assert resolve_model(str(tmp_path / "multi")) == str(last.resolve())
     (tmp_path / "empty").mkdir()
     with pytest.raises(GenerationError, match="not a model directory"):
         resolve_model(str(tmp_path / "empty"))
