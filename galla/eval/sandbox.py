@@ -157,17 +157,19 @@ class _Limits:
         if self.netns_flags is not None:
             _unshare(self.netns_flags)
 
-        def setlimit(kind: int, value: int) -> None:
+        def setlimit(kind: int, value: int, slack: int = 0) -> None:
             _, hard = resource.getrlimit(kind)
+            soft, new_hard = value, value + slack
             if hard != resource.RLIM_INFINITY:
-                value = min(value, hard)
-            resource.setrlimit(kind, (value, value))
+                soft, new_hard = min(soft, hard), min(new_hard, hard)
+            resource.setrlimit(kind, (soft, new_hard))
 
         setlimit(resource.RLIMIT_CORE, 0)
         if self.memory_mb is not None:
             setlimit(resource.RLIMIT_AS, self.memory_mb * 1024 * 1024)
         if self.cpu_s is not None:
-            setlimit(resource.RLIMIT_CPU, self.cpu_s)
+            # SIGXCPU at the soft limit; at an equal hard limit the kernel would send SIGKILL instead
+            setlimit(resource.RLIMIT_CPU, self.cpu_s, slack=1)
         if self.fsize_mb is not None:
             setlimit(resource.RLIMIT_FSIZE, self.fsize_mb * 1024 * 1024)
         if self.nproc is not None:
