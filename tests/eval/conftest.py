@@ -1,0 +1,1 @@
+"""Shared by the evaluation tests: this folder is on sys.path, so ``surge_tiny_llm`` imports from here."""
