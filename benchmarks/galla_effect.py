@@ -166,10 +166,12 @@ def final_model(run: Path, arm: str) -> Path:
 
 def evaluate(cfg: dict[str, Any], arm: str, run: Path, data: dict[str, Any]) -> dict[str, Any]:
     from galla.eval.tasks import run_tasks
-    from galla.eval.tasks.base import read_jsonl
+    from galla.eval.tasks.base import mean_and_interval, read_jsonl
 
     ev = cfg["eval"]
-    model = final_model(run, arm)
+    # B and D are evaluated through their run dir (generation from export/, the probe also with the trained
+    # encoder); A and C trained no encoder, so they are evaluated as the plain LLMs they export
+    model = final_model(run, arm) if arm in ("B", "D") else final_model(run, arm) / "export"
     limits = ev.get("limit", {})
     results: dict[str, Any] = {"tasks": {}, "items": {}}
     for name in ev["tasks"]:
@@ -191,7 +193,7 @@ def evaluate(cfg: dict[str, Any], arm: str, run: Path, data: dict[str, Any]) -> 
         from galla.eval.surge.generate import run_generation
 
         s = run_generation(
-            str(model / "export"),
+            str(final_model(run, arm) / "export"),
             surge["data"],
             run / "eval" / "surge",
             "0shot",
@@ -209,7 +211,10 @@ def evaluate(cfg: dict[str, Any], arm: str, run: Path, data: dict[str, Any]) -> 
             {"index": i, "id": f"{r['subset']}:{r['index']}", "score": r["score"]}
             for i, r in enumerate(scores)
         ]
-        results["tasks"]["surge"] = {"score": {"mean": s.score.row.avg / 100, "n": s.score.scored}}
+        # the mean item score (the paper's Avg leaves out columns at 0, which hides a regression to 0)
+        results["tasks"]["surge"] = {
+            "score": mean_and_interval([r["score"] for r in results["items"]["surge"]])
+        }
     return results
 
 
