@@ -427,20 +427,25 @@ def main(argv: list[str] | None = None) -> int:
     only = set(args.arms.split(",")) if args.arms else set(ARMS)
     data = None if args.report_only else prepare_data(cfg, out)
     finished: dict[str, list[dict[str, Any]]] = {}
-    for arm in ARMS:
-        for seed in cfg["arms"].get(arm, []):
-            run = out / f"{arm}-s{seed}"
-            done = run / "done.json"
-            if not done.is_file() and not args.report_only and arm in only:
-                began = time.time()
-                print(f"galla_effect: arm {arm} ({ARM_NAMES[arm]}), seed {seed} -> {run}", file=sys.stderr)
-                assert data is not None
-                summaries = train_arm(cfg, arm, seed, run, data)
-                result = {"arm": arm, "seed": seed, "train": summaries, "eval": evaluate(cfg, arm, run, data)}
-                result["wall_seconds"] = time.time() - began
-                done.write_text(json.dumps(result, indent=2) + "\n")
-            if done.is_file():
-                finished.setdefault(arm, []).append(json.loads(done.read_text()))
+    # seed-major order (A0, B0, A1, B1, ..., then the single-seed controls), so an interrupted experiment
+    # still has paired arms
+    plan = sorted(
+        ((arm, seed) for arm in ARMS for seed in cfg["arms"].get(arm, [])),
+        key=lambda p: (cfg["arms"][p[0]].index(p[1]), ARMS.index(p[0])),
+    )
+    for arm, seed in plan:
+        run = out / f"{arm}-s{seed}"
+        done = run / "done.json"
+        if not done.is_file() and not args.report_only and arm in only:
+            began = time.time()
+            print(f"galla_effect: arm {arm} ({ARM_NAMES[arm]}), seed {seed} -> {run}", file=sys.stderr)
+            assert data is not None
+            summaries = train_arm(cfg, arm, seed, run, data)
+            result = {"arm": arm, "seed": seed, "train": summaries, "eval": evaluate(cfg, arm, run, data)}
+            result["wall_seconds"] = time.time() - began
+            done.write_text(json.dumps(result, indent=2) + "\n")
+        if done.is_file():
+            finished.setdefault(arm, []).append(json.loads(done.read_text()))
     if not finished:
         print("galla_effect: no finished run to report", file=sys.stderr)
         return 1
