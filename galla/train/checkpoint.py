@@ -1,17 +1,21 @@
 """Training checkpoints, written atomically: a killed run never leaves a half-written checkpoint behind.
 
 Layout of ``RUN/checkpoints/step-000120/``: ``model.safetensors`` (trainable tensors and SVFT's frozen
-singular vectors, GraphLLM-qualified names), ``optimizer.pt``, ``scheduler.pt``, ``rng-<rank>.pt`` (Python,
-NumPy and torch generator states of every process) and ``trainer_state.json`` (step, tokens, loss history,
-the config). Every process writes into ``.step-000120.tmp``; after a barrier the main process renames it
-into place and rewrites ``latest`` (a one-line file, replaced atomically). Only the newest
-``keep`` checkpoints are kept.
+singular vectors, GraphLLM-qualified names), ``optimizer.pt``, ``scheduler.pt``, per process
+``rng-<rank>.json`` (Python and NumPy generator states as plain integers) and ``rng-<rank>.safetensors``
+(torch CPU and CUDA generator states), and ``trainer_state.json`` (step, tokens, loss history, the config).
+Nothing in a checkpoint is read as a general pickle: the two ``.pt`` files hold only tensors and plain
+values and are read with ``torch.load(weights_only=True)``, so a checkpoint from elsewhere cannot run code.
+Every process writes into ``.step-000120.tmp``; after a barrier the main process renames it into place
+and rewrites ``latest`` (a one-line file, replaced atomically). Only the newest ``keep`` checkpoints are
+kept.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import pickle
 import random
 import shutil
 from pathlib import Path
@@ -22,6 +26,10 @@ import torch
 from safetensors.torch import load_file, save_file
 
 LATEST = "latest"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint cannot be read safely; the message names the file and what to do."""
 
 
 def checkpoint_dir(run_dir: Path) -> Path:
@@ -60,6 +68,77 @@ def set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+def _save_rng(state: dict[str, Any], tmp: Path, rank: int) -> None:
+    """Write ``state`` as JSON (Python and NumPy: integers and one float, which JSON round-trips
+    exactly) and safetensors (the torch generators' byte tensors): formats that cannot hold code."""
+    version, internal, gauss = state["python"]
+    kind, keys, pos, has_gauss, cached = state["numpy"]
+    plain = {
+        "python": {"version": version, "state": list(internal), "gauss_next": gauss},
+        "numpy": {
+            "kind": kind,
+            "keys": [int(k) for k in keys],
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "cached_gaussian": float(cached),
+        },
+    }
+    (tmp / f"rng-{rank}.json").write_text(json.dumps(plain) + "\n")
+    tensors = {"torch": state["torch"]} | {f"cuda.{i}": t for i, t in enumerate(state["cuda"])}
+    save_file({k: v.contiguous().cpu() for k, v in tensors.items()}, tmp / f"rng-{rank}.safetensors")
+
+
+def _load_rng(path: Path, rank: int) -> dict[str, Any]:
+    """The generator states :func:`_save_rng` wrote, in the form :func:`set_rng_state` takes."""
+    name = f"rng-{rank}.json"
+    try:
+        plain = json.loads((path / name).read_text())
+        py, npy = plain["python"], plain["numpy"]
+        tensors = load_file(path / f"rng-{rank}.safetensors")
+        return {
+            "python": (py["version"], tuple(py["state"]), py["gauss_next"]),
+            "numpy": (
+                npy["kind"],
+                np.asarray(npy["keys"], dtype=np.uint32),
+                npy["pos"],
+                npy["has_gauss"],
+                npy["cached_gaussian"],
+            ),
+            "torch": tensors["torch"],
+            "cuda": [tensors[f"cuda.{i}"] for i in range(sum(k.startswith("cuda.") for k in tensors))],
+        }
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise CheckpointError(
+            f"{path / name}: damaged RNG state ({err}); resume from another checkpoint or start again"
+        ) from None
+
+
+def _load_tensors(file: Path, *, numpy_arrays: bool = False) -> Any:
+    """``torch.load(file, weights_only=True)``: tensors and plain containers only, never code.
+
+    ``numpy_arrays`` also admits NumPy arrays (rebuilt from their bytes, no code), which the RNG files of
+    older galla versions hold. Anything else (a pickle that would call a function) is refused."""
+    allowed = (
+        [np._core.multiarray._reconstruct, np.ndarray, np.dtype, np.dtypes.UInt32DType]
+        if numpy_arrays
+        else []
+    )
+    try:
+        with torch.serialization.safe_globals(allowed):
+            return torch.load(file, weights_only=True)
+    except pickle.UnpicklingError as err:
+        first = str(err).strip().splitlines()[-1][:200]
+        raise CheckpointError(
+            f"{file}: holds more than tensors and plain values, so it was not loaded (reading it would run "
+            f"code from the file: {first}); resume only from checkpoints galla wrote, or start the run "
+            "again without --resume in a new run.out_dir"
+        ) from None
+    except (OSError, RuntimeError, EOFError) as err:
+        raise CheckpointError(
+            f"{file}: unreadable ({err}); resume from another checkpoint or start again"
+        ) from None
+
+
 def save_checkpoint(
     run_dir: Path,
     step: int,
@@ -84,7 +163,7 @@ def save_checkpoint(
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
     barrier()
-    torch.save(rng_state(), tmp / f"rng-{rank}.pt")
+    _save_rng(rng_state(), tmp, rank)
     if rank == 0:
         save_file({k: v.contiguous().cpu() for k, v in model_state.items()}, tmp / "model.safetensors")
         opt_state = optimizer if isinstance(optimizer, dict) else optimizer.state_dict()
@@ -111,16 +190,23 @@ def _prune(root: Path, keep: int, current: Path) -> None:
 def load_checkpoint(path: Path, rank: int = 0) -> dict[str, Any]:
     """Read a checkpoint: ``model`` tensors, ``optimizer``/``scheduler`` states, ``rng`` and ``state``."""
     state = json.loads((path / "trainer_state.json").read_text())
-    rng_file = path / f"rng-{rank}.pt"
-    if not rng_file.exists():
-        raise ValueError(
+    legacy = path / f"rng-{rank}.pt"  # galla before JSON RNG files: a pickle, read only if it is plain
+    if not (path / f"rng-{rank}.json").exists() and not legacy.exists():
+        raise CheckpointError(
             f"{path} was written by {state.get('world_size')} process(es) and has no state for rank {rank}; "
             "resume with the same number of processes"
         )
     return {
         "model": load_file(path / "model.safetensors"),
-        "optimizer": torch.load(path / "optimizer.pt", weights_only=False),
-        "scheduler": torch.load(path / "scheduler.pt", weights_only=True),
-        "rng": torch.load(rng_file, weights_only=False),
+        "optimizer": _load_tensors(path / "optimizer.pt"),
+        "scheduler": _load_tensors(path / "scheduler.pt"),
+        "rng": _load_rng(path, rank) if (path / f"rng-{rank}.json").exists() else _legacy_rng(legacy),
         "state": state,
     }
+
+
+def _legacy_rng(file: Path) -> dict[str, Any]:
+    state = _load_tensors(file, numpy_arrays=True)
+    if not isinstance(state, dict) or not {"python", "numpy", "torch", "cuda"} <= state.keys():
+        raise CheckpointError(f"{file}: not an RNG state; resume from another checkpoint or start again")
+    return state
