@@ -17,6 +17,7 @@ import json
 import os
 import pickle
 import random
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -37,12 +38,36 @@ def checkpoint_dir(run_dir: Path) -> Path:
 
 
 def latest_checkpoint(run_dir: Path) -> Path | None:
-    """The newest complete checkpoint of a run, or ``None``."""
-    pointer = checkpoint_dir(run_dir) / LATEST
-    if not pointer.exists():
-        return None
-    path = checkpoint_dir(run_dir) / pointer.read_text().strip()
-    return path if (path / "trainer_state.json").exists() else None
+    """The newest complete checkpoint of a run, or ``None``.
+
+    ``latest`` is followed only to a sibling ``step-N`` directory (an absolute path, ``../x`` or a
+    symlink there is not followed: a run directory from elsewhere must not point a resume outside
+    itself); when it names nothing usable, the complete checkpoint with the highest step is taken."""
+    root = checkpoint_dir(run_dir)
+    try:
+        named = (root / LATEST).read_text().strip()
+    except (OSError, UnicodeDecodeError):
+        named = ""
+    if STEP_NAME.fullmatch(named) and _complete(root / named):
+        return root / named
+    steps = [p for p in root.glob("step-*") if STEP_NAME.fullmatch(p.name)] if root.is_dir() else []
+    for path in sorted(steps, key=lambda p: int(p.name.removeprefix("step-")), reverse=True):
+        if _complete(path):
+            return path
+    return None
+
+
+STEP_NAME = re.compile(r"step-[0-9]{1,12}")
+"""The checkpoint directory names :func:`save_checkpoint` writes (``step-000120``)."""
+CHECKPOINT_FILES = ("trainer_state.json", "model.safetensors", "optimizer.pt", "scheduler.pt")
+
+
+def _complete(path: Path) -> bool:
+    """Whether ``path`` is a real directory (not a symlink) holding every file of a checkpoint."""
+    if path.is_symlink() or not path.is_dir():
+        return False
+    rng = (path / "rng-0.json").is_file() and (path / "rng-0.safetensors").is_file()
+    return (rng or (path / "rng-0.pt").is_file()) and all((path / f).is_file() for f in CHECKPOINT_FILES)
 
 
 def _replace_text(path: Path, text: str) -> None:
@@ -158,6 +183,8 @@ def save_checkpoint(
     ``optimizer``: the optimizer, or its state dict already gathered (FSDP)."""
     root = checkpoint_dir(run_dir)
     name = name or f"step-{step:06d}"
+    if not STEP_NAME.fullmatch(name):
+        raise ValueError(f"checkpoint name {name!r}: must be step-N (what latest_checkpoint follows)")
     final, tmp = root / name, root / f".{name}.tmp"
     if rank == 0:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -182,7 +209,10 @@ def save_checkpoint(
 
 
 def _prune(root: Path, keep: int, current: Path) -> None:
-    steps = sorted(p for p in root.glob("step-*") if p.is_dir() and p != current)
+    steps = sorted(
+        (p for p in root.glob("step-*") if STEP_NAME.fullmatch(p.name) and p.is_dir() and p != current),
+        key=lambda p: int(p.name.removeprefix("step-")),
+    )
     for old in steps[: max(len(steps) - (keep - 1), 0)]:
         shutil.rmtree(old, ignore_errors=True)
 

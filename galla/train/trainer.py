@@ -57,8 +57,10 @@ RESUME_KEYS = (
     "run.progress",
     "run.log_every",
     "run.export",
+    "run.out_dir",
 )
-"""Config keys a resumed run may change (run length and bookkeeping, not what is computed)."""
+"""Config keys a resumed run may change (run length and bookkeeping, not what is computed; ``out_dir``
+so that a moved or copied run directory resumes)."""
 
 
 class TrainingError(RuntimeError):

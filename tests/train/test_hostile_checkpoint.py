@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from safetensors.torch import load_file
 
 from galla.cli import main
 from galla.train.checkpoint import (
@@ -149,3 +150,89 @@ def test_default_run_auto_resume_refuses_a_poisoned_file(run_with_checkpoint, tm
     assert not marker.exists()
     assert _snapshot(tmp_path) == before
     assert not os.path.exists(out / "stage2")
+
+
+# --- the latest pointer ---------------------------------------------------------------------------
+
+
+def _steps(run: Path) -> tuple[Path, Path]:
+    """(checkpoints dir, its only checkpoint step-000001)."""
+    root = run / "checkpoints"
+    return root, root / "step-000001"
+
+
+@pytest.mark.parametrize("pointer", ["absolute", "../outside/step-000009", "step-000009/../../../outside"])
+def test_latest_never_leaves_the_run(run_with_checkpoint, tmp_path, pointer):
+    run, _ = run_with_checkpoint
+    root, own = _steps(run)
+    outside = tmp_path / "outside" / "step-000009"  # a complete checkpoint outside the run
+    shutil.copytree(own, outside)
+    (root / "latest").write_text(f"{outside if pointer == 'absolute' else pointer}\n")
+    before = _snapshot(tmp_path / "outside")
+    assert latest_checkpoint(run) == own
+    assert _snapshot(tmp_path / "outside") == before
+
+
+def test_latest_naming_a_missing_or_incomplete_step_falls_back(run_with_checkpoint):
+    run, _ = run_with_checkpoint
+    root, own = _steps(run)
+    (root / "latest").write_text("step-000007\n")  # missing
+    assert latest_checkpoint(run) == own
+    partial = root / "step-000007"
+    partial.mkdir()
+    (partial / "trainer_state.json").write_text(json.dumps({"step": 7}))  # incomplete
+    assert latest_checkpoint(run) == own
+    (root / "latest").unlink()  # no pointer at all: the newest complete one
+    assert latest_checkpoint(run) == own
+    newer = root / "step-000012"
+    shutil.copytree(own, newer)
+    assert latest_checkpoint(run) == newer  # by step number, not by the pointer's absence
+
+
+def test_a_symlinked_step_is_not_followed(run_with_checkpoint, tmp_path):
+    run, _ = run_with_checkpoint
+    root, own = _steps(run)
+    outside = tmp_path / "elsewhere"
+    shutil.copytree(own, outside)
+    (root / "step-000050").symlink_to(outside, target_is_directory=True)
+    (root / "latest").write_text("step-000050\n")
+    assert latest_checkpoint(run) == own
+
+
+def test_resume_without_any_checkpoint_says_so(make_cfg, sft_file, tmp_path, capsys):
+    cfg = make_cfg(data={"text": [str(sft_file)]})
+    root = Path(cfg.run.out_dir) / "checkpoints"
+    root.mkdir(parents=True)
+    (root / "latest").write_text("/etc\n")
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(cfg.to_dict()))
+    before = _snapshot(tmp_path)
+    assert main(["train", str(path), "--resume"]) == 2
+    assert "--resume: no checkpoint in" in capsys.readouterr().err
+    assert _snapshot(tmp_path) == before
+
+
+def test_a_moved_run_directory_resumes_to_the_same_weights(make_cfg, sft_file, tmp_path, capsys):
+    def cfg(out: Path):
+        return make_cfg(
+            data={"text": [str(sft_file)]},
+            optim={"max_steps": 3},
+            run={"out_dir": str(out), "save_every": 1, "progress": False},
+        )
+
+    full = train(cfg(tmp_path / "full"))
+    train(cfg(tmp_path / "part"), stop_after=2)
+    moved = tmp_path / "moved" / "part"
+    moved.parent.mkdir()
+    shutil.move(tmp_path / "part", moved)
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(cfg(moved).to_dict()))
+    assert main(["train", str(path), "--resume"]) == 0
+    err = " ".join(capsys.readouterr().err.split())
+    assert "galla train: resuming" in err and "at step 2/3" in err
+    assert json.loads((moved / "summary.json").read_text())["steps"] == 3
+    a = load_file(latest_checkpoint(tmp_path / "full") / "model.safetensors")
+    b = load_file(latest_checkpoint(moved) / "model.safetensors")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    state = json.loads((latest_checkpoint(moved) / "trainer_state.json").read_text())
+    assert state["losses"] == full.losses
