@@ -117,7 +117,10 @@ def build_model(cfg: TrainConfig, device: torch.device) -> GraphLLM:
             f"init_from: '{src}' is not a GraphLLM directory (no galla_config.json); "
             "point it at a previous run's final/ directory"
         )
-    saved = GraphLLM.from_pretrained(src, device=device, dtype=cfg.model.dtype)
+    # remote code only if this run's own config asks for it, never because the saved directory says so
+    saved = GraphLLM.from_pretrained(
+        src, device=device, dtype=cfg.model.dtype, trust_remote_code=cfg.model.trust_remote_code
+    )
     if cfg.init_llm:
         model = saved
     else:
