@@ -48,6 +48,7 @@ from data_builders.formats import (
     serialize_batch,
     write_galla_jsonl,
 )
+from data_builders.lock import LOCK_NAME, FolderBusy, acquire, release
 from data_builders.walk import Skipped, SourceFile, WalkError, iter_repository, shard_of
 from parsers.extract import DEFAULT_MAX_EDGES, DEFAULT_MAX_NODES, UNITS, Unit, extract_file
 from parsers.graph import EdgeType, parse_edge_types
@@ -514,8 +515,29 @@ def build_graphs(
             on_files(len(files))
 
     out = Path(opts.out)
-    owned = _owned_outputs(out, opts)
-    out.mkdir(parents=True, exist_ok=True)
+    _owned_outputs(out, opts)  # refuse a folder that is not ours before creating anything in it
+    try:
+        acquire(out, "build-graphs --out")
+    except FolderBusy as err:
+        raise BuildError(str(err)) from None
+    try:
+        return _build_locked(opts, out, this_shard(), files, skipped, walk_done, progress, t0)
+    finally:
+        release(out)
+
+
+def _build_locked(
+    opts: BuildOptions,
+    out: Path,
+    shard: Iterator[SourceFile],
+    files: list[SourceFile],
+    skipped: list[Skipped],
+    walk_done: list[bool],
+    progress: Callable[[int, int | None, FileOutcome], None] | None,
+    t0: float,
+) -> BuildReport:
+    """The build, with ``out`` locked to this process."""
+    owned = _owned_outputs(out, opts)  # again: another run may have written it while we waited
     cache = out / CACHE_ROOT / opts.signature() if opts.cache else None
     tmp = out / f"{TMP_PREFIX}{os.getpid()}"
     _remove_stale_tmp(out)
@@ -528,7 +550,7 @@ def build_graphs(
     outcomes: list[FileOutcome] = []
     workers = max(1, opts.workers or os.cpu_count() or 1)
     try:
-        for i, outcome in enumerate(_run(this_shard(), opts, cache, workers, tmp / "spool"), 1):
+        for i, outcome in enumerate(_run(shard, opts, cache, workers, tmp / "spool"), 1):
             _append(writer, outcome)
             outcomes.append(outcome)
             if progress is not None:
@@ -734,7 +756,6 @@ CACHE_OWNER = "galla-build-graphs"
 """A file in each cache folder build-graphs creates: only folders holding it (or an older cache's
 files alone) are ever deleted, so ``--out`` somewhere with a ``.cache`` of its own loses nothing."""
 TMP_PREFIX = ".tmp-"
-LOCK_FILE = ".galla-build.lock"
 _CACHE_FILES = re.compile(r"(packs|cache-v[0-9]+\.sqlite(-wal|-shm|-journal)?)")
 
 
@@ -751,12 +772,12 @@ def _is_own_cache(d: Path) -> bool:
 
 def _is_own_entry(entry: Path) -> bool:
     """Whether an entry of ``--out`` is a leftover of a build-graphs run (a killed one leaves only
-    these): the cache, a temporary dataset, the lock file."""
+    these): the cache, a temporary dataset, the lock file (:mod:`data_builders.lock`)."""
     if entry.name == CACHE_ROOT and entry.is_dir() and not entry.is_symlink():
         return all(_is_own_cache(d) for d in entry.iterdir())
     if re.fullmatch(re.escape(TMP_PREFIX) + r"[0-9]+", entry.name):
         return entry.is_dir() and not entry.is_symlink()
-    return entry.name == LOCK_FILE and entry.is_file()
+    return entry.name == LOCK_NAME and entry.is_file()
 
 
 def _owned_outputs(out: Path, opts: BuildOptions) -> frozenset[str]:
