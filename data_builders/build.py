@@ -650,7 +650,11 @@ def _ordered_pool(files: Iterator[SourceFile], workers: int, initargs: tuple) ->
     try:
         for _ in range(workers):
             ours, theirs = ctx.Pipe()
-            proc = ctx.Process(target=_worker_loop, args=(theirs, initargs), daemon=True)
+            # a forked worker inherits our ends of its own and the earlier workers' pipes: it closes
+            # them, so that our death is an end of file on every worker's pipe
+            inherited = [c.fileno() for c in (*conns, ours)] if method == "fork" else []
+            args = (theirs, initargs, os.getpid(), inherited)
+            proc = ctx.Process(target=_worker_loop, args=args, daemon=True)
             proc.start()
             theirs.close()
             conns.append(ours)
@@ -718,9 +722,29 @@ def _ordered_pool(files: Iterator[SourceFile], workers: int, initargs: tuple) ->
                 proc.join()
 
 
-def _worker_loop(conn, initargs: tuple) -> None:
+def _die_with_parent(parent: int) -> None:
+    """Linux: have the kernel kill this worker when the main process dies (a kill -9 of the main
+    process would otherwise leave workers running their current chunk, or waiting for ever)."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            pr_set_pdeathsig = 1
+            ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:  # it died before the request took effect
+        os._exit(1)
+
+
+def _worker_loop(conn, initargs: tuple, parent: int = 0, inherited: Sequence[int] = ()) -> None:
     """A worker: process the chunks it is sent until told to stop (None) or the main process is gone."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C goes to the main process, which stops us
+    for fd in inherited:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    if parent:
+        _die_with_parent(parent)
     _init_worker(*initargs)
     while True:
         try:
@@ -735,7 +759,11 @@ def _worker_loop(conn, initargs: tuple) -> None:
             outcomes: list[FileOutcome] | str = [process_file(sf) for sf in chunk]
         except Exception as err:  # process_file handles bad input itself: this is a bug, reported
             outcomes = "".join(traceback.format_exception_only(type(err), err)).strip()
-        conn.send((seq, outcomes))
+        try:
+            conn.send((seq, outcomes))
+        except OSError:  # the main process is gone
+            _close_db()
+            return
 
 
 def _prune_cache(root: Path, keep: Path) -> None:
