@@ -20,6 +20,7 @@ import json
 import multiprocessing as mp
 import multiprocessing.connection as mpc
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -47,6 +48,7 @@ from data_builders.formats import (
     serialize_batch,
     write_galla_jsonl,
 )
+from data_builders.lock import LOCK_NAME, FolderBusy, acquire, release
 from data_builders.walk import Skipped, SourceFile, WalkError, iter_repository, shard_of
 from parsers.extract import DEFAULT_MAX_EDGES, DEFAULT_MAX_NODES, UNITS, Unit, extract_file
 from parsers.graph import EdgeType, parse_edge_types
@@ -513,19 +515,42 @@ def build_graphs(
             on_files(len(files))
 
     out = Path(opts.out)
-    if out.exists() and not out.is_dir():
-        raise BuildError(f"--out '{out}' exists and is not a directory; choose a directory path")
-    out.mkdir(parents=True, exist_ok=True)
-    cache = out / ".cache" / opts.signature() if opts.cache else None
-    tmp = out / f".tmp-{os.getpid()}"
+    _owned_outputs(out, opts)  # refuse a folder that is not ours before creating anything in it
+    try:
+        acquire(out, "build-graphs --out")
+    except FolderBusy as err:
+        raise BuildError(str(err)) from None
+    try:
+        return _build_locked(opts, out, this_shard(), files, skipped, walk_done, progress, t0)
+    finally:
+        release(out)
+
+
+def _build_locked(
+    opts: BuildOptions,
+    out: Path,
+    shard: Iterator[SourceFile],
+    files: list[SourceFile],
+    skipped: list[Skipped],
+    walk_done: list[bool],
+    progress: Callable[[int, int | None, FileOutcome], None] | None,
+    t0: float,
+) -> BuildReport:
+    """The build, with ``out`` locked to this process."""
+    owned = _owned_outputs(out, opts)  # again: another run may have written it while we waited
+    cache = out / CACHE_ROOT / opts.signature() if opts.cache else None
+    tmp = out / f"{TMP_PREFIX}{os.getpid()}"
+    _remove_stale_tmp(out)
     shutil.rmtree(tmp, ignore_errors=True)
     if cache is not None:
+        cache.mkdir(parents=True, exist_ok=True)
+        (cache / CACHE_OWNER).write_text(f"galla build-graphs cache, options {cache.name}\n")
         _check_cache(cache)
     writer = DatasetWriter(tmp)
     outcomes: list[FileOutcome] = []
     workers = max(1, opts.workers or os.cpu_count() or 1)
     try:
-        for i, outcome in enumerate(_run(this_shard(), opts, cache, workers, tmp / "spool"), 1):
+        for i, outcome in enumerate(_run(shard, opts, cache, workers, tmp / "spool"), 1):
             _append(writer, outcome)
             outcomes.append(outcome)
             if progress is not None:
@@ -542,18 +567,18 @@ def build_graphs(
             with pa.memory_map(str(tmp / DATA_FILE)) as src:
                 table = pa.ipc.open_stream(src).read_all()
             write_galla_jsonl(table, tmp / "graphs.jsonl", node_text=opts.node_text)
-        for name in (DATA_FILE, "dataset_info.json", "state.json", MANIFEST, "graphs.jsonl"):
+        for name in (*OUTPUTS, JSONL):
             if (tmp / name).exists():
                 os.replace(tmp / name, out / name)
-        if opts.format != "galla-jsonl" and (out / "graphs.jsonl").exists():
-            (out / "graphs.jsonl").unlink()
+        if opts.format != "galla-jsonl" and JSONL in owned:  # the previous build's, now outdated
+            (out / JSONL).unlink(missing_ok=True)
     finally:
         _SPOOLS.close()
         _PACKS.close()
         _close_db()
         shutil.rmtree(tmp, ignore_errors=True)
     if cache is not None:
-        _prune_cache(out / ".cache", keep=cache)
+        _prune_cache(out / CACHE_ROOT, keep=cache)
     report = BuildReport(
         out=out,
         files=len(files),
@@ -625,7 +650,11 @@ def _ordered_pool(files: Iterator[SourceFile], workers: int, initargs: tuple) ->
     try:
         for _ in range(workers):
             ours, theirs = ctx.Pipe()
-            proc = ctx.Process(target=_worker_loop, args=(theirs, initargs), daemon=True)
+            # a forked worker inherits our ends of its own and the earlier workers' pipes: it closes
+            # them, so that our death is an end of file on every worker's pipe
+            inherited = [c.fileno() for c in (*conns, ours)] if method == "fork" else []
+            args = (theirs, initargs, os.getpid(), inherited)
+            proc = ctx.Process(target=_worker_loop, args=args, daemon=True)
             proc.start()
             theirs.close()
             conns.append(ours)
@@ -693,9 +722,29 @@ def _ordered_pool(files: Iterator[SourceFile], workers: int, initargs: tuple) ->
                 proc.join()
 
 
-def _worker_loop(conn, initargs: tuple) -> None:
+def _die_with_parent(parent: int) -> None:
+    """Linux: have the kernel kill this worker when the main process dies (a kill -9 of the main
+    process would otherwise leave workers running their current chunk, or waiting for ever)."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            pr_set_pdeathsig = 1
+            ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:  # it died before the request took effect
+        os._exit(1)
+
+
+def _worker_loop(conn, initargs: tuple, parent: int = 0, inherited: Sequence[int] = ()) -> None:
     """A worker: process the chunks it is sent until told to stop (None) or the main process is gone."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C goes to the main process, which stops us
+    for fd in inherited:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    if parent:
+        _die_with_parent(parent)
     _init_worker(*initargs)
     while True:
         try:
@@ -710,14 +759,108 @@ def _worker_loop(conn, initargs: tuple) -> None:
             outcomes: list[FileOutcome] | str = [process_file(sf) for sf in chunk]
         except Exception as err:  # process_file handles bad input itself: this is a bug, reported
             outcomes = "".join(traceback.format_exception_only(type(err), err)).strip()
-        conn.send((seq, outcomes))
+        try:
+            conn.send((seq, outcomes))
+        except OSError:  # the main process is gone
+            _close_db()
+            return
 
 
 def _prune_cache(root: Path, keep: Path) -> None:
-    """Drop cache entries of other option sets (entries of this one are kept for the next run)."""
+    """Drop the caches of other option sets that build-graphs wrote (entries of this one are kept for
+    the next run); anything else under ``root`` is not ours and stays."""
     for d in root.iterdir() if root.exists() else ():
-        if d != keep and d.is_dir():
+        if d != keep and _is_own_cache(d):
             shutil.rmtree(d, ignore_errors=True)
+
+
+# --- what build-graphs owns in --out ----------------------------------------------------------
+
+OUTPUTS = (DATA_FILE, "dataset_info.json", "state.json", MANIFEST)
+"""The files every build writes into ``--out`` (plus :data:`JSONL` with ``--format galla-jsonl``)."""
+JSONL = "graphs.jsonl"
+CACHE_ROOT = ".cache"
+CACHE_OWNER = "galla-build-graphs"
+"""A file in each cache folder build-graphs creates: only folders holding it (or an older cache's
+files alone) are ever deleted, so ``--out`` somewhere with a ``.cache`` of its own loses nothing."""
+TMP_PREFIX = ".tmp-"
+_CACHE_FILES = re.compile(r"(packs|cache-v[0-9]+\.sqlite(-wal|-shm|-journal)?)")
+
+
+def _is_own_cache(d: Path) -> bool:
+    """Whether ``d`` is a cache folder of build-graphs: its marker, or (a cache of a galla version
+    before the marker) a 16-hex-digit options name holding only cache databases and ``packs``."""
+    if d.is_symlink() or not d.is_dir():
+        return False
+    if (d / CACHE_OWNER).is_file():
+        return True
+    names = [c.name for c in d.iterdir()]
+    return bool(re.fullmatch(r"[0-9a-f]{16}", d.name)) and all(_CACHE_FILES.fullmatch(n) for n in names)
+
+
+def _is_own_entry(entry: Path) -> bool:
+    """Whether an entry of ``--out`` is a leftover of a build-graphs run (a killed one leaves only
+    these): the cache, a temporary dataset, the lock file (:mod:`data_builders.lock`)."""
+    if entry.name == CACHE_ROOT and entry.is_dir() and not entry.is_symlink():
+        return all(_is_own_cache(d) for d in entry.iterdir())
+    if re.fullmatch(re.escape(TMP_PREFIX) + r"[0-9]+", entry.name):
+        return entry.is_dir() and not entry.is_symlink()
+    return entry.name == LOCK_NAME and entry.is_file()
+
+
+def _owned_outputs(out: Path, opts: BuildOptions) -> frozenset[str]:
+    """The files in ``out`` a previous build wrote (so this one may replace or delete them).
+
+    Raises :class:`BuildError`, before anything is written, when ``out`` is not empty and is not a
+    galla graph dataset (a manifest of ours, or only a killed build's leftovers), or when this build
+    would overwrite a file it did not write."""
+    if not out.exists():
+        return frozenset()
+    if not out.is_dir():
+        raise BuildError(f"--out '{out}' exists and is not a directory; choose a directory path")
+    try:
+        manifest = json.loads((out / MANIFEST).read_text())
+        ours = (
+            isinstance(manifest, dict) and {"extractor_version", "kind_vocab", "options"} <= manifest.keys()
+        )
+    except (OSError, ValueError):
+        manifest, ours = None, False
+    if not ours:
+        foreign = sorted(e.name for e in out.iterdir() if not _is_own_entry(e))
+        if foreign:
+            raise BuildError(
+                f"--out '{out}' is not empty and is not a galla graph dataset (it holds '{foreign[0]}' "
+                f"and no build-graphs {MANIFEST}); choose a new or empty directory (nothing was changed)"
+            )
+        return frozenset()
+    owned = set(OUTPUTS)
+    if isinstance(manifest["options"], dict) and manifest["options"].get("format") == "galla-jsonl":
+        owned.add(JSONL)
+    if opts.format == "galla-jsonl" and (out / JSONL).exists() and JSONL not in owned:
+        raise BuildError(
+            f"--out '{out}': {JSONL} there was not written by build-graphs (the dataset's manifest lists "
+            "no galla-jsonl output); move it away or choose another --out (nothing was changed)"
+        )
+    return frozenset(owned)
+
+
+def _remove_stale_tmp(out: Path) -> None:
+    """Delete the temporary datasets of killed builds (``.tmp-<pid>`` whose process is gone); a live
+    process's is left alone."""
+    for d in out.glob(f"{TMP_PREFIX}*"):
+        pid = d.name.removeprefix(TMP_PREFIX)
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)) and _is_own_entry(d):
+            shutil.rmtree(d, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
 
 
 def _manifest(

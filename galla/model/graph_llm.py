@@ -273,11 +273,18 @@ class GraphLLM(nn.Module):
         *,
         device: str | torch.device | None = None,
         dtype: str | torch.dtype | None = None,
+        trust_remote_code: bool = False,
     ) -> GraphLLM:
-        """Load a directory written by :meth:`save_pretrained`."""
+        """Load a directory written by :meth:`save_pretrained`.
+
+        ``trust_remote_code`` comes from the caller only: the directory's own ``galla_config.json`` may
+        say true (a downloaded stage-1 output, say), but a directory must not switch on running the
+        Python it ships with, so its stored value is replaced by the caller's."""
         path = Path(path)
         meta = json.loads((path / CONFIG_FILE).read_text())
-        config = ModelConfig.from_dict(meta["config"])
+        config = dataclasses.replace(
+            ModelConfig.from_dict(meta["config"]), trust_remote_code=bool(trust_remote_code)
+        )
         llm, tokenizer = load_llm(
             str(path / "llm"),
             dtype=dtype or config.dtype,

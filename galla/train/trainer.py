@@ -29,6 +29,9 @@ import numpy as np
 import torch
 from rich.console import Console
 
+from data_builders.lock import FolderBusy
+from data_builders.lock import acquire as acquire_folder
+from data_builders.lock import release as release_folder
 from galla.config import ConfigError
 from galla.model import GraphLLM
 from galla.train import sharding
@@ -57,8 +60,10 @@ RESUME_KEYS = (
     "run.progress",
     "run.log_every",
     "run.export",
+    "run.out_dir",
 )
-"""Config keys a resumed run may change (run length and bookkeeping, not what is computed)."""
+"""Config keys a resumed run may change (run length and bookkeeping, not what is computed; ``out_dir``
+so that a moved or copied run directory resumes)."""
 
 
 class TrainingError(RuntimeError):
@@ -115,7 +120,10 @@ def build_model(cfg: TrainConfig, device: torch.device) -> GraphLLM:
             f"init_from: '{src}' is not a GraphLLM directory (no galla_config.json); "
             "point it at a previous run's final/ directory"
         )
-    saved = GraphLLM.from_pretrained(src, device=device, dtype=cfg.model.dtype)
+    # remote code only if this run's own config asks for it, never because the saved directory says so
+    saved = GraphLLM.from_pretrained(
+        src, device=device, dtype=cfg.model.dtype, trust_remote_code=cfg.model.trust_remote_code
+    )
     if cfg.init_llm:
         model = saved
     else:
@@ -196,6 +204,36 @@ class Trainer:
             console.print(
                 f"galla train: one process, so run.strategy={cfg.run.strategy} has nothing to shard"
             )
+        # one run per directory: a second `galla train` into it stops here (the main process holds it)
+        self._locked, created, busy = False, not self.out.exists(), None
+        if self.rank == 0:
+            try:
+                acquire_folder(self.out, "galla train run.out_dir")
+                self._locked = True
+            except FolderBusy as err:
+                busy = TrainingError(str(err))
+        if self.world > 1:  # every process stops together, or the others would wait in a collective
+            flag = torch.tensor(0.0 if busy is None else 1.0, device=self.acc.device)
+            if self.acc.reduce(flag, reduction="sum").item() and busy is None:
+                busy = TrainingError(f"{self.out}: in use by another run (see the main process's message)")
+        if busy is not None:
+            self._release()
+            raise busy
+        try:
+            self._setup(resume)
+        except BaseException:
+            self._release()
+            if created and self.rank == 0:
+                with contextlib.suppress(OSError):
+                    self.out.rmdir()  # only if empty: the lock made it, nothing else was written
+            raise
+
+    def _release(self) -> None:
+        if self._locked:
+            self._locked = False
+            release_folder(self.out)
+
+    def _setup(self, resume: bool) -> None:
         self.checkpoint = latest_checkpoint(self.out) if resume else None
         if resume and self.checkpoint is None:
             raise TrainingError(
@@ -385,6 +423,12 @@ class Trainer:
 
     def fit(self, *, stop_after: int | None = None) -> TrainResult:
         """Run to ``total_steps`` (or stop after step ``stop_after``, as a kill would, for tests)."""
+        try:
+            return self._fit(stop_after)
+        finally:
+            self._release()
+
+    def _fit(self, stop_after: int | None) -> TrainResult:
         from torch.utils.tensorboard import SummaryWriter
 
         cfg, acc = self.cfg, self.acc
