@@ -554,10 +554,10 @@ def classify(edge: Edge, only_ours: bool, idx: FileIndex) -> str:
         if only_ours:
             return "future-annotation" if idx.future_annotations else "annotation"
         return "param-annotation" if ("Name", "annotation") in w_fields else "def-header"
+    if inside(COMPREHENSIONS):  # before loop-else-jump: python-graphs' leaked comprehension variables
+        return "comprehension"  # also travel around a loop whose else clause jumps (rich's _ratio.py)
     if not only_ours and any(lo <= p < hi for p in edge for lo, hi in idx.else_jump_loops):
         return "loop-else-jump"
-    if inside(COMPREHENSIONS):
-        return "comprehension"
     if inside(gast.Lambda):
         return "lambda"
     if not only_ours and ("Name", "annotation") in w_fields:

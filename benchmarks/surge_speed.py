@@ -5,7 +5,7 @@ Run from the repository root (SmolLM2 ships offline; its first use converts the 
     python benchmarks/surge_speed.py --json runs/surge_speed.json
     python benchmarks/surge_speed.py --items 32 --batch-size 16 --max-new-tokens 32
 
-Both sides run ``benchmarks.surge.generate.generate_batched`` on the same model (default
+Both sides run ``galla.eval.surge.generate.generate_batched`` on the same model (default
 ``smollm2-135m``, fp32 on CPU, sdpa attention), the same prompts (the first ``--items`` items of
 ``--subset`` in ``--setting``, rendered through the chat template) and the same greedy settings with the
 same ``--max-new-tokens`` cap: once with ``--batch-size`` prompts per call, once with one prompt per call.
@@ -44,7 +44,7 @@ def measure(
     batch_size: int,
 ) -> dict[str, Any]:
     """Time both sides chunk by chunk (alternating order) and compare their replies."""
-    from benchmarks.surge.generate import generate_batched
+    from galla.eval.surge.generate import generate_batched
 
     ordered = sorted(prompts, key=lambda p: (-len(p.input_ids), p.subset, p.index))
     list(generate_batched(model, tokenizer, ordered[-1:], 2, 1))  # warm-up
@@ -123,8 +123,8 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from benchmarks.surge.data import load_surge
-    from benchmarks.surge.generate import build_prompts
+    from galla.eval.surge.data import load_surge
+    from galla.eval.surge.generate import build_prompts
     from galla.model.llm import load_llm
 
     if args.threads:

@@ -5,7 +5,7 @@
 - ``galla eval surge --responses FILE.jsonl --out DIR`` scores replies produced anywhere.
 
 Scoring uses the official SURGE rules and writes per-item scores, a problems report, the 15-column table
-(Markdown/CSV/JSON) and a bar chart beside the paper's rows. The work lives in ``benchmarks.surge``;
+(Markdown/CSV/JSON) and a bar chart beside the paper's rows. The work lives in ``galla.eval.surge``;
 this module only parses flags and prints. Heavy imports happen inside ``cmd_eval_surge``.
 """
 
@@ -19,24 +19,14 @@ from typing import TYPE_CHECKING
 
 from rich.console import Console
 
+from galla.eval.surge.data import SETTINGS
+from galla.eval.surge.paper import DEFAULT_COMPARE
+
 if TYPE_CHECKING:
-    from benchmarks.surge.generate import GenerationSummary
-    from benchmarks.surge.run import RunResult
+    from galla.eval.surge.generate import GenerationSummary
+    from galla.eval.surge.run import RunResult
 
 console = Console(stderr=True, soft_wrap=True)  # paths and messages stay on one line
-
-# Mirrors benchmarks.surge.data.SETTINGS / paper.DEFAULT_COMPARE (kept literal so building the parser
-# imports nothing heavy; a test checks they agree).
-_SETTINGS = ("0shot", "cot", "3shot")
-_DEFAULT_COMPARE = ",".join(
-    (
-        "Qwen-2.5-Coder-1.5B-Instruct",
-        "Qwen-2.5-Coder-7B-Instruct",
-        "Qwen-2.5-7B-Instruct",
-        "LLaMA-3.1-8B-Instruct",
-        "GPT-4o",
-    )
-)
 
 RESPONSES_FORMAT = """\
 responses file: JSON Lines, one object per model reply, e.g.
@@ -47,7 +37,7 @@ responses file: JSON Lines, one object per model reply, e.g.
   other fields are copied unchanged into OUT/scores.jsonl, which adds "score" (0..1).
 To produce replies, send each item's sys_0shot / sys_cot / sys_3shot field as the system message and
 its question field as the user message (greedy decoding, as in the paper), e.g. with
-benchmarks.surge.data.load_surge(DIR)[subset][index].messages("cot")."""
+galla.eval.surge.data.load_surge(DIR)[subset][index].messages("cot")."""
 
 NEITHER = (
     "galla eval surge: pass --model SPEC to generate replies with a local model and score them, or "
@@ -100,7 +90,7 @@ def add_eval(sub: argparse._SubParsersAction) -> None:
     s.add_argument(
         "--setting",
         default="0shot",
-        choices=_SETTINGS,
+        choices=SETTINGS,
         help="prompt setting (system prompt sys_<setting>); picks the paper rows (default: 0shot)",
     )
     g = s.add_argument_group("generation (--model)")
@@ -110,7 +100,7 @@ def add_eval(sub: argparse._SubParsersAction) -> None:
         "--max-new-tokens",
         type=_positive,
         metavar="N",
-        help="token budget of every reply (default: per subset, benchmarks.surge.generate.MAX_NEW_TOKENS)",
+        help="token budget of every reply (default: per subset, galla.eval.surge.generate.MAX_NEW_TOKENS)",
     )
     g.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda if available)")
     g.add_argument(
@@ -122,7 +112,7 @@ def add_eval(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     s.add_argument(
         "--compare",
-        default=_DEFAULT_COMPARE,
+        default=",".join(DEFAULT_COMPARE),
         help="paper models shown beside the result, comma list, or 'none' / 'all' "
         "(default: Qwen-2.5-Coder 1.5B/7B, Qwen-2.5-7B, LLaMA-3.1-8B, GPT-4o, and the --model's own "
         "row if the paper has one)",
@@ -160,9 +150,9 @@ def cmd_eval_surge(args: argparse.Namespace) -> int:
         _error(f"galla eval surge: --out {args.out} exists and is not a folder")
         return 2
 
-    from benchmarks.surge.data import SurgeDataError, load_surge, parse_subsets
-    from benchmarks.surge.paper import PAPER_ROWS, paper_rows
-    from benchmarks.surge.run import score_responses_file
+    from galla.eval.surge.data import SurgeDataError, load_surge, parse_subsets
+    from galla.eval.surge.paper import PAPER_ROWS, paper_rows
+    from galla.eval.surge.run import score_responses_file
 
     compare = [m.strip() for m in args.compare.split(",") if m.strip()]
     if [m.lower() for m in compare] == ["none"]:
@@ -196,7 +186,7 @@ def cmd_eval_surge(args: argparse.Namespace) -> int:
 
 def _generate(args: argparse.Namespace, compare: list[str]) -> int:
     """``--model``: generate the missing replies into OUT/responses.jsonl, then score the whole file."""
-    from benchmarks.surge.generate import (
+    from galla.eval.surge.generate import (
         GenerationError,
         model_label,
         paper_name,
@@ -209,7 +199,7 @@ def _generate(args: argparse.Namespace, compare: list[str]) -> int:
     except GenerationError as err:
         _error(f"galla eval surge: {err}")
         return 2
-    if args.compare == _DEFAULT_COMPARE and (mine := paper_name(args.model)) and mine not in compare:
+    if args.compare == ",".join(DEFAULT_COMPARE) and (mine := paper_name(args.model)) and mine not in compare:
         compare = [mine, *compare]  # the paper's row of this very model first
     out = args.out or Path("runs") / "surge" / f"{model_label(resolved).replace('/', '-')}-{args.setting}"
     try:
@@ -258,7 +248,7 @@ def _print_generation(summary: GenerationSummary) -> None:
 def _print_summary(result: RunResult) -> None:
     from rich.table import Table
 
-    from benchmarks.surge.table import COLUMNS
+    from galla.eval.surge.table import COLUMNS
 
     table = Table(title=f"SURGE · {result.row.name}", show_edge=False)
     for col in ("column", "score", "items"):

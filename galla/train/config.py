@@ -29,6 +29,7 @@ from galla.config import ConfigError, ModelConfig, _Checked
 
 PARAM_KINDS = ("full", "lora", "svft")
 GRAPH_TASKS = ("graph2code", "graph_qa")
+GRAPH_ABLATIONS = ("none", "no_graph", "shuffled")
 TEMPLATES = ("galla", "chat")
 DPO_REFERENCES = ("auto", "disable_adapter", "copy", "precompute")
 STRATEGIES = ("ddp", "fsdp", "fsdp_grad_op")
@@ -127,11 +128,20 @@ class DataConfig(_Checked):
     """Prompt layout: ``galla`` (``<s>human\\n … <s>bot\\n``, as the official code) or ``chat``."""
     length_grouping: int = 64
     """Sort lengths within groups of this many batches to cut padding (1 = plain shuffle)."""
+    graph_ablation: str = "none"
+    """Controls for the GALLa effect: ``no_graph`` trains the graph stream's programs and questions
+    without graph tokens (is it the graph or the extra text?), ``shuffled`` gives each record another
+    unit's graph, a fixed derangement (does the structure matter?). Applies to ``data.graphs`` records."""
 
     def __post_init__(self) -> None:
         self._check_types()
         for key in ("graphs", "graph_tasks", "task_files", "text", "preference"):
             _list_of_str(self, key)
+        self._check(
+            "graph_ablation",
+            self.graph_ablation in GRAPH_ABLATIONS,
+            f"choose one of {', '.join(GRAPH_ABLATIONS)}",
+        )
         bad = sorted(set(self.graph_tasks) - set(GRAPH_TASKS))
         self._check("graph_tasks", not bad, f"unknown task(s) {bad}; choose from {', '.join(GRAPH_TASKS)}")
         self._check("template", self.template in TEMPLATES, f"choose one of {', '.join(TEMPLATES)}")

@@ -36,6 +36,8 @@ def _subset(items: list, limit: int, seed: int) -> list:
     return [items[i] for i in keep]
 
 
+GRAPH_COLUMNS = ("node_kind", "edge_src", "edge_dst", "edge_type")
+"""The record columns a graph is built from (``galla.train.data._graph``)."""
 ROWS_PER_CHUNK = 256
 """Graph rows materialised at a time while records are built (the rest stays in the Arrow file)."""
 
@@ -117,10 +119,18 @@ class Streams:
             "graph2code": lambda rows: tasks.graph2code_records(rows, with_question=with_question, seed=seed),
             "graph_qa": lambda rows: tasks.graph_qa_records(rows, per_graph=d.qa_per_graph, seed=seed),
         }
+        donors = _derangement(self.graph_index, seed) if d.graph_ablation == "shuffled" else None
         for task in ("graph2code", "graph_qa"):
             if task in d.graph_tasks and self.graph_rows:
-                for rows in _chunks(self.graphs, self.graph_index, self.rows_per_chunk):
-                    yield from builders[task](rows)
+                for a in range(0, self.graph_rows, self.rows_per_chunk):
+                    idx = self.graph_index[a : a + self.rows_per_chunk]
+                    rows = self.graphs.select(idx).to_list()
+                    records = builders[task](rows)
+                    if d.graph_ablation == "no_graph":
+                        records = [{**r, **{c: [] for c in GRAPH_COLUMNS}} for r in records]
+                    elif donors is not None:
+                        records = _swap_graphs(records, rows, self.graphs.select(donors[a : a + len(idx)]))
+                    yield from records
                     tick(len(rows))
         for src in self.task_sources:
             chunks = (
@@ -129,6 +139,26 @@ class Streams:
             for rows in chunks:
                 yield from rows
                 tick(len(rows))
+
+
+def _derangement(index: list[int], seed: int) -> list[int]:
+    """For each row of ``index``, another row of it (a seeded cyclic shift of a permutation: no row keeps
+    its own graph when there are two or more)."""
+    if len(index) < 2:
+        return list(index)
+    order = np.random.default_rng([seed, 7]).permutation(len(index))
+    donor = np.empty(len(index), dtype=np.int64)
+    donor[order] = order[np.r_[1 : len(order), 0]]
+    return [index[i] for i in donor]
+
+
+def _swap_graphs(records: list[dict[str, Any]], rows: list[dict[str, Any]], donors) -> list[dict[str, Any]]:
+    """``records`` with each graph replaced by that of its row's donor (matched by ``graph_id``)."""
+    by_id = {
+        row["id"]: {c: donor[c] for c in GRAPH_COLUMNS}
+        for row, donor in zip(rows, donors.select_columns(list(GRAPH_COLUMNS)).to_list(), strict=True)
+    }
+    return [{**r, **by_id[r["graph_id"]]} for r in records]
 
 
 def open_streams(cfg: TrainConfig, rows_per_chunk: int = ROWS_PER_CHUNK) -> Streams:

@@ -354,16 +354,104 @@ def test_exceptions_reach_finally_and_handlers_see_the_state_before_the_body(edg
     assert {d for s, d in lw if s == "x@5:15"} == {"x@1:4", "x@3:8"}
 
 
+def succ(cfg: set[tuple[str, str]], src: str) -> set[str]:
+    return {d for s, d in cfg if s == src}
+
+
 def test_break_in_a_loop_else_leaves_the_enclosing_loop(edges):
     code = """
-    def f(xs, ys):
+    def f(xs):
+        y = 0
+        while cond():
+            for x in xs:
+                if p(x):
+                    break
+            else:
+                y = done()
+                break
+            y = 1
+        return y
+    """
+    cfg = edges(code, "python", CFG)
+    assert succ(cfg, "break@8:12") == {"return y@10:4"}  # leaves the while: y = 1 is skipped
+    assert succ(cfg, "break@5:16") == {"y = 1@9:8"}  # the for's own break skips its else
+    lw = edges(code, "python", LW)
+    assert {d for s, d in lw if s == "y@10:11"} == {"y@1:4", "y@7:12", "y@9:8"}
+    code = """
+    def k(xs):
+        for x in xs:
+            while x:
+                x = step(x)
+            else:
+                break
+        return x
+    """
+    assert succ(edges(code, "python", CFG), "break@5:12") == {"return x@6:4"}  # a while's else too
+
+
+def test_continue_in_a_loop_else_goes_to_the_enclosing_loop_s_head(edges):
+    code = """
+    def f(xs, ys, n):
         for x in xs:
             for y in ys:
                 pass
             else:
                 continue
             break
+        while n:
+            while n > 1:
+                n -= 2
+            else:
+                continue
         return x
     """
     cfg = edges(code, "python", CFG)
-    assert ("continue@5:12", "for x in xs:@1:4") in cfg
+    assert succ(cfg, "continue@5:12") == {"for x in xs:@1:4"}  # for-else in a for
+    assert succ(cfg, "break@6:8") == {"while n:@7:4"}
+    assert succ(cfg, "continue@11:12") == {"while n:@7:4"}  # while-else in a while
+
+
+def test_loop_else_keeps_returns_raises_and_the_jumps_of_loops_inside_it(edges):
+    code = """
+    def h(xs, ys):
+        for x in xs:
+            for y in ys:
+                pass
+            else:
+                for z in ys:
+                    if z:
+                        break
+                    continue
+                else:
+                    raise ValueError(x)
+                return z
+        return None
+    """
+    cfg = edges(code, "python", CFG)
+    assert succ(cfg, "break@7:20") == {"return z@11:12"}  # a loop inside the else: its own break
+    assert succ(cfg, "continue@8:16") == {"for z in ys:@5:12"}
+    assert succ(cfg, "else:@9:12") == {"raise ValueError(x)@10:16"}
+    assert succ(cfg, "raise ValueError(x)@10:16") == set()  # leaves the function, no loop head
+    assert succ(cfg, "return z@11:12") == set()
+    assert succ(cfg, "for x in xs:@1:4") == {"x@1:8", "return None@12:4"}
+
+
+def test_break_in_a_loop_else_detours_through_the_enclosing_finally(edges):
+    code = """
+    def g(xs, n):
+        while n:
+            try:
+                for x in xs:
+                    pass
+                else:
+                    break
+            finally:
+                n = n - 1
+            n = x
+        return n
+    """
+    cfg = edges(code, "python", CFG)
+    assert succ(cfg, "break@6:16") == {"finally:@7:8"}
+    assert succ(cfg, "n = n - 1@8:12") == {"n = x@9:8", "return n@10:4"}  # the break leaves the while
+    lw = edges(code, "python", LW)
+    assert {d for s, d in lw if s == "n@10:11"} == {"n@0:10", "n@8:12", "n@9:8"}

@@ -67,3 +67,22 @@ def test_task_files_come_after_graph_records_and_count_in_the_progress(make_cfg,
     tasks = [r["task"] for r in records]
     assert tasks[:n_rows] == ["graph2code"] * n_rows and set(tasks[n_rows : n_rows + n_dir]) == {"graph_qa"}
     assert tasks[n_rows + n_dir :] == ["graph2code"] * len(g2c)
+
+
+def test_graph_ablations_keep_the_text_and_change_only_the_graphs(make_cfg, graph_dir):
+    base = list(open_streams(_cfg(make_cfg, graph_dir)).graph())
+    bare = list(open_streams(_cfg(make_cfg, graph_dir, graph_ablation="no_graph")).graph())
+    moved = list(open_streams(_cfg(make_cfg, graph_dir, graph_ablation="shuffled"), rows_per_chunk=3).graph())
+    text = ("task", "graph_id", "question", "answer")
+    assert [[r[k] for k in text] for r in bare] == [[r[k] for k in text] for r in base] == [
+        [r[k] for k in text] for r in moved
+    ]
+    assert all(r["node_kind"] == [] and r["edge_src"] == [] for r in bare)
+    graphs = {r["graph_id"]: r["node_kind"] for r in base}
+    own = {r["graph_id"]: (r["node_kind"], r["edge_src"]) for r in base}
+    # every unit shows another unit's graph, the same one in all its records, and each graph is shown once
+    donors = {r["graph_id"]: (r["node_kind"], r["edge_src"]) for r in moved}
+    assert all(donors[g] != own[g] for g in own if list(graphs.values()).count(graphs[g]) == 1)
+    assert sorted(map(str, donors.values())) == sorted(map(str, own.values()))
+    with pytest.raises(ConfigError, match="graph_ablation"):
+        _cfg(make_cfg, graph_dir, graph_ablation="random")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from surge_fixtures import REAL_DATA, TINY, needs_real_data, write_tiny_surge
 
-from benchmarks.surge.data import (
+from galla.eval.surge.data import (
     SETTINGS,
     SUBSETS,
     SurgeDataError,

@@ -8,8 +8,8 @@ from __future__ import annotations
 import pytest
 from surge_fixtures import REAL_DATA, needs_real_data
 
-from benchmarks.surge.data import SurgeItem, load_surge
-from benchmarks.surge.scoring import score_item
+from galla.eval.surge.data import SurgeItem, load_surge
+from galla.eval.surge.scoring import score_item
 
 pytestmark = needs_real_data
 

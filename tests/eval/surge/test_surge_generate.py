@@ -12,8 +12,9 @@ import torch
 from surge_fixtures import REAL_DATA, TINY, needs_real_data, write_tiny_surge
 from surge_tiny_llm import save_tiny_chat_llm
 
-from benchmarks.surge.data import SurgeItem, load_surge
-from benchmarks.surge.generate import (
+from galla.cli import main
+from galla.eval.surge.data import SurgeItem, load_surge
+from galla.eval.surge.generate import (
     MAX_NEW_TOKENS,
     REASONING_TOKENS,
     GenerationError,
@@ -26,7 +27,6 @@ from benchmarks.surge.generate import (
     resolve_model,
     run_generation,
 )
-from galla.cli import main
 from galla.model.llm import load_llm
 
 _SYS = {"0shot": "Say the output.", "cot": "Think step by step, then say the output.", "3shot": "Examples."}
@@ -237,6 +237,10 @@ def test_graph_llm_and_run_directories(tiny_llm: Path, tmp_path: Path) -> None:
     shutil.copytree(tiny_llm, tmp_path / "run" / "export")
     assert resolve_model(str(tmp_path / "run")) == str((tmp_path / "run" / "export").resolve())
     assert resolve_model("smollm2-135m") == "smollm2-135m" and model_label("org/name") == "org/name"
+    for stage in ("stage1", "stage2", "stage10"):  # a multi-stage run (the default `galla train`): last stage
+        shutil.copytree(tiny_llm, tmp_path / "multi" / stage / "export")
+    last = tmp_path / "multi" / "stage10" / "export"
+    assert resolve_model(str(tmp_path / "multi")) == str(last.resolve())
     (tmp_path / "empty").mkdir()
     with pytest.raises(GenerationError, match="not a model directory"):
         resolve_model(str(tmp_path / "empty"))

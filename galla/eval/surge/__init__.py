@@ -7,13 +7,14 @@
 - ``paper``: the paper's published rows (Table 5);
 - ``run``: score a responses JSONL file (``galla eval surge``).
 
-Generation is not here yet: anything that writes ``{"subset", "index", "response"}`` lines (using
-``SurgeItem.messages(setting)`` as the chat) can be scored with ``run.score_responses_file``.
+Generation: ``generate`` (over the shared ``galla.eval.generate``). Anything that writes
+``{"subset", "index", "response"}`` lines (with ``SurgeItem.messages(setting)`` as the chat) can be
+scored with ``run.score_responses_file``.
 """
 
-from benchmarks.surge.data import SETTINGS, SUBSETS, SurgeDataError, SurgeItem, load_surge
-from benchmarks.surge.scoring import score_item
-from benchmarks.surge.table import COLUMNS, TableRow, paper_average
+from galla.eval.surge.data import SETTINGS, SUBSETS, SurgeDataError, SurgeItem, load_surge
+from galla.eval.surge.scoring import score_item
+from galla.eval.surge.table import COLUMNS, TableRow, paper_average
 
 __all__ = [
     "COLUMNS",

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from surge_fixtures import TINY, write_tiny_surge
 
-from benchmarks.surge.data import load_surge
-from benchmarks.surge.scoring import (
+from galla.eval.surge.data import load_surge
+from galla.eval.surge.scoring import (
     exact_match,
     fl_score,
     jaccard,

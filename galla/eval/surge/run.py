@@ -35,10 +35,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks.surge.data import SUBSETS, SurgeItem
-from benchmarks.surge.paper import DEFAULT_COMPARE, paper_rows
-from benchmarks.surge.scoring import score_item
-from benchmarks.surge.table import (
+from galla.eval.surge.data import SUBSETS, SurgeItem
+from galla.eval.surge.paper import DEFAULT_COMPARE, paper_rows
+from galla.eval.surge.scoring import score_item
+from galla.eval.surge.table import (
     ColumnScores,
     TableRow,
     plot_bars,

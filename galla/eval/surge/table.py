@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks.surge.paper import PAPER_CITATION, PaperRow
+from galla.eval.surge.paper import PAPER_CITATION, PaperRow
 
 __all__ = [
     "COLUMNS",

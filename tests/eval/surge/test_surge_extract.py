@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks.surge.extract import SUDOKU_MARKER, extract_fl_json, extract_output, extract_sudoku
+from galla.eval.surge.extract import SUDOKU_MARKER, extract_fl_json, extract_output, extract_sudoku
 
 
 @pytest.mark.parametrize(

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from surge_fixtures import REAL_DATA, TINY, needs_real_data, write_tiny_surge
 
-from benchmarks.surge.data import load_surge
 from galla.cli import main
+from galla.eval.surge.data import load_surge
 
 
 def _fenced(answer: str) -> str:

@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.surge.data import SurgeItem
-from benchmarks.surge.extract import extract_fl_json, extract_output, extract_sudoku
+from galla.eval.surge.data import SurgeItem
+from galla.eval.surge.extract import extract_fl_json, extract_output, extract_sudoku
 
 __all__ = [
     "exact_match",

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.surge.data import SETTINGS
-from benchmarks.surge.paper import DEFAULT_COMPARE, PAPER_ROWS, paper_rows
-from benchmarks.surge.table import (
+from galla.eval.surge.data import SETTINGS
+from galla.eval.surge.paper import DEFAULT_COMPARE, PAPER_ROWS, paper_rows
+from galla.eval.surge.table import (
     COLUMNS,
     ColumnScores,
     TableRow,
@@ -21,7 +21,6 @@ from benchmarks.surge.table import (
     write_json,
     write_markdown,
 )
-from galla import eval_cli
 
 
 def test_columns() -> None:
@@ -58,11 +57,6 @@ def test_paper_rows_filter() -> None:
     assert len(paper_rows("0shot", DEFAULT_COMPARE)) == len(DEFAULT_COMPARE)
     with pytest.raises(ValueError, match="no paper row for GPT-5"):
         paper_rows("0shot", ["GPT-5"])
-
-
-def test_cli_literals_match_library() -> None:
-    assert tuple(SETTINGS) == eval_cli._SETTINGS
-    assert eval_cli._DEFAULT_COMPARE.split(",") == list(DEFAULT_COMPARE)
 
 
 def test_column_scores_row() -> None:

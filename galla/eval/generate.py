@@ -1,73 +1,53 @@
-"""SURGE generation: chat prompts, batched greedy decoding and a resumable responses file.
+"""Greedy generation for evaluation, shared by SURGE and the downstream tasks.
 
-- ``build_prompts``: system = the item's ``sys_<setting>`` prompt, user = ``question`` (reference
-  ``surge.md`` §2), rendered with the tokenizer's chat template (``add_generation_prompt=True``) and
-  tokenized without adding special tokens (the template writes them). A tokenizer without a chat template
-  is refused with a clear error: SURGE prompts are chats.
+- ``render_chat``: messages rendered with the tokenizer's chat template (``add_generation_prompt=True``)
+  and tokenized without adding special tokens (the template writes them). A tokenizer without a chat
+  template is refused with a clear error: evaluation prompts are chats.
 - ``generate_batched``: greedy decoding (``do_sample=False``, one beam, no repetition penalty, whatever
   the model's ``generation_config`` says), prompts sorted by length (longest first) and LEFT-padded in
   batches, so every batch holds prompts of similar length. It yields one list per batch.
-- ``run_generation``: loads the model (anything ``load_llm`` accepts; a GraphLLM directory — ``final/``
-  of ``galla train``, with ``galla_config.json`` and ``llm/`` — loads ``llm/`` and prompts are text only,
-  as GALLa evaluates; a run directory loads its ``export/`` or ``final/``), appends one line per item to
-  ``OUT/responses.jsonl`` after each batch (flush + fsync), and scores with ``run.score_responses_file``.
-  A rerun skips the (subset, index) pairs already there, so a killed run loses at most one batch; a file
-  written with another model or setting is refused. Prompts longer than the model's context minus
-  ``max_new_tokens`` get a line with ``response: null`` and ``skipped: "prompt_too_long"`` (scored 0).
+- ``generate_missing``: appends one line per prompt to a responses JSONL file after each batch (flush +
+  fsync), so a killed run loses at most one batch; ``read_finished`` tells a rerun which (group, index)
+  pairs are done and refuses a file written for another model or setting. Prompts longer than the
+  model's context minus their token budget get a line with ``response: null`` and
+  ``skipped: "prompt_too_long"``.
+- ``resolve_model``: what to load for a ``--model`` spec (a GraphLLM directory's ``llm/``, a run
+  directory's ``export/`` or ``final/``, a multi-stage run's last stage).
 
-The paper does not report a generation length; ``MAX_NEW_TOKENS`` is galla's choice: about the 99th
-percentile of the subset's answers in tokens, rounded up, plus ``REASONING_TOKENS`` for the CoT settings.
+A prompt is identified by ``(group, index)``: a SURGE subset and item index, or a task name and example
+index.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from benchmarks.surge.data import SETTINGS, SurgeItem, load_surge, parse_subsets
-from benchmarks.surge.paper import DEFAULT_COMPARE, PAPER_ROWS
-
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-    from benchmarks.surge.run import RunResult
-
 __all__ = [
-    "MAX_NEW_TOKENS",
-    "REASONING_TOKENS",
     "RESPONSES_FILE",
     "Generation",
     "GenerationError",
-    "GenerationSummary",
+    "GenerationStats",
     "Prompt",
-    "build_prompts",
+    "context_length",
     "generate_batched",
-    "max_new_tokens_for",
+    "generate_missing",
+    "load_for_generation",
+    "model_label",
     "read_finished",
+    "render_chat",
     "resolve_model",
-    "run_generation",
 ]
 
 RESPONSES_FILE = "responses.jsonl"
-MAX_NEW_TOKENS: dict[str, int] = {
-    "ml": 128,  # answers: median 2 tokens, p99 62
-    "cl": 128,  # p99 37, max 63
-    "rl": 1536,  # p99 1421 (PlotNeuralNet LaTeX files)
-    "sc": 1024,  # p99 1625: the longest arrays are cut (numeric scoring pads with zeros)
-    "tc": 1024,  # p99 1758
-    "bg": 1024,  # p99 1819 (tracebacks and compiler errors)
-    "dr": 768,  # p99 601
-    "fl": 1024,  # p99 2240 (long Lean error lists)
-}
-"""Tokens a reply may take in the 0-shot setting, per subset (SmolLM2 tokenizer counts of ``gt``)."""
-REASONING_TOKENS = 512
-"""Added to ``MAX_NEW_TOKENS`` for ``cot`` and ``3shot``, where the reply starts with a "Thought:"."""
 _GRAPH_LLM_CONFIG = "galla_config.json"  # galla.model.graph_llm.CONFIG_FILE (not imported: pulls in PyG)
 
 
@@ -77,7 +57,7 @@ class GenerationError(ValueError):
 
 @dataclass(frozen=True)
 class Prompt:
-    """One item's rendered chat prompt."""
+    """One rendered chat prompt, identified by ``(subset, index)`` (a SURGE subset or a task name)."""
 
     subset: str
     index: int
@@ -99,35 +79,25 @@ class Generation:
     """This item's share of its batch's wall time."""
 
 
-def max_new_tokens_for(subset: str, setting: str, cap: int | None = None) -> int:
-    """The generation budget of ``subset`` in ``setting``; ``cap`` (if given) replaces it."""
-    if cap is not None:
-        return cap
-    return MAX_NEW_TOKENS[subset] + (0 if setting == "0shot" else REASONING_TOKENS)
-
-
-def build_prompts(
-    items: Iterable[SurgeItem], tokenizer: PreTrainedTokenizerBase, setting: str
-) -> list[Prompt]:
-    """Render each item's ``messages(setting)`` through the chat template and tokenize it."""
-    if setting not in SETTINGS:
-        raise ValueError(f"unknown SURGE setting {setting!r}; choose one of {', '.join(SETTINGS)}")
+def check_chat_template(tokenizer: PreTrainedTokenizerBase, what: str) -> None:
     if not getattr(tokenizer, "chat_template", None):
         raise GenerationError(
             f"the tokenizer ({tokenizer.name_or_path or type(tokenizer).__name__}) has no chat template; "
-            "SURGE prompts are chats (system + user message): use an instruct/chat model, or add a "
-            "'chat_template' to its tokenizer_config.json"
+            f"{what} prompts are chats: use an instruct/chat model, or add a 'chat_template' to its "
+            "tokenizer_config.json"
         )
-    prompts = []
-    for item in items:
-        messages = item.messages(setting)
-        try:
-            text = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-        except Exception as err:  # jinja errors, e.g. "System role not supported"
-            raise GenerationError(f"the chat template failed on {item.subset}[{item.index}]: {err}") from err
-        ids = tokenizer(text, add_special_tokens=False).input_ids
-        prompts.append(Prompt(item.subset, item.index, text, list(ids)))
-    return prompts
+
+
+def render_chat(
+    tokenizer: PreTrainedTokenizerBase, messages: list[dict[str, str]], subset: str, index: int
+) -> Prompt:
+    """``messages`` through the chat template with the generation prompt, tokenized."""
+    try:
+        text = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+    except Exception as err:  # jinja errors, e.g. "System role not supported"
+        raise GenerationError(f"the chat template failed on {subset}[{index}]: {err}") from err
+    ids = tokenizer(text, add_special_tokens=False).input_ids
+    return Prompt(subset, index, text, list(ids))
 
 
 def context_length(model: PreTrainedModel) -> int | None:
@@ -196,13 +166,14 @@ def generate_batched(
         yield results
 
 
-# --- models and the responses file ---------------------------------------------------------------
+# --- models -----------------------------------------------------------------------------------------
 
 
 def resolve_model(spec: str) -> str:
     """What to load for ``spec``: a GraphLLM directory -> its ``llm/``; a ``galla train`` run directory ->
-    its ``export/`` (else ``final/``); any other local directory or file -> its absolute path; model names
-    and hub ids unchanged. The result is also the ``model`` field of every responses line."""
+    its ``export/`` (else ``final/``); a multi-stage run (``stage1/``, ``stage2/``, ...) -> its last stage;
+    any other local directory or file -> its absolute path; model names and hub ids unchanged. The result
+    is also the ``model`` field of every responses line."""
     from galla.model.llm import OFFLINE_MODELS
 
     path = Path(spec).expanduser()
@@ -221,8 +192,14 @@ def resolve_model(spec: str) -> str:
     for sub in ("export", "final"):
         if (path / sub).is_dir():
             return resolve_model(str(path / sub))
+    stages = sorted(
+        (p for p in path.glob("stage*") if p.is_dir() and p.name[5:].isdigit()), key=lambda p: int(p.name[5:])
+    )
+    if stages:
+        return resolve_model(str(stages[-1]))
     raise GenerationError(
-        f"{path} is not a model directory (no config.json, no {_GRAPH_LLM_CONFIG}, no export/ or final/)"
+        f"{path} is not a model directory (no config.json, no {_GRAPH_LLM_CONFIG}, no export/, final/ or "
+        "stageN/)"
     )
 
 
@@ -237,13 +214,21 @@ def model_label(resolved: str) -> str:
     return "/".join(parts[-2:]) if parts[-1] in ("final", "export") else parts[-1]
 
 
-def paper_name(spec: str) -> str | None:
-    """The paper's row for a Qwen2.5(-Coder) instruct model spec (``qwen2.5-coder-0.5b``, hub ids)."""
-    m = re.search(r"qwen-?2\.5-(coder-)?(\d+(?:\.\d+)?)b(-instruct)?$", spec.lower())
-    if m is None:
-        return None
-    name = f"Qwen-2.5-{'Coder-' if m.group(1) else ''}{m.group(2)}B-Instruct"
-    return name if any(r.model == name for r in PAPER_ROWS) else None
+def load_for_generation(
+    model_id: str, device: str | None = None, dtype: str = "auto"
+) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """The model (in eval mode) and tokenizer of a resolved spec; ``device`` defaults to CUDA if any."""
+    import torch
+
+    from galla.model.llm import load_llm
+
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    model, tokenizer = load_llm(model_id, dtype=dtype, device=device)
+    model.eval()
+    return model, tokenizer
+
+
+# --- the responses file -----------------------------------------------------------------------------
 
 
 def read_finished(path: Path, model: str, setting: str) -> set[tuple[str, int]]:
@@ -286,22 +271,16 @@ def _append(f: Any, records: Iterable[Mapping[str, Any]]) -> None:
 
 
 @dataclass
-class GenerationSummary:
-    """What ``run_generation`` did; ``score`` is the scoring of the whole responses file."""
+class GenerationStats:
+    """What one ``generate_missing`` call did."""
 
-    model: str
-    setting: str
-    responses: Path
-    selected: int
-    already_done: int
     generated: int = 0
     too_long: int = 0
     truncated: int = 0
-    """Replies cut at ``max_new_tokens`` (no stop token)."""
+    """Replies cut at their token budget (no stop token)."""
     new_tokens: int = 0
     seconds: float = 0.0
     """Generation wall time (model loading and scoring excluded)."""
-    score: RunResult | None = None
 
     @property
     def items_per_second(self) -> float:
@@ -312,77 +291,30 @@ class GenerationSummary:
         return self.new_tokens / self.seconds if self.seconds else 0.0
 
 
-def run_generation(
-    model_spec: str,
-    data_dir: str | Path,
-    out_dir: str | Path,
-    setting: str = "0shot",
-    subsets: str | Iterable[str] | None = None,
-    limit: int | None = None,
-    batch_size: int = 8,
+def generate_missing(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    requests: Sequence[tuple[Prompt, int]],
+    responses: Path,
     *,
-    max_new_tokens: int | None = None,
-    device: str | None = None,
-    dtype: str = "auto",
-    name: str | None = None,
-    compare: Sequence[str] | None = DEFAULT_COMPARE,
-    chart: bool = True,
-    progress: bool = True,
-) -> GenerationSummary:
-    """Generate the missing replies of ``model_spec`` into ``OUT/responses.jsonl``, then score the file.
+    model_id: str,
+    setting: str,
+    batch_size: int = 8,
+    title: str = "generate",
+    show: bool = True,
+) -> GenerationStats:
+    """Greedy replies to ``(prompt, max_new_tokens)`` requests, appended to ``responses`` batch by batch.
 
-    ``limit`` keeps the first N items of each subset; ``max_new_tokens`` replaces the per-subset budgets;
-    ``device`` defaults to CUDA when available; ``name`` labels the table row. Scoring writes
-    ``scores.jsonl``, ``problems.jsonl``, ``table.{md,csv,json}`` and ``chart.png`` into ``out_dir``.
-    """
-    from benchmarks.surge.run import score_responses_file
-
-    if setting not in SETTINGS:
-        raise ValueError(f"unknown SURGE setting {setting!r}; choose one of {', '.join(SETTINGS)}")
-    if limit is not None and limit < 1:
-        raise ValueError(f"limit must be >= 1, got {limit}")
-    items = load_surge(data_dir, parse_subsets(subsets))
-    selected = [it for group in items.values() for it in group[:limit]]
-    model_id = resolve_model(model_spec)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    responses = out / RESPONSES_FILE
-    done = read_finished(responses, model_id, setting)
-    todo = [it for it in selected if (it.subset, it.index) not in done]
-    summary = GenerationSummary(model_id, setting, responses, len(selected), len(selected) - len(todo))
-    if todo:
-        _generate_into(summary, todo, batch_size, max_new_tokens, device, dtype, progress)
-    label = name or model_label(model_id)
-    summary.score = score_responses_file(
-        items, responses, out, name=label, setting=setting, compare=compare, chart=chart
-    )
-    return summary
-
-
-def _generate_into(
-    run: GenerationSummary,
-    todo: list[SurgeItem],
-    batch_size: int,
-    cap: int | None,
-    device: str | None,
-    dtype: str,
-    show: bool,
-) -> None:
-    import torch
+    Prompts with the same budget are batched together; each line records ``subset, index, response,
+    model, setting, prompt_tokens, new_tokens, seconds, max_new_tokens, finished``."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from galla.model.llm import load_llm
-
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    model, tokenizer = load_llm(run.model, dtype=dtype, device=device)
-    model.eval()
-    prompts = build_prompts(todo, tokenizer, run.setting)
+    stats = GenerationStats()
     context = context_length(model)
     groups: dict[int, list[Prompt]] = {}  # budget -> prompts that fit
     too_long = []
-    for p in prompts:
-        budget = max_new_tokens_for(p.subset, run.setting, cap)
+    for p, budget in requests:
         if context is not None and len(p.input_ids) > context - budget:
             too_long.append(p)
         else:
@@ -390,16 +322,10 @@ def _generate_into(
 
     def record(p: Prompt, **fields: Any) -> dict[str, Any]:
         head = {"subset": p.subset, "index": p.index, "response": fields.pop("response", None)}
-        return {
-            **head,
-            "model": run.model,
-            "setting": run.setting,
-            "prompt_tokens": len(p.input_ids),
-            **fields,
-        }
+        return {**head, "model": model_id, "setting": setting, "prompt_tokens": len(p.input_ids), **fields}
 
     bar = Progress(
-        TextColumn("[bold]SURGE generate"),
+        TextColumn(f"[bold]{title}"),
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("{task.fields[rate]:.2f} items/s · {task.fields[tokens]:,} new tokens"),
@@ -407,11 +333,12 @@ def _generate_into(
         console=Console(stderr=True),
         disable=not show,
     )
-    with run.responses.open("a", encoding="utf-8") as f, bar:
+    responses.parent.mkdir(parents=True, exist_ok=True)
+    with responses.open("a", encoding="utf-8") as f, bar:
         skipped = {"new_tokens": 0, "seconds": 0.0, "skipped": "prompt_too_long", "context": context}
         _append(f, (record(p, **skipped) for p in too_long))
-        run.too_long = len(too_long)
-        task = bar.add_task("generate", total=len(prompts) - len(too_long), rate=0.0, tokens=0)
+        stats.too_long = len(too_long)
+        task = bar.add_task("generate", total=len(requests) - len(too_long), rate=0.0, tokens=0)
         start = time.perf_counter()
         for budget in sorted(groups):
             for batch in generate_batched(model, tokenizer, groups[budget], budget, batch_size):
@@ -429,8 +356,9 @@ def _generate_into(
                         for g in batch
                     ),
                 )
-                run.generated += len(batch)
-                run.truncated += sum(not g.finished for g in batch)
-                run.new_tokens += sum(g.new_tokens for g in batch)
-                run.seconds = time.perf_counter() - start
-                bar.update(task, advance=len(batch), rate=run.items_per_second, tokens=run.new_tokens)
+                stats.generated += len(batch)
+                stats.truncated += sum(not g.finished for g in batch)
+                stats.new_tokens += sum(g.new_tokens for g in batch)
+                stats.seconds = time.perf_counter() - start
+                bar.update(task, advance=len(batch), rate=stats.items_per_second, tokens=stats.new_tokens)
+    return stats
