@@ -221,6 +221,8 @@ def score(
             "detail": res.detail,
             "stderr": res.stderr[-1000:],
             "network_isolated": res.network_isolated,
+            "fs_isolated": res.fs_isolated,
+            "pids_isolated": res.pids_isolated,
         }
     return rows
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import socket
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from galla.eval import sandbox
 from galla.eval.sandbox import (
     ExecResult,
     find_rustc,
@@ -213,6 +215,19 @@ def test_removing_a_file_outside_fails(tmp_path):
     assert res.status == "failed" and "removed" not in res.stdout, res.stdout
     assert "Read-only file system" in res.stderr
     assert victim.read_bytes() == data
+
+
+@needs_fs
+def test_per_mount_remount_fallback_without_mount_setattr(tmp_path, monkeypatch):
+    # kernels before 5.12 have no mount_setattr: every mountinfo line is remounted read-only instead
+    def enosys(*args, **kwargs):
+        raise OSError(errno.ENOSYS, "mount_setattr forced off")
+
+    monkeypatch.setattr(sandbox, "_mount_setattr", enosys)  # the forked child sees the patched module
+    src = f"open('mine', 'w').write('1')\nopen({str(tmp_path / 'x')!r}, 'w')\n"
+    res = run_program(src)
+    assert res.status == "failed" and "Read-only file system" in res.stderr, res.stderr
+    assert res.stderr.count("Read-only") == 1 and list(tmp_path.iterdir()) == []
 
 
 @needs_fs
