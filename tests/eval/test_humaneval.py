@@ -53,7 +53,7 @@ def test_wrong_hanging_and_greedy_samples_score_zero_without_harming_the_run(by_
         "    x = []\n    while True:\n        x.append(' ' * 10**7)\n",
         chosen[4].canonical_solution,
     ]
-    rows = score(chosen, completions, extract=False, timeout_s=3, memory_mb=300)
+    rows = score(chosen, completions, extract=False, timeout_s=6, memory_mb=300)  # slack for a loaded machine
     assert [r["passed"] for r in rows] == [True, False, False, False, True]
     assert [r["status"] for r in rows][:3] == ["passed", "failed", "timeout"]
     assert rows[3]["status"] in ("memory", "failed")
