@@ -242,12 +242,13 @@ def _paired(
 
 
 def _item_means(runs: list[dict[str, Any]], task: str, metric: str) -> dict[str, float]:
-    """Per item id: the metric averaged over the arm's seeds."""
+    """Per test item (its index in the task's test split, the same for every arm): the metric averaged
+    over the arm's seeds. (Ids are not keys: the probe asks two questions per unit.)"""
     acc: dict[str, list[float]] = {}
     for r in runs:
         for item in r["eval"]["items"].get(task, []):
             if metric in item:
-                acc.setdefault(str(item.get("id", item["index"])), []).append(float(item[metric]))
+                acc.setdefault(str(item["index"]), []).append(float(item[metric]))
     return {k: sum(v) / len(v) for k, v in acc.items()}
 
 
@@ -427,8 +428,8 @@ def main(argv: list[str] | None = None) -> int:
     only = set(args.arms.split(",")) if args.arms else set(ARMS)
     data = None if args.report_only else prepare_data(cfg, out)
     finished: dict[str, list[dict[str, Any]]] = {}
-    # seed-major order (A0, B0, A1, B1, ..., then the single-seed controls), so an interrupted experiment
-    # still has paired arms
+    # seed-major order (A0, B0, C0, D0, A1, B1, ...), so an interrupted experiment still has every arm
+    # paired with A
     plan = sorted(
         ((arm, seed) for arm in ARMS for seed in cfg["arms"].get(arm, [])),
         key=lambda p: (cfg["arms"][p[0]].index(p[1]), ARMS.index(p[0])),
