@@ -48,32 +48,15 @@ import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from data_builders.corpora import EXCLUDED_DIRS, stdlib_corpus
+
 REPO = Path(__file__).resolve().parent.parent
 REF_PYTHON = REPO / ".venv-ref" / "bin" / "python"
-EXCLUDED_DIRS = frozenset({"site-packages", "test", "tests", "idle_test"})
-"""Directory names left out of the corpus, at any depth."""
 TARGETS = {
     "build_graphs_over_floor": 1.5,
     "gcb_over_build_graphs": 5.0,
     "python_graphs_over_build_graphs": 50.0,
 }
-
-
-def stdlib_corpus(root: str | Path | None = None) -> list[Path]:
-    """Sorted ``.py`` files under ``root`` (default: the interpreter's stdlib) minus :data:`EXCLUDED_DIRS`."""
-    root = Path(root if root is not None else sysconfig.get_paths()["stdlib"])
-    files = []
-    stack = [root]
-    while stack:
-        d = stack.pop()
-        with os.scandir(d) as it:
-            for e in it:
-                if e.is_dir(follow_symlinks=False):
-                    if e.name not in EXCLUDED_DIRS and e.name != "__pycache__":
-                        stack.append(Path(e.path))
-                elif e.name.endswith(".py") and e.is_file(follow_symlinks=False):
-                    files.append(Path(e.path))
-    return sorted(files)
 
 
 def floor(sources: Iterable[bytes]) -> dict:

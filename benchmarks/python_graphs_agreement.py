@@ -5,7 +5,7 @@ Run it in the reference environment (``bash benchmarks/setup_references.sh`` cre
     .venv-ref/bin/python benchmarks/python_graphs_agreement.py --json runs/pg_agreement.json
 
 Corpus: the running interpreter's standard library minus ``site-packages``, ``test``, ``tests`` and
-``idle_test`` (see :func:`benchmarks.graph_speed.stdlib_corpus`). Both sides parse whole files; an edge
+``idle_test`` (see :func:`data_builders.corpora.stdlib_corpus`). Both sides parse whole files; an edge
 belongs to the scope of its access, decided the same way for both sides: the innermost ``def`` around
 it, except that a def's name, decorators, defaults and annotations belong to the enclosing scope
 (lambdas, comprehensions and class bodies are not scopes of their own here, as in python-graphs). Each
@@ -45,7 +45,7 @@ from pathlib import Path
 
 import gast
 
-from benchmarks.graph_speed import stdlib_corpus
+from data_builders.corpora import stdlib_corpus
 
 Pos = tuple[int, int]
 """(1-based line, 0-based UTF-8 byte column) of an identifier occurrence."""

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmarks.graph_speed import stdlib_corpus
+from data_builders.corpora import stdlib_corpus
 from parsers import extract_file, get_language, tree
 from parsers.calls import call_edges
 from parsers.controlflow import build_cfg, flow_tables, native_flow_tables

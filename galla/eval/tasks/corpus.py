@@ -15,11 +15,12 @@ import functools
 import hashlib
 import importlib.metadata
 import importlib.util
-import sysconfig
 import textwrap
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from data_builders.corpora import stdlib_root
 
 TEST_PACKAGES = ("requests", "rich", "networkx")
 """Distributions whose source is the test corpus (installed with galla; versions go in the manifest)."""
@@ -59,10 +60,6 @@ def package_version(dist: str) -> str:
         return importlib.metadata.version(dist)
     except importlib.metadata.PackageNotFoundError:
         return "unknown"
-
-
-def stdlib_root() -> Path:
-    return Path(sysconfig.get_paths()["stdlib"])
 
 
 def _files(root: Path, exclude: Iterable[str]) -> list[Path]:
