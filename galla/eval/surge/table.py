@@ -175,7 +175,7 @@ def write_json(path: str | Path, rows: Sequence[TableRow], extra: Mapping[str, A
 
 def plot_bars(path: str | Path, rows: Sequence[TableRow], title: str) -> None:
     """Grouped bars: the 15 columns and Avg, one bar per row; galla rows in strong colours, paper rows
-    in muted ones. Columns without a score get no bar."""
+    in muted ones. galla's bars carry their item counts; columns without items are marked so."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -198,6 +198,11 @@ def plot_bars(path: str | Path, rows: Sequence[TableRow], title: str) -> None:
             color, label, n_galla = strong(n_galla % 10), r.name, n_galla + 1
         offset = (i - (len(rows) - 1) / 2) * width
         ax.bar(x + offset, heights, width, label=label, color=color, edgecolor="0.3", linewidth=0.4)
+        if r.source != "paper":  # item counts, so a 0 is told apart from a column without items
+            counts = [r.counts.get(c, 0) for c in COLUMNS] + [sum(r.counts.get(c, 0) for c in COLUMNS)]
+            for xi, h, n in zip(x + offset, heights, counts, strict=True):
+                text, y = ("no items", 1.0) if np.isnan(h) else (f"n={n}", h + 1.0 if h < 85 else h - 12.0)
+                ax.text(xi, y, text, ha="center", va="bottom", fontsize=6, rotation=90, color="0.25")
     ax.axvline(len(COLUMNS) - 0.5, color="0.5", linewidth=0.8, linestyle="--")
     ax.set_xticks(x, labels, rotation=35, ha="right")
     ax.set_ylim(0, 100)
