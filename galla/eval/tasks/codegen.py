@@ -74,17 +74,30 @@ class HumanEval(Task):
     def score(
         self, examples: Sequence[TaskExample], responses: Mapping[int, str | None]
     ) -> list[dict[str, Any]]:
-        from galla.eval import humaneval
-
-        problems = {p.task_id: p for p in humaneval.load_humaneval()}
-        todo = [ex for ex in examples if ex.index in responses]
-        results = humaneval.score(
-            [problems[ex.meta["id"]] for ex in todo],
-            [responses[ex.index] or "" for ex in todo],
-            workers=self.workers,
-            timeout_s=self.timeout_s,
-        )
+        runs = run_python_replies(examples, responses, workers=self.workers, timeout_s=self.timeout_s)
         return [
             {"index": ex.index, "id": ex.meta["id"], "pass@1": float(r["passed"]), "status": r["status"]}
-            for ex, r in zip(todo, results, strict=True)
+            for ex, r in runs
         ]
+
+
+def run_python_replies(
+    examples: Sequence[TaskExample],
+    responses: Mapping[int, str | None],
+    *,
+    workers: int = 2,
+    timeout_s: float = 10.0,
+) -> list[tuple[TaskExample, dict[str, Any]]]:
+    """Each answered example (``meta["id"]`` a HumanEval task id) with its sandboxed run of the reply
+    against the problem's tests (``humaneval.score``): shared by humaneval, repair and translate_rs2py."""
+    from galla.eval import humaneval
+
+    problems = {p.task_id: p for p in humaneval.load_humaneval()}
+    todo = [ex for ex in examples if ex.index in responses]
+    results = humaneval.score(
+        [problems[ex.meta["id"]] for ex in todo],
+        [responses[ex.index] or "" for ex in todo],
+        workers=workers,
+        timeout_s=timeout_s,
+    )
+    return list(zip(todo, results, strict=True))

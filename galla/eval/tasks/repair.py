@@ -33,6 +33,7 @@ from typing import Any
 
 from galla.eval.tasks import corpus
 from galla.eval.tasks.base import Task, TaskExample, seeded_order
+from galla.eval.tasks.codegen import run_python_replies
 from galla.eval.tasks.mutate import Mutation, mutants, normalise
 
 SEED = 0
@@ -260,18 +261,9 @@ class Repair(Task):
     def score(
         self, examples: Sequence[TaskExample], responses: Mapping[int, str | None]
     ) -> list[dict[str, Any]]:
-        from galla.eval import humaneval
-
-        problems = {p.task_id: p for p in humaneval.load_humaneval()}
-        todo = [ex for ex in examples if ex.index in responses]
-        results = humaneval.score(
-            [problems[ex.meta["id"]] for ex in todo],
-            [responses[ex.index] or "" for ex in todo],
-            workers=self.workers,
-            timeout_s=self.timeout_s,
-        )
+        runs = run_python_replies(examples, responses, workers=self.workers, timeout_s=self.timeout_s)
         out = []
-        for ex, r in zip(todo, results, strict=True):
+        for ex, r in runs:
             original = reply_code(ex.reference, ex.meta["entry_point"])
             code = reply_code(responses[ex.index] or "", ex.meta["entry_point"])
             out.append(

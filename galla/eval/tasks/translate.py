@@ -27,6 +27,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from galla.eval.tasks.base import Task, TaskExample, TaskSkipped
+from galla.eval.tasks.codegen import run_python_replies
 
 RS2PY = (
     "Translate this Rust function to Python. Name the Python function `{entry}` with the signature "
@@ -116,19 +117,10 @@ class TranslateRs2Py(_Translate):
     def score(
         self, examples: Sequence[TaskExample], responses: Mapping[int, str | None]
     ) -> list[dict[str, Any]]:
-        from galla.eval import humaneval
-
-        problems = {p.task_id: p for p in humaneval.load_humaneval()}
-        todo = [ex for ex in examples if ex.index in responses]
-        results = humaneval.score(
-            [problems[ex.meta["id"]] for ex in todo],
-            [responses[ex.index] or "" for ex in todo],
-            workers=self.workers,
-            timeout_s=self.timeout_s,
-        )
+        runs = run_python_replies(examples, responses, workers=self.workers, timeout_s=self.timeout_s)
         return [
             {"index": ex.index, "id": ex.meta["id"], "pass@1": float(r["passed"]), "status": r["status"]}
-            for ex, r in zip(todo, results, strict=True)
+            for ex, r in runs
         ]
 
 
