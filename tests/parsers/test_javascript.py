@@ -6,6 +6,7 @@ TypeScript and TSX share the JavaScript table, so every JavaScript snippet runs 
 from __future__ import annotations
 
 import pytest
+from conftest import assert_table_matches_grammar
 
 from parsers import EdgeType, extract_file
 
@@ -538,3 +539,8 @@ def test_deeply_nested_code_does_not_recurse(edges, lang):
         result = extract_file(code, lang, unit="file")
         assert len(result) == 1 and result.num_nodes > 1000
     assert ("x@2:7", f"x@1:{depth}") in edges(blocks, lang, LW)
+
+
+@pytest.mark.parametrize("lang", ["javascript", "tsx"])  # typescript inherits JSX kinds it lacks
+def test_table_kinds_exist_in_grammar_and_vocabulary(lang):
+    assert_table_matches_grammar(lang)
