@@ -626,6 +626,11 @@ def _official(rec: Mapping, where: str, gid: str, language: str, default: EdgeTy
     types = rec.get("edge_type")
     if not (isinstance(types, list) and len(types) == len(pairs)):
         types = [int(default)] * len(pairs)
+    typed = rec.get("typed_edges")  # galla's own export: every typed edge, where pairs are unique
+    if isinstance(typed, list) and all(
+        isinstance(e, list) and len(e) == 3 and all(0 <= int(i) < len(kinds) for i in e[:2]) for e in typed
+    ):
+        pairs, types = [e[:2] for e in typed], [int(e[2]) for e in typed]
     graph = {"node_kind": kinds, "edge_src": [int(a) for a, _ in pairs],
              "edge_dst": [int(b) for _, b in pairs], "edge_type": types}  # fmt: skip
     common = {"graph_id": str(rec.get("id", gid)), "language": str(rec.get("language", language))}
@@ -643,7 +648,8 @@ def read_task_file(path: str | Path, *, edge_type: EdgeType | None = None) -> li
     ``node_ids`` + ``edge_index`` + ``question`` + ``bot`` (official stage-2 graph record) -> graph_qa
     (subtask ``official``); ``node_ids`` + ``edge_index`` + ``source`` (stage 1) -> graph2code;
     ``prompt`` + ``chosen`` + ``rejected`` -> dpo; ``human`` + ``bot`` (and the other SFT pairs) -> sft.
-    Official edges are untyped: they get the record's own ``edge_type`` list if it has one, else
+    Official edges are untyped: galla's own export's ``typed_edges`` are taken where a record has
+    them, else they get the record's own ``edge_type`` list if it has one, else
     ``edge_type``, else ``CHILD`` for files whose name contains ``AST`` and ``DATA_FLOW`` otherwise.
     Official node ids are the official 43-type vocabulary; spans are unknown (empty lists).
     """
