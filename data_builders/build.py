@@ -95,6 +95,8 @@ class BuildOptions:
     """Drop units with syntax errors instead of keeping them flagged ``has_error``."""
     respect_gitignore: bool = True
     include_vendored: bool = False
+    include_generated: bool = False
+    """Keep files marked as generated (``*_pb2.py``, ``DO NOT EDIT`` headers) instead of skipping them."""
     cache: bool = True
 
     def validate(self) -> None:
@@ -492,6 +494,7 @@ def build_graphs(
             max_file_bytes=opts.max_file_bytes,
             respect_gitignore=opts.respect_gitignore,
             include_vendored=opts.include_vendored,
+            include_generated=opts.include_generated,
             exclude=opts.exclude,
         )
     except WalkError as err:
@@ -918,6 +921,8 @@ def _manifest(
             "skip_errors": opts.skip_errors,
             "languages": opts.languages,
             "exclude": opts.exclude,
+            "include_vendored": opts.include_vendored,
+            "include_generated": opts.include_generated,
             "format": opts.format,
         },
         "totals": totals,

@@ -301,7 +301,12 @@ def write_dataset_metadata(directory: Path, fingerprint: str) -> None:
 
 
 def galla_records(table: pa.Table, node_text: bool = False) -> Iterator[dict]:
-    """Rows as official GALLa stage-1 records (``node_ids``, ``edge_index``, ``source``) plus extras."""
+    """Rows as official GALLa stage-1 records (``node_ids``, ``edge_index``, ``source``) plus extras.
+
+    ``edge_index`` is untyped, as the official one is: edges of different types between the same two
+    nodes (a ``CHILD`` that is also a ``LAST_WRITE``...) would repeat a pair, so each ``[src, dst]``
+    pair is written once, in the order it first occurs. ``edge_type`` is parallel to it (the type each
+    pair first comes with); ``typed_edges`` keeps every edge as ``[src, dst, type]``."""
     cols = {
         name: table.column(name).to_pylist()
         for name in (
@@ -320,11 +325,16 @@ def galla_records(table: pa.Table, node_text: bool = False) -> Iterator[dict]:
         )
     }
     for i in range(table.num_rows):
+        typed = list(zip(cols["edge_src"][i], cols["edge_dst"][i], cols["edge_type"][i], strict=True))
+        first: dict[tuple[int, int], int] = {}  # each pair once, with the type it first comes with
+        for a, b, t in typed:
+            first.setdefault((a, b), t)
         rec = {
             "node_ids": cols["node_kind"][i],
-            "edge_index": [list(e) for e in zip(cols["edge_src"][i], cols["edge_dst"][i], strict=True)],
+            "edge_index": [[a, b] for a, b in first],
             "source": cols["source"][i],
-            "edge_type": cols["edge_type"][i],
+            "edge_type": list(first.values()),
+            "typed_edges": [list(e) for e in typed],
             "id": cols["id"][i],
             "language": cols["language"][i],
             "path": cols["path"][i],

@@ -155,7 +155,14 @@ def row_from_graph(g: CodeGraph) -> dict:
         "name": g.name, "unit_kind": g.unit_kind, "start_line": g.start_line, "source": g.source,
         "kind_vocab": KIND_VOCAB, "has_error": g.has_error,
     }  # fmt: skip
-    for col in ("node_kind", "node_named", "node_start_byte", "node_end_byte", "node_start_line"):
+    for col in (
+        "node_kind",
+        "node_named",
+        "node_start_byte",
+        "node_end_byte",
+        "node_start_line",
+        "node_start_col",
+    ):
         row[col] = getattr(g, col).tolist()
     for col in ("edge_src", "edge_dst", "edge_type"):
         row[col] = getattr(g, col).tolist()
@@ -178,6 +185,38 @@ def _rng(seed: int, row_id: str, *parts: str) -> random.Random:
 # --- Graph2Code ----------------------------------------------------------------------------------
 
 
+def unit_indent(row: Mapping[str, Any]) -> int:
+    """How many leading characters :func:`dedent_unit` takes off the lines after a unit's first.
+
+    A unit's ``source`` starts at the unit (column 0) while its later lines keep their indentation in
+    the file: a method's body sits under a ``def`` that read at column 4. This is the unit's start
+    column (``node_start_col`` of its root), or less where a later line is indented less (a unit that
+    starts mid-line, ``const f = () => {``, ends at its line's indentation): 0 without spans."""
+    cols = row.get("node_start_col")
+    start = int(cols[0]) if cols is not None and len(cols) else -1
+    lines = row["source"].split("\n")[1:]
+    if start <= 0 or not lines:
+        return 0
+    return min([start] + [len(ln) - len(ln.lstrip()) for ln in lines if ln.strip()])
+
+
+def dedent_unit(source: str, indent: int) -> str:
+    """``source`` with ``indent`` characters taken off each later line that is not blank (blank lines
+    are left alone, so :func:`_indent_back` restores the byte offsets exactly)."""
+    if indent <= 0:
+        return source
+    first, *rest = source.split("\n")
+    return "\n".join([first, *(ln[indent:] if ln.strip() else ln for ln in rest)])
+
+
+def _indent_back(text: str, indent: int) -> str:
+    """The inverse of :func:`dedent_unit` up to the whitespace characters put back (spaces)."""
+    if indent <= 0:
+        return text
+    first, *rest = text.split("\n")
+    return "\n".join([first, *(" " * indent + ln if ln.strip() else ln for ln in rest)])
+
+
 def graph2code_records(
     rows: Iterable[Mapping[str, Any] | CodeGraph],
     *,
@@ -185,7 +224,8 @@ def graph2code_records(
     seed: int = 0,
     skipped: Counter | None = None,
 ) -> list[dict]:
-    """Graph2Code: the answer is the unit's source.
+    """Graph2Code: the answer is the unit's source, dedented (:func:`dedent_unit`): a method reads as it
+    would at top level, its body indented under its ``def``. The graph's spans still index ``source``.
 
     Args:
         rows: graph rows (or :class:`CodeGraph` objects).
@@ -205,7 +245,8 @@ def graph2code_records(
             lang = LANGUAGE_NAMES.get(row["language"], row["language"])
             question = _rng(seed, row["id"], "graph2code").choice(G2C_QUESTIONS).format(lang=lang)
         ids = {"graph_id": row["id"], "language": row["language"]}
-        out.append(task_record("graph2code", graph=row, question=question, answer=row["source"], **ids))
+        answer = dedent_unit(row["source"], unit_indent(row))
+        out.append(task_record("graph2code", graph=row, question=question, answer=answer, **ids))
     return out
 
 
@@ -233,7 +274,9 @@ class _View:
     node can be named unambiguously (questions only ask about such nodes).
     """
 
-    def __init__(self, g: Mapping[str, Any], source: str) -> None:
+    def __init__(self, g: Mapping[str, Any], source: str, indent: int = 0) -> None:
+        """``source``: the text the spans index; ``indent``: what the shown code (:func:`dedent_unit`)
+        lacks at the start of each later line, so columns are those of the shown code."""
         data = source.encode()
         newlines = [m.start() for m in re.finditer(b"\n", data)]
         self.kid = [int(k) for k in g["node_kind"]]
@@ -249,7 +292,8 @@ class _View:
             li = bisect_left(newlines, s)
             line_start = newlines[li - 1] + 1 if li else 0
             self.line.append(li + 1)
-            self.col.append(len(data[line_start:s].decode("utf-8", errors="replace")) + 1)
+            col = len(data[line_start:s].decode("utf-8", errors="replace")) + 1
+            self.col.append(col - indent if li and col > indent else col)
         base = [
             f"token {_q(t)}" if k == t else f"{k.replace('_', ' ')} {_q(t)}"
             for k, t in zip(self.kind, self.text, strict=True)
@@ -473,12 +517,13 @@ def graph_qa_records(
         if reason:
             skip[f"graph_qa: {reason}"] += 1
             continue
-        v = _View(row, source)
+        indent = unit_indent(row)
+        v = _View(row, source, indent)
         named = [bool(x) for x in row.get("node_named", ())]
         if len(named) != v.n:  # no named flags: operator and keyword tokens are those whose text is the kind
             named = [k != t for k, t in zip(v.kind, v.text, strict=True)]
         ids = {"graph_id": row["id"], "language": row["language"]}
-        head = _fence(row["language"], source)
+        head = _fence(row["language"], dedent_unit(source, indent))
         for subtask in subtasks:
             rng = _rng(seed, row["id"], "graph_qa", subtask)
             items = _pick(v, subtask, named, per_graph, max_nodes_in_answer, rng)
@@ -486,6 +531,8 @@ def graph_qa_records(
                 skip[f"graph_qa/{subtask}: {_NO_ITEMS[subtask]}"] += 1
             for meta, truth in items:
                 meta.update(q=rng.randrange(len(_Q[subtask])), a=rng.randrange(3))
+                if indent:
+                    meta["indent"] = indent
                 q, a = _sentences(v, row["language"], subtask, meta, truth)
                 m = json.dumps(meta, sort_keys=True)
                 out.append(
@@ -526,15 +573,17 @@ def check_qa(rec: Mapping[str, Any]) -> bool:
         )
     try:
         meta = json.loads(rec["meta"])
-        source = _unfence(rec["question"])
-        v = _View(rec, source)
+        shown = _unfence(rec["question"])
+        indent = int(meta.get("indent", 0))
+        source = _indent_back(shown, indent)
+        v = _View(rec, source, indent)
         if not all(0 <= i < v.n for i in meta["nodes"]):
             return False
         truth = _derive(rec, rec["subtask"], meta)
         question, answer = _sentences(v, rec["language"], rec["subtask"], meta, truth)
     except (KeyError, ValueError, IndexError, TypeError, StopIteration):
         return False
-    return rec["question"] == _fence(rec["language"], source) + question and rec["answer"] == answer
+    return rec["question"] == _fence(rec["language"], shown) + question and rec["answer"] == answer
 
 
 # --- downstream files ----------------------------------------------------------------------------
@@ -626,6 +675,11 @@ def _official(rec: Mapping, where: str, gid: str, language: str, default: EdgeTy
     types = rec.get("edge_type")
     if not (isinstance(types, list) and len(types) == len(pairs)):
         types = [int(default)] * len(pairs)
+    typed = rec.get("typed_edges")  # galla's own export: every typed edge, where pairs are unique
+    if isinstance(typed, list) and all(
+        isinstance(e, list) and len(e) == 3 and all(0 <= int(i) < len(kinds) for i in e[:2]) for e in typed
+    ):
+        pairs, types = [e[:2] for e in typed], [int(e[2]) for e in typed]
     graph = {"node_kind": kinds, "edge_src": [int(a) for a, _ in pairs],
              "edge_dst": [int(b) for _, b in pairs], "edge_type": types}  # fmt: skip
     common = {"graph_id": str(rec.get("id", gid)), "language": str(rec.get("language", language))}
@@ -643,7 +697,8 @@ def read_task_file(path: str | Path, *, edge_type: EdgeType | None = None) -> li
     ``node_ids`` + ``edge_index`` + ``question`` + ``bot`` (official stage-2 graph record) -> graph_qa
     (subtask ``official``); ``node_ids`` + ``edge_index`` + ``source`` (stage 1) -> graph2code;
     ``prompt`` + ``chosen`` + ``rejected`` -> dpo; ``human`` + ``bot`` (and the other SFT pairs) -> sft.
-    Official edges are untyped: they get the record's own ``edge_type`` list if it has one, else
+    Official edges are untyped: galla's own export's ``typed_edges`` are taken where a record has
+    them, else they get the record's own ``edge_type`` list if it has one, else
     ``edge_type``, else ``CHILD`` for files whose name contains ``AST`` and ``DATA_FLOW`` otherwise.
     Official node ids are the official 43-type vocabulary; spans are unknown (empty lists).
     """

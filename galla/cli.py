@@ -88,6 +88,11 @@ def add_build_graphs(sub: argparse._SubParsersAction) -> None:
         "--include-vendored", action="store_true", help="walk node_modules, vendor, build, ... too"
     )
     p.add_argument(
+        "--include-generated",
+        action="store_true",
+        help="keep files marked as generated (*_pb2.py, DO NOT EDIT / @generated headers)",
+    )
+    p.add_argument(
         "--no-cache", action="store_true", help="do not read or write the per-file cache in OUT/.cache"
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
@@ -117,6 +122,7 @@ def cmd_build_graphs(args: argparse.Namespace) -> int:
         skip_errors=args.skip_errors,
         respect_gitignore=not args.no_gitignore,
         include_vendored=args.include_vendored,
+        include_generated=args.include_generated,
         cache=not args.no_cache,
     )
     progress = Progress(

@@ -7,7 +7,7 @@ range of nodes, and its graph is the edges with both ends inside that range.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Literal
@@ -20,7 +20,7 @@ from parsers.controlflow import flow_tables
 from parsers.dataflow import computed_from, flow_edges, native_edges
 from parsers.graph import EDGE_GROUPS, CodeGraph, EdgeType
 from parsers.languages import LanguageSpec, get_language, with_postponed_annotations
-from parsers.names import class_units, unit_name
+from parsers.names import binding_name, bound_lambdas, class_units, object_binding, unit_name
 from parsers.tree import FlatTree, flatten, tables
 
 Unit = Literal["function", "class", "file"]
@@ -135,7 +135,8 @@ def extract_file(
     if spec.postponed_annotations is not None and _annotations_postponed(ft, spec):
         spec = with_postponed_annotations(spec)
     result = FileGraphs(spec.name, path, unit, len(ft), bool(ft.error_bytes), replaced)
-    roots = _unit_roots(ft, spec, unit) if len(ft) else []
+    lambdas = bound_lambdas(ft, spec) if unit == "function" and len(ft) else {}
+    roots = _unit_roots(ft, spec, unit, lambdas) if len(ft) else []
     if not roots:
         return result
     # function units never include module-level code: its scope, assignments and calls are skipped
@@ -166,7 +167,7 @@ def extract_file(
         }
     else:
         per_unit, kept = _slice_units(ft, spec, result, src, dst, typ, lo, cut, base, max_edges)
-    names = _qualified_names(ft, spec, roots, path)
+    names = _qualified_names(ft, spec, roots, path, lambdas)
     spans = list(zip(base.tolist(), ft.array("end")[lo].tolist(), strict=True))
     result.names = [names[r] for r in roots]
     result.sources = [data[b0:b1].decode("utf-8", errors="replace") for b0, b1 in spans]
@@ -316,16 +317,27 @@ def _annotations_postponed(ft: FlatTree, spec: LanguageSpec) -> bool:
     return any(ft.kind[c] in kinds and name in ft.text(c).split(b"import", 1)[-1] for c in ft.children(0))
 
 
-def _unit_roots(ft: FlatTree, spec: LanguageSpec, unit: Unit) -> list[int]:
+def _unit_roots(
+    ft: FlatTree, spec: LanguageSpec, unit: Unit, lambdas: Mapping[int, str] | None = None
+) -> list[int]:
+    """The root nodes of a file's units, in preorder (``lambdas``: the bound lambdas, found if None)."""
     if unit == "file":
         return [0]
     if unit == "class":
         return class_units(ft, spec)
-    return ft.nodes_of(flow_tables(spec).functions)
+    if lambdas is None:
+        lambdas = bound_lambdas(ft, spec)
+    functions = ft.nodes_of(flow_tables(spec).functions)
+    return sorted([*functions, *lambdas]) if lambdas else functions
 
 
-def _qualified_names(ft: FlatTree, spec: LanguageSpec, roots: list[int], path: str) -> dict[int, str]:
+def _qualified_names(
+    ft: FlatTree, spec: LanguageSpec, roots: list[int], path: str, lambdas: Mapping[int, str]
+) -> dict[int, str]:
+    """Unit -> its name, the names of the function and class units around it as prefixes
+    (``A.m.<locals>.g``); a bound lambda is named by its binding (``lambdas``)."""
     fl = flow_tables(spec)
+    objects = bool(spec.object_kinds)
     name_fid = fl.fid.get(spec.name_field, -1)
     qualified = bool(spec.declarator_fields or spec.qualified_name_fields)
     namespaces = _namespace_kinds(spec)
@@ -338,9 +350,12 @@ def _qualified_names(ft: FlatTree, spec: LanguageSpec, roots: list[int], path: s
         n = r
         while n > 0:
             k = ft.kind[n]
-            if k in fl.functions or k in fl.classes or n == r or k in namespaces:
+            is_lambda = n in lambdas
+            if k in fl.functions or k in fl.classes or n == r or k in namespaces or is_lambda:
                 label = None
-                if qualified:  # C++'s `void ns::A::f()`: `ns.A.f`
+                if is_lambda:
+                    label = lambdas[n]
+                elif qualified:  # C++'s `void ns::A::f()`: `ns.A.f`
                     name_parts = unit_name(ft, spec, n)
                     label = ".".join(name_parts) if name_parts else None
                 else:
@@ -356,10 +371,16 @@ def _qualified_names(ft: FlatTree, spec: LanguageSpec, roots: list[int], path: s
                 qualifier = _qualifier(ft, spec, n) if spec.qualifier_fields else None
                 if qualifier is not None:  # Go's `func (t *T) M()`: `T.M`; Rust's `impl T`: `T`
                     label = qualifier if label is None else f"{qualifier}.{label}"
+                if label is None and objects and k in fl.classes:  # `const B = class {}`: `B`
+                    label = binding_name(ft, spec, n)
                 if label is None:
                     line = ft.source.count(b"\n", 0, ft.start[n]) + 1
                     label = f"<anonymous:{line}>"
-                if n != r and k in fl.functions:
+                elif objects and not is_lambda and k in fl.functions:  # `obj = { m() {} }`: `obj.m`
+                    owner = object_binding(ft, spec, n)
+                    if owner is not None:
+                        label = f"{owner}.{label}"
+                if n != r and (k in fl.functions or is_lambda):
                     label += ".<locals>"
                 parts.append(label)
             n = ft.parent[n]

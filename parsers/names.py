@@ -159,3 +159,108 @@ def _class_tables(spec: LanguageSpec) -> tuple[frozenset[int], int | None]:
     tab = tables(spec)
     fid = tab.field(spec.class_body_field) if spec.class_body_field else None
     return tab.kinds(spec.class_kinds), fid
+
+
+@dataclass(frozen=True, slots=True)
+class BindingTables:
+    lambdas: frozenset[int]
+    """Kinds of the lambdas that may be bound (``scope_only_kinds``)."""
+    binders: dict[tuple[int, int], tuple[int, str | None]]
+    """(binder kind, value field) -> (name field, -1 for a literal name; the literal name or None)."""
+    lists: frozenset[int]
+    objects: frozenset[int]
+
+
+@cache
+def binding_tables(spec: LanguageSpec) -> BindingTables:
+    tab = tables(spec)
+    binders: dict[tuple[int, int], tuple[int, str | None]] = {}
+    for (kind, value), name in spec.lambda_binders.items():
+        for k in tab.kinds({kind}):
+            binders[(k, tab.field(value))] = (tab.field(name), None)
+    for (kind, value), literal in spec.lambda_literal_names.items():
+        for k in tab.kinds({kind}):
+            binders[(k, tab.field(value))] = (-1, literal)
+    return BindingTables(
+        tab.kinds(spec.scope_only_kinds),
+        binders,
+        tab.kinds(spec.binding_list_kinds),
+        tab.kinds(spec.object_kinds),
+    )
+
+
+def _clean(text: bytes) -> str:
+    return " ".join(text.decode("utf-8", errors="replace").split())
+
+
+def binding_name(ft: FlatTree, spec: LanguageSpec, n: int) -> str | None:
+    """The name node ``n`` (a lambda, or an object literal) is bound to, or None where it is not bound:
+    ``x`` for the value of ``x = ...``, ``obj.mul`` for the ``mul`` member of an object bound to ``obj``
+    (an object that is not bound adds nothing: ``f({ m: () => {} })`` binds ``m``). A lambda or object
+    in a list (Go's ``a, f := 1, func() {}``) takes the name at its position."""
+    parts: list[str] = []
+    while True:
+        found = _bound_at(ft, spec, n)
+        if found is None:
+            break
+        name, binder = found
+        parts.append(name)
+        obj = ft.parent[binder]
+        if obj < 0 or ft.kind[obj] not in binding_tables(spec).objects:
+            break
+        n = obj
+    return ".".join(reversed(parts)) if parts else None
+
+
+def _bound_at(ft: FlatTree, spec: LanguageSpec, n: int) -> tuple[str, int] | None:
+    """The name ``n`` is bound to by its binder, and the binder; None where ``n`` is in no binder."""
+    bt = binding_tables(spec)
+    named = name_tables(spec).named
+    p = ft.parent[n]
+    if p < 0:
+        return None
+    position = -1
+    holder = n  # the binder's child in its value field
+    if ft.kind[p] in bt.lists:
+        kids = [c for c in ft.children(p) if named[ft.kind[c]]]
+        position = kids.index(n)
+        holder, p = p, ft.parent[p]
+        if p < 0:
+            return None
+    entry = bt.binders.get((ft.kind[p], ft.field[holder]))
+    if entry is None:
+        return None
+    fid, literal = entry
+    if literal is not None:
+        return literal, p
+    names = [c for c in ft.children(p) if ft.field[c] == fid]
+    if len(names) == 1 and ft.kind[names[0]] in bt.lists:
+        names = [c for c in ft.children(names[0]) if named[ft.kind[c]]]
+    if position < 0:
+        if len(names) != 1:
+            return None
+        position = 0
+    if position >= len(names):
+        return None
+    return _clean(ft.text(names[position])), p
+
+
+def object_binding(ft: FlatTree, spec: LanguageSpec, member: int) -> str | None:
+    """The name of the object literal whose member ``member`` is (a method), where it is bound."""
+    obj = ft.parent[member]
+    if obj < 0 or ft.kind[obj] not in binding_tables(spec).objects:
+        return None
+    return binding_name(ft, spec, obj)
+
+
+def bound_lambdas(ft: FlatTree, spec: LanguageSpec) -> dict[int, str]:
+    """Lambdas bound to a name (``spec.lambda_binders``), in preorder: node -> the name bound."""
+    bt = binding_tables(spec)
+    if not bt.binders:
+        return {}
+    out = {}
+    for n in ft.nodes_of(bt.lambdas):
+        name = binding_name(ft, spec, n)
+        if name is not None:
+            out[n] = name
+    return out

@@ -136,6 +136,22 @@ class LanguageSpec:
     class_body_field: str | None = None
     """When set, a class kind node forms a ``class`` unit only if it has a child with this field (C's
     ``struct S *p`` names a struct that only ``struct S { ... }`` defines)."""
+    lambda_binders: Mapping[tuple[str, str], str] = field(default_factory=dict)
+    """(binder kind, value field) -> the binder's field holding the name a lambda (a ``scope_only_kinds``
+    node) in that value field is bound to. Such a bound lambda is a ``function`` unit named after the
+    binding (``const add = () => {}`` is ``add``; ``module.exports.x = function () {}`` is
+    ``module.exports.x``, the target's text); a lambda anywhere else (a callback argument) stays part of
+    its enclosing unit. Data and control flow are unchanged: the lambda was a scope of its own already."""
+    lambda_literal_names: Mapping[tuple[str, str], str] = field(default_factory=dict)
+    """(binder kind, value field) -> a fixed name for a lambda bound there (``export default () => {}``
+    is ``default``)."""
+    binding_list_kinds: frozenset[str] = frozenset()
+    """Lists in a binder's value and name fields that pair values with names by position (Go's
+    ``a, f := 1, func() {}`` binds the func literal to ``f``)."""
+    object_kinds: frozenset[str] = frozenset()
+    """Object literals: a unit bound in one (a lambda in a ``lambda_binders`` entry of its member, or a
+    function unit that is its member) is prefixed by the name the object itself is bound to
+    (``obj = { mul: function () {} }`` is ``obj.mul``)."""
 
     # --- statements and control flow
     block_kinds: frozenset[str] = frozenset()

@@ -14,7 +14,9 @@ Decisions worth knowing (see :mod:`parsers.languages.c` for what C++ shares with
   ``A::g()`` the static method ``g`` of ``A``; ``std::max()`` reaches nothing); ``this->m(x)`` reaches
   method ``m`` of the enclosing class, whether defined in the class body or outside it as ``A::m``
   (matched by the class name). Calls through objects (``obj.m()``, ``p->m()``) do not resolve.
-- Lambdas are scopes but no units. Their captures are written at the lambda's entry (``[x]`` makes the
+- Lambdas are scopes, and ``function`` units where a declaration binds them (``auto f = [](...) {};``
+  is ``f``); a lambda passed as an argument is part of its enclosing unit.
+  Their captures are written at the lambda's entry (``[x]`` makes the
   lambda's own ``x``; ``[y = e]`` reads ``e`` there), so nothing inside leaks out and the enclosing
   scope does not see the reads a capture makes.
 - Range ``for`` writes its declarator on every iteration (``for (auto &[k, v] : m)`` writes ``k`` and
@@ -41,6 +43,7 @@ SPEC = LanguageSpec(
     function_kinds=_c.FUNCTIONS,
     class_kinds=_c.CLASSES | {"class_specifier"},
     scope_only_kinds=frozenset({"lambda_expression"}),
+    lambda_binders={("init_declarator", "value"): "declarator"},
     entry_fields=("captures",),
     declarator_fields={
         **_c.DECLARATORS,

@@ -9,8 +9,10 @@ an explicit ``fallthrough`` statement. ``select`` waits until one of its cases r
 passes it by. Labels are ``label_name`` leaves (the jump's label has no field).
 
 Units: ``function_declaration`` and ``method_declaration`` (named ``T.M`` after the receiver's type, for
-``func (t *T) M()`` too); ``func_literal`` is a scope but no unit. Every ``type_spec`` (struct, interface
-or other defined type) is a ``class`` unit; methods live outside it, as Go declares them.
+``func (t *T) M()`` too); a ``func_literal`` is a scope, and a ``function`` unit where a ``:=`` or
+``var`` binds it to a name (``f := func() {}`` is ``f``; in a list, the name at its position).
+Every ``type_spec`` (struct, interface or other defined type) is a ``class`` unit; methods live
+outside it, as Go declares them.
 
 Approximations: a method receiver is a variable written at the method's entry, as are named results;
 calls through a receiver (``t.M()``) are not resolved, since Go has no fixed receiver name. A struct
@@ -34,6 +36,8 @@ SPEC = LanguageSpec(
     function_kinds=_FUNCTIONS,
     class_kinds=frozenset({"type_spec"}),
     scope_only_kinds=frozenset({"func_literal"}),
+    lambda_binders={("short_var_declaration", "right"): "left", ("var_spec", "value"): "name"},
+    binding_list_kinds=frozenset({"expression_list"}),
     block_kinds=frozenset({"source_file", "block", "statement_list"}),
     compounds={
         "if_statement": Compound(

@@ -4,9 +4,14 @@ Decisions worth knowing:
 
 - Units: function and generator declarations and methods (class and object-literal methods) are
   ``function`` units; class declarations and class expressions are ``class`` units. Function
-  expressions and arrow functions, named or not, assigned to a variable or passed as callbacks, are
-  scopes of their own but not units (as Python lambdas and Java lambdas), so ``const f = () => {}`` is
-  no unit and a call ``f()`` does not resolve to it.
+  expressions and arrow functions are scopes of their own; they are ``function`` units too where they
+  are bound to a name, named after it: ``const add = () => {}`` (``add``), ``obj.f = function () {}``
+  and ``module.exports.x = ...`` (the target's text), an object-literal member ``{ mul: () => {} }``
+  (``mul``, prefixed by the object's own binding: ``obj = {...}`` gives ``obj.mul``, as it does for a
+  method ``{ m() {} }``), a class field ``f = () => {}`` (``C.f``) and ``export default () => {}``
+  (``default``). A callback passed as an argument (``arr.map(x => x * 2)``) is no unit: it stays part
+  of its enclosing unit. A call ``f()`` still resolves only to function declarations and methods named
+  ``f``, not to a lambda bound to ``f``.
 - Class bodies are scopes whose statements are the field definitions and static blocks, in textual
   order; methods are not statements there. A nested class, function or arrow never leaks its variables.
 - Variables are names (one per function scope): ``let``/``const`` block scoping, hoisting of ``var`` and
@@ -94,6 +99,14 @@ SPEC = LanguageSpec(
     scope_only_kinds=LAMBDAS | {"class_body"},
     parameter_field="parameter",
     block_kinds=frozenset({"program", "statement_block", "else_clause", "class_body"}),
+    lambda_binders={
+        ("variable_declarator", "value"): "name",
+        ("assignment_expression", "right"): "left",
+        ("pair", "value"): "key",
+        ("field_definition", "value"): "property",
+    },
+    lambda_literal_names={("export_statement", "value"): "default"},
+    object_kinds=frozenset({"object"}),
     non_statement_kinds=frozenset({"method_definition", "hash_bang_line"}),
     compounds=COMPOUNDS,
     return_kinds=frozenset({"return_statement"}),

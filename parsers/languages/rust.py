@@ -12,7 +12,8 @@ until a jump. Loops and blocks carry their own ``'a`` label (``self_labelled_kin
 Units: ``function_item`` (and bodiless ``function_signature_item``) are ``function`` units; methods
 are named after their ``impl`` type or trait (``P.new``). ``struct_item``, ``enum_item``,
 ``union_item``, ``trait_item`` and ``impl_item`` are ``class`` units, an ``impl`` named after its type;
-``closure_expression`` is a scope but no unit. ``self.m()`` and ``Self::m()`` resolve to methods of the
+a ``closure_expression`` is a scope, and a ``function`` unit where ``let f = |x| ...`` binds it (named
+``f``, the pattern's text). ``self.m()`` and ``Self::m()`` resolve to methods of the
 enclosing ``impl``/trait.
 
 Approximations: ``?`` may return, so it is a RETURNS_TO source (the scope exit has no CFG point, so it
@@ -37,6 +38,7 @@ SPEC = LanguageSpec(
     function_kinds=frozenset({"function_item", "function_signature_item"}),
     class_kinds=_TYPES,
     scope_only_kinds=frozenset({"closure_expression"}),
+    lambda_binders={("let_declaration", "value"): "pattern"},
     block_kinds=frozenset({"source_file", "block", "expression_statement", "else_clause", "unsafe_block"}),
     non_statement_kinds=frozenset({"label", "attribute_item", "inner_attribute_item"}),
     compounds={

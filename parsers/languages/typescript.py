@@ -57,6 +57,10 @@ SPEC: LanguageSpec = replace(
     class_kinds=JAVASCRIPT.class_kinds
     | {"abstract_class_declaration", "interface_declaration", "enum_declaration"},
     scope_only_kinds=JAVASCRIPT.scope_only_kinds | {"internal_module", "module"},
+    lambda_binders={
+        **{k: v for k, v in JAVASCRIPT.lambda_binders.items() if k[0] != "field_definition"},
+        ("public_field_definition", "value"): "name",
+    },
     non_statement_kinds=JAVASCRIPT.non_statement_kinds | _SIGNATURES,
     write_fields=JAVASCRIPT.write_fields
     | {(kind, "pattern") for kind in _PARAMETERS}

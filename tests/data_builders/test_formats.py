@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pyarrow as pa
 import pytest
 from datasets import load_from_disk
@@ -13,7 +15,9 @@ from data_builders.formats import (
     _features_metadata,
     file_batch,
     serialize_batch,
+    write_galla_jsonl,
 )
+from data_builders.tasks import read_task_file
 from parsers import extract_file
 
 CODE = [
@@ -60,3 +64,23 @@ def test_a_damaged_batch_is_refused_with_its_location(tmp_path):
         writer.append(bad, 0, 64, 1)
     with pytest.raises(ValueError, match="ends before byte 100"):
         writer.append(bad, 0, 100, 1)
+
+
+def test_galla_jsonl_writes_each_pair_once_and_keeps_the_typed_edges(tmp_path):
+    fg = extract_file("def f(a):\n    b = a\n    return b + a\n", "python")
+    table = pa.Table.from_batches([file_batch(fg, "m.py")])
+    columns = ("edge_src", "edge_dst", "edge_type")
+    typed = list(zip(*(table.column(c)[0].as_py() for c in columns), strict=True))
+    pairs = [(a, b) for a, b, _ in typed]
+    assert len(set(pairs)) < len(pairs)  # edges of different types between the same nodes collapse
+    path = tmp_path / "graphs.jsonl"
+    assert write_galla_jsonl(table, path) == 1
+    rec = json.loads(path.read_text())
+    written = [tuple(e) for e in rec["edge_index"]]
+    assert len(written) == len(set(written)) and set(written) == set(pairs)
+    assert written == list(dict.fromkeys(pairs))  # in the order each pair first occurs
+    assert len(rec["edge_type"]) == len(written)
+    assert [tuple(e) for e in rec["typed_edges"]] == typed  # nothing lost
+    (task,) = read_task_file(path)  # galla's own export read back as Graph2Code: every typed edge
+    assert task["task"] == "graph2code"
+    assert list(zip(*(task[c] for c in columns), strict=True)) == typed

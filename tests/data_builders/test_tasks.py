@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import textwrap
 from collections import Counter
 from pathlib import Path
 
@@ -177,7 +179,8 @@ def test_parent_and_children_answers_on_a_known_snippet():
 def test_the_question_embeds_the_fenced_code_like_the_official_sample(rows):
     for r in graph_qa_records(rows, seed=2):
         row = next(x for x in rows if x["id"] == r["graph_id"])
-        head = f"```{row['language']}\n{row['source'].rstrip()}\n```\n\n"
+        code = textwrap.dedent(" " * row["node_start_col"][0] + row["source"].rstrip())  # as Graph2Code
+        head = f"```{row['language']}\n{code}\n```\n\n"
         assert r["question"].startswith(head)
         sentence = r["question"][len(head) :]
         assert "\n" not in sentence and sentence.endswith(("?", ".")) and r["answer"]
@@ -207,12 +210,45 @@ def test_units_that_cannot_support_a_subtask_are_skipped_and_counted(tmp_path):
 
 def test_graph2code_stage1_has_no_question_and_stage2_a_varied_one(rows):
     stage1 = graph2code_records(rows)
-    assert [r["answer"] for r in stage1] == [r["source"] for r in rows]
+    # the source dedented: a method reads as at top level, its body indented under it
+    assert [r["answer"] for r in stage1] == [
+        textwrap.dedent(" " * r["node_start_col"][0] + r["source"]) for r in rows
+    ]
+    method = next(r["answer"] for r in stage1 if r["graph_id"] == "m.py::K.m@17")
+    body = "    total = 0\n    for it in items:\n        total += it\n    return total"
+    assert method == "def m(self, items):\n" + body
+    assert stage1[2]["node_start_byte"] == rows[2]["node_start_byte"]  # spans still index `source`
     assert all(r["question"] == "" and r["task"] == "graph2code" for r in stage1)
     assert stage1[0]["edge_type"] == rows[0]["edge_type"] and stage1[0]["graph_id"] == rows[0]["id"]
     stage2 = graph2code_records(rows * 3, with_question=True)
     assert len({r["question"] for r in stage2}) > 1
     assert all(("Python" in r["question"]) == (r["language"] == "python") for r in stage2)
+
+
+def test_dedent_keeps_units_that_start_mid_line_or_hold_less_indented_lines():
+    js = "function outer() {\n  const add = (a, b) => {\n    return a + b;\n  };\n}\n"
+    py = 'class K:\n    def m(self):\n        s = """\nflush left\n"""\n        return s\n'
+    rows = rows_of(js, "javascript") + rows_of(py, "python")
+    answers = {r["graph_id"]: r["answer"] for r in graph2code_records(rows)}
+    # the arrow starts at column 14 of a line indented 2: its last line `}` comes back to column 0
+    assert answers["::outer.<locals>.add@2"] == "(a, b) => {\n  return a + b;\n}"
+    # a string's line at column 0 inside the method: nothing can be taken off, the source stays as is
+    assert answers["::K.m@2"] == rows[-1]["source"]
+    qa = graph_qa_records(rows, per_graph=8)
+    assert qa and all(check_qa(r) for r in qa)
+    arrow = [r for r in qa if r["graph_id"] == "::outer.<locals>.add@2"]
+    assert arrow and all(
+        r["question"].startswith("```javascript\n(a, b) => {\n  return a + b;\n}\n```") for r in arrow
+    )
+
+
+def test_graph_qa_columns_are_those_of_the_shown_code():
+    code = "class K:\n    def m(self, a):\n        b = a; c = a\n        return b + c\n"
+    qa = graph_qa_records(rows_of(code, "python"), per_graph=20)
+    assert all(check_qa(r) for r in qa)
+    columns = [m for r in qa for m in re.findall(r"line (\d+), column (\d+)", r["question"])]
+    # line 2 reads `    b = a; c = a` once dedented: its second `a` is at column 16 (20 in the file)
+    assert ("2", "16") in columns and ("2", "20") not in columns
 
 
 # --- downstream readers ------------------------------------------------------------------------

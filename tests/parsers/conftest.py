@@ -71,6 +71,8 @@ _KIND_FIELD_PAIRS = (
     "non_variable_fields",
     "header_fields",
     "deferred_fields",
+    "lambda_binders",
+    "lambda_literal_names",
 )
 
 
@@ -94,6 +96,7 @@ def table_fields(spec: LanguageSpec) -> set[str]:
     fields = {f for name in _KIND_FIELD_PAIRS for _, f in getattr(spec, name) if f}
     fields |= set(spec.entry_fields) | set(spec.qualifier_fields.values()) | set(spec.value_required.values())
     fields |= {f for f in spec.declarator_fields.values() if f}
+    fields |= set(spec.lambda_binders.values())
     fields |= {f for fs in spec.qualified_name_fields.values() for f in fs if f}
     return fields
 

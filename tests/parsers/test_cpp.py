@@ -288,7 +288,8 @@ def test_units_and_qualified_names():
     enum class E { X, Y };
     """
     assert extract_file(code, "cpp").names == [
-        "a.b.h",  # a lambda is no unit
+        "a.b.h",
+        "a.b.h.<locals>.f",  # a lambda bound by `auto f = [](...) {...};`
         "Box.put",
         "Box.operator bool",
         "outer",
@@ -366,3 +367,19 @@ def test_deeply_nested_code_does_not_recurse():
 
 def test_table_kinds_exist_in_grammar_and_vocabulary():
     assert_table_matches_grammar("cpp")
+
+
+def test_lambdas_bound_to_a_name_are_units(edges):
+    code = "void m() {\n  auto f = [](int a) { int b = a; return b; };\n"
+    code += "  std::sort(v.begin(), v.end(), [](int p, int q) { return p < q; });\n}\n"
+    code += "auto top = []() { return 1; };\n"
+    graphs = extract_file(code, "cpp").graphs
+    assert [(g.name, g.source) for g in graphs] == [
+        ("m", code.split("\nauto top")[0]),
+        ("m.<locals>.f", "[](int a) { int b = a; return b; }"),
+        ("top", "[]() { return 1; }"),  # at namespace scope
+    ]  # the comparator passed to `std::sort` stays part of `m`
+    assert edges(code, "cpp", EdgeType.LAST_WRITE, name="m.<locals>.f") == {
+        ("a@1:31", "a@1:18"),
+        ("b@1:41", "b@1:27"),
+    }

@@ -377,7 +377,7 @@ def test_calls_defer_go_and_closures(edges):
 
 def test_units_and_qualified_names():
     fn = extract_file(CALLS, "go").graphs
-    assert [g.name for g in fn] == ["add", "Point.Move", "List.Len"]
+    assert [g.name for g in fn] == ["add", "Point.Move", "Point.Move.<locals>.fn", "List.Len"]  # fn := func
     cls = extract_file(CALLS, "go", unit="class").graphs
     assert [g.name for g in cls] == ["Point", "Shape", "ID"]
     code = CALLS.lstrip("\n")
@@ -409,3 +409,18 @@ def test_deeply_nested_code_does_not_recurse():
 
 def test_table_kinds_exist_in_grammar_and_vocabulary():
     assert_table_matches_grammar("go")
+
+
+def test_func_literals_bound_to_a_name_are_units(edges):
+    code = "package p\nfunc m() {\n\tf := func(a int) int { b := a; return b }\n\tvar g = func() {}\n"
+    code += "\tx, h := 1, func() {}\n\tgo func() {}()\n\t_ = x\n}\n"
+    graphs = extract_file(code, "go").graphs
+    assert [(g.name, g.source) for g in graphs][1:] == [
+        ("m.<locals>.f", "func(a int) int { b := a; return b }"),  # :=
+        ("m.<locals>.g", "func() {}"),  # var
+        ("m.<locals>.h", "func() {}"),  # the name at its position in the list
+    ]  # the literal run by `go` is bound to nothing: part of `m` only
+    assert edges(code, "go", EdgeType.LAST_WRITE, name="m.<locals>.f") == {
+        ("a@2:29", "a@2:11"),
+        ("b@2:39", "b@2:24"),
+    }

@@ -6,6 +6,7 @@ TypeScript and TSX share the JavaScript table, so every JavaScript snippet runs 
 from __future__ import annotations
 
 import pytest
+from conftest import assert_table_matches_grammar
 
 from parsers import EdgeType, extract_file
 
@@ -430,21 +431,93 @@ export default function () {}
     assert [g.name for g in extract_file(code, lang).graphs] == [
         "A.m",
         "A.m.<locals>.g",
-        "A.m.<locals>.k",  # arrow functions are scopes, not units or name parts
+        "A.m.<locals>.h",  # an arrow bound to a name is a unit, named after it
+        "A.m.<locals>.h.<locals>.k",
         "A.gen",
         "A.v",
-        "<anonymous:9>.n",
+        "B.n",  # a class expression is named after its binding too
         "outer",
         "outer.<locals>.C.p",
-        "q",
+        "o.q",  # an object-literal method: prefixed by the object's binding
+        "default",
     ]
     assert [g.name for g in extract_file(code, lang, unit="class").graphs] == [
         "A",
-        "<anonymous:9>",
+        "B",
         "outer.<locals>.C",
     ]
     (file_graph,) = extract_file(code, lang, unit="file", path="src/a.js").graphs
     assert file_graph.name == "a.js" and file_graph.source == code.decode()
+
+
+BOUND = """const add = (a, b) => { let s = a + b; return s; };
+function sub(a, b) { return a - b; }
+obj = { mul: function (a, b) { return a * b; }, m() { return 1; }, n: () => 2, inner: { deep: x => x } };
+class C { f = () => { return this.g; }; #h = async () => 3; }
+module.exports.x = function () { return 4; };
+exports.y = x => x;
+export default () => {};
+var v = function named(w) { return w; }, u = 1;
+arr.map(x => x * 2);
+register({ hook: () => 5 }, function () {});
+"""
+
+
+@all_languages
+def test_bound_lambdas_are_units_named_after_their_binding(lang):
+    graphs = extract_file(BOUND, lang).graphs
+    assert [(g.name, g.source) for g in graphs] == [
+        ("add", "(a, b) => { let s = a + b; return s; }"),  # an arrow bound by a declaration
+        ("sub", "function sub(a, b) { return a - b; }"),
+        ("obj.mul", "function (a, b) { return a * b; }"),  # a function expression as an object member
+        ("obj.m", "m() { return 1; }"),  # an object-literal method
+        ("obj.n", "() => 2"),  # an arrow as an object member
+        ("obj.inner.deep", "x => x"),  # nested objects: each binding a part
+        ("C.f", "() => { return this.g; }"),  # a class-field arrow
+        ("C.#h", "async () => 3"),
+        ("module.exports.x", "function () { return 4; }"),  # an assignment to a member: its text
+        ("exports.y", "x => x"),
+        ("default", "() => {}"),  # export default
+        ("v", "function named(w) { return w; }"),  # the binding, not the expression's own name
+        ("hook", "() => 5"),  # an object passed as an argument is not bound: its member is
+    ]
+    # `arr.map(x => x * 2)` and the function passed to `register` are callbacks: no units
+    (file_graph,) = extract_file(BOUND, lang, unit="file").graphs
+    assert file_graph.source.count("=>") == 9
+
+
+@all_languages
+def test_a_bound_lambda_unit_is_its_own_scope(edges, lang):
+    # at module level: its scope is analysed now that it is a unit, and nothing outside it is in it
+    assert edges(BOUND, lang, LW, name="add") == {
+        ("a@0:32", "a@0:13"),
+        ("b@0:36", "b@0:16"),
+        ("s@0:46", "s@0:28"),
+    }
+    assert edges(BOUND, lang, CFG, name="add") == {
+        ("(a, b) => { let s = a + b; return s; }@0:12", "let s = a + b;@0:24"),
+        ("let s = a + b;@0:24", "return s;@0:39"),
+    }
+    assert edges(BOUND, lang, EdgeType.RETURNS_TO, name="add") == {
+        ("return s;@0:39", "(a, b) => { let s = a + b; return s; }@0:12")
+    }
+    assert edges(BOUND, lang, LW, name="obj.inner.deep") == {("x@2:99", "x@2:94")}
+    assert edges(BOUND, lang, LW, name="v") == {("w@7:35", "w@7:23")}
+    # nested: as for a nested function declaration, the enclosing unit holds the lambda's nodes and
+    # its edges, and the lambda's own unit has exactly the edges inside it
+    code = """
+    function outer(a) {
+      const inc = z => { let t = z + a; return t; };
+      function inner(b) { let t = b; return t; }
+      return inner(inc(a));
+    }
+    """
+    for kind in (LW, CFG, EdgeType.RETURNS_TO, CF):
+        whole = edges(code, lang, kind, name="outer")
+        for name, line in (("outer.<locals>.inc", 1), ("outer.<locals>.inner", 2)):
+            own = edges(code, lang, kind, name=name)
+            assert own == {(s, d) for s, d in whole if f"@{line}:" in s and f"@{line}:" in d}, (kind, name)
+    assert edges(code, lang, LW, name="outer.<locals>.inc") == {("t@1:43", "t@1:25"), ("z@1:29", "z@1:14")}
 
 
 @all_languages
@@ -466,3 +539,8 @@ def test_deeply_nested_code_does_not_recurse(edges, lang):
         result = extract_file(code, lang, unit="file")
         assert len(result) == 1 and result.num_nodes > 1000
     assert ("x@2:7", f"x@1:{depth}") in edges(blocks, lang, LW)
+
+
+@pytest.mark.parametrize("lang", ["javascript", "tsx"])  # typescript inherits JSX kinds it lacks
+def test_table_kinds_exist_in_grammar_and_vocabulary(lang):
+    assert_table_matches_grammar(lang)

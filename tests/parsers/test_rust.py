@@ -332,6 +332,7 @@ def test_units_and_qualified_names():
         "Bump.twice",
         "Counter.new",
         "Counter.add",
+        "Counter.add.<locals>.f",  # a closure bound by `let f = |..| ...`
         "Counter.add.<locals>.helper",
         "Counter.bump",
     ]
@@ -387,3 +388,17 @@ def test_deeply_nested_code_does_not_recurse():
 
 def test_table_kinds_exist_in_grammar_and_vocabulary():
     assert_table_matches_grammar("rust")
+
+
+def test_closures_bound_by_let_are_units(edges):
+    code = "fn main() {\n    let f = |x| { let y = x; y };\n    let mut g: fn(i32) -> i32 = |z| z;\n"
+    code += "    v.iter().map(|w| w + 1);\n}\n"
+    graphs = extract_file(code, "rust").graphs
+    assert [(g.name, g.source) for g in graphs][1:] == [
+        ("main.<locals>.f", "|x| { let y = x; y }"),
+        ("main.<locals>.g", "|z| z"),  # `let mut`, typed: the pattern's name
+    ]  # the closure passed to `map` stays part of `main`
+    assert edges(code, "rust", EdgeType.LAST_WRITE, name="main.<locals>.f") == {
+        ("x@1:26", "x@1:13"),
+        ("y@1:29", "y@1:22"),
+    }
