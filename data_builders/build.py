@@ -54,7 +54,7 @@ from parsers.extract import DEFAULT_MAX_EDGES, DEFAULT_MAX_NODES, UNITS, Unit, e
 from parsers.graph import EdgeType, parse_edge_types
 from parsers.languages import LANGUAGES, extension_map
 
-EXTRACTOR_VERSION = "2"
+EXTRACTOR_VERSION = "3"
 """Bump when the graphs the engine emits change; it is part of every cache key and of the manifest."""
 MANIFEST = "manifest.json"
 Format = Literal["arrow", "galla-jsonl"]
