@@ -1,0 +1,86 @@
+"""``galla build-graphs`` on hostile input: every problem is one line naming the input and what to do,
+exit code 2, and nothing of the user's changed; a file whose name is not UTF-8 is skipped with a reason
+in the manifest instead of losing the build."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from data_builders.build import DATA_FILE, BuildOptions, build_graphs
+from data_builders.walk import shard_of
+from galla.cli import main
+
+CODE = "def add(a, b):\n    return a + b\n"
+
+
+def _snapshot(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def _build(*argv: str) -> int:
+    return main(["build-graphs", *argv, "--workers", "1", "--quiet"])
+
+
+def _one_line(capsys) -> str:
+    err = capsys.readouterr().err.strip()
+    assert err and "\n" not in err and "Traceback" not in err
+    return err
+
+
+def _write_bytes_name(folder: Path, name: bytes, data: bytes) -> None:
+    """Create ``folder/name`` with a name that is not valid UTF-8 (skip where the filesystem refuses)."""
+    try:
+        fd = os.open(os.fsencode(folder) + b"/" + name, os.O_CREAT | os.O_WRONLY, 0o644)
+    except OSError as err:
+        if err.errno in (errno.EILSEQ, errno.EINVAL):
+            pytest.skip(f"this filesystem refuses names that are not UTF-8 ({err})")
+        raise
+    os.write(fd, data)
+    os.close(fd)
+
+
+@pytest.fixture
+def src(tmp_path) -> Path:
+    d = tmp_path / "src"
+    d.mkdir()
+    (d / "a.py").write_text(CODE)
+    return d
+
+
+@pytest.mark.parametrize("cache", [True, False])
+def test_a_file_name_that_is_not_utf8_is_skipped_with_a_reason(src, tmp_path, cache):
+    _write_bytes_name(src, b"bad\xff.py", b"def g(y):\n    return y\n")
+    (src / "sub\udcfe").mkdir()  # a folder whose name is not UTF-8: its files are skipped the same way
+    (src / "sub\udcfe" / "c.py").write_text(CODE)
+    out = tmp_path / "out"
+    assert _build(str(src), "--out", str(out), *([] if cache else ["--no-cache"])) == 0
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    skipped = {s["path"]: s for s in manifest["skipped"]}
+    assert set(skipped) == {"src/bad\\xff.py", "src/sub\\xfe/c.py"}
+    assert all(s["reason"] == "not-utf8" and "rename it" in s["detail"] for s in skipped.values())
+    assert manifest["skipped_by_reason"] == {"not-utf8": 2}
+    assert manifest["totals"]["units"] == 1  # a.py's function is built
+    assert (out / DATA_FILE).is_file()
+    json.dumps(manifest, ensure_ascii=False).encode("utf-8")  # the manifest is valid UTF-8 text
+
+
+def test_shards_of_names_that_are_not_utf8(src, tmp_path):
+    """Sharding hashes every walked name, skipped ones too (a vendored folder below a folder whose name
+    is not UTF-8); the shards still cover each record once."""
+    _write_bytes_name(src, b"bad\xff.py", CODE.encode())
+    (src / "sub\udcfe" / "node_modules").mkdir(parents=True)
+    (src / "sub\udcfe" / "node_modules" / "x.js").write_text("var x = 1;\n")
+    assert shard_of("src/bad\udcff.py", 3) == shard_of("src/bad\udcff.py", 3)
+    seen = []
+    for i in range(2):
+        report = build_graphs(
+            BuildOptions(paths=[str(src)], out=tmp_path / f"shard{i}", workers=1, num_shards=2, shard_index=i)
+        )
+        seen += [s["path"] for s in report.manifest["skipped"]]
+        json.dumps(report.manifest, ensure_ascii=False).encode("utf-8")
+    assert sorted(seen) == ["src/bad\\xff.py", "src/sub\\xfe/node_modules"]
