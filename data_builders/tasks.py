@@ -725,6 +725,8 @@ def build_tasks(
     if per_graph < 1:
         raise ValueError(f"per_graph must be at least 1, got {per_graph}")
     out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"'{out}' is a file, not a folder; choose a folder for the task dataset")
     if out.exists() and any(out.iterdir()) and not (out / MANIFEST).exists():
         raise ValueError(
             f"'{out}' exists and is not a task dataset (no {MANIFEST}); refusing to overwrite it"

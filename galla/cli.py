@@ -98,6 +98,7 @@ def cmd_build_graphs(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from data_builders.build import BuildError, BuildOptions, build_graphs
+    from data_builders.outputs import write_failure
 
     opts = BuildOptions(
         paths=[str(p) for p in args.paths],
@@ -144,6 +145,9 @@ def cmd_build_graphs(args: argparse.Namespace) -> int:
             report = build_graphs(opts, progress=on_file, on_files=lambda n: progress.update(task, total=n))
     except BuildError as err:
         console.print(f"[red]galla build-graphs: {err}[/red]")
+        return 2
+    except OSError as err:  # a full disk or a read-only mount met while writing
+        console.print(f"[red]galla build-graphs: {write_failure(err, '--out', args.out)}[/red]")
         return 2
     if not args.quiet:
         print_build_summary(report)
@@ -214,12 +218,20 @@ def add_show_graph(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_show_graph(args: argparse.Namespace) -> int:
+    from data_builders.outputs import output_problem, write_failure
     from parsers.draw import ShowGraphError, show_graph
 
+    problem = output_problem(args.out, "--out", folder=False)
+    if problem:
+        console.print(f"[red]galla show-graph: {problem}[/red]")
+        return 2
     try:
         g = show_graph(args.target, args.out, language=args.language, unit=args.unit, edges=args.edges)
     except ShowGraphError as err:
         console.print(f"[red]galla show-graph: {err}[/red]")
+        return 2
+    except OSError as err:
+        console.print(f"[red]galla show-graph: {write_failure(err, '--out', args.out)}[/red]")
         return 2
     console.print(f"wrote {args.out} ({g.name}: {g.num_nodes} nodes, {g.num_edges} edges)")
     return 0

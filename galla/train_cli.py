@@ -97,10 +97,15 @@ def add_build_tasks(sub: argparse._SubParsersAction) -> None:
 
 def cmd_build_tasks(args: argparse.Namespace) -> int:
     from data_builders.downstream import docstring_pairs, docstring_records, write_jsonl
+    from data_builders.outputs import output_problem, write_failure
     from data_builders.tasks import build_tasks
     from galla.config import ConfigError
     from galla.train.streams import graph_rows
 
+    problem = output_problem(args.out, "--out")
+    if problem:
+        console.print(f"[red]galla build-tasks: {problem}[/red]")
+        return 2
     try:
         m = build_tasks(
             args.graphs,
@@ -119,8 +124,14 @@ def cmd_build_tasks(args: argparse.Namespace) -> int:
             n = write_jsonl(recs, args.out / "docstrings.jsonl")
             k = write_jsonl(docstring_pairs(recs, seed=args.seed), args.out / "docstring_pairs.jsonl")
             console.print(f"galla build-tasks: {n:,} SFT and {k:,} DPO docstring records -> {args.out}")
-    except (ValueError, FileNotFoundError, ConfigError) as err:
+    except (ValueError, ConfigError) as err:
         console.print(f"[red]galla build-tasks: {err}[/red]")
+        return 2
+    except OSError as err:  # a full disk or a read-only mount met while writing
+        if err.errno is None:  # galla's own message (a missing input)
+            console.print(f"[red]galla build-tasks: {err}[/red]")
+            return 2
+        console.print(f"[red]galla build-tasks: {write_failure(err, '--out', args.out)}[/red]")
         return 2
     return 0
 
@@ -215,10 +226,15 @@ def run_default(out: Path, overrides: list[str], *, resume: bool = False) -> int
     """The embedded default: stage 1, then stage 2 from stage 1's encoder and adapter."""
     import copy
 
+    from data_builders.outputs import output_problem
+    from galla.config import ConfigError
     from galla.train.checkpoint import latest_checkpoint
     from galla.train.config import TrainConfig, apply_overrides
     from galla.train.trainer import train
 
+    problem = output_problem(out, "--out")
+    if problem:
+        raise ConfigError(problem)
     graphs, text = default_data(out)
     s1 = copy.deepcopy(STAGE1)
     s1["data"]["graphs"] = [str(graphs)]

@@ -32,6 +32,7 @@ from rich.console import Console
 from data_builders.lock import FolderBusy
 from data_builders.lock import acquire as acquire_folder
 from data_builders.lock import release as release_folder
+from data_builders.outputs import output_problem, write_failure
 from galla.config import ConfigError
 from galla.model import GraphLLM
 from galla.train import sharding
@@ -204,6 +205,9 @@ class Trainer:
             console.print(
                 f"galla train: one process, so run.strategy={cfg.run.strategy} has nothing to shard"
             )
+        problem = output_problem(self.out, "run.out_dir")
+        if problem:  # every process sees the same answer, so they all stop here together
+            raise TrainingError(problem)
         # one run per directory: a second `galla train` into it stops here (the main process holds it)
         self._locked, created, busy = False, not self.out.exists(), None
         if self.rank == 0:
@@ -212,6 +216,8 @@ class Trainer:
                 self._locked = True
             except FolderBusy as err:
                 busy = TrainingError(str(err))
+            except OSError as err:  # a folder that cannot be created (read-only mount, no room)
+                busy = TrainingError(write_failure(err, "run.out_dir", self.out))
         if self.world > 1:  # every process stops together, or the others would wait in a collective
             flag = torch.tensor(0.0 if busy is None else 1.0, device=self.acc.device)
             if self.acc.reduce(flag, reduction="sum").item() and busy is None:

@@ -84,3 +84,58 @@ def test_shards_of_names_that_are_not_utf8(src, tmp_path):
         seen += [s["path"] for s in report.manifest["skipped"]]
         json.dumps(report.manifest, ensure_ascii=False).encode("utf-8")
     assert sorted(seen) == ["src/bad\\xff.py", "src/sub\\xfe/node_modules"]
+
+
+def _unwritable_root() -> Path:
+    """A folder nobody may create entries in, root included (sysfs); skip where there is none."""
+    probe = Path("/sys") / f"galla-probe-{os.getpid()}"
+    try:
+        probe.mkdir()
+    except OSError:
+        return Path("/sys")
+    probe.rmdir()
+    pytest.skip("/sys accepts new folders here; no unwritable location to test with")
+
+
+@pytest.fixture
+def user_files(tmp_path) -> Path:
+    """The user's own files next to the outputs: a file where --out points, another beside it."""
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "notes.txt").write_text("notes\n")
+    (home / "data.bin").write_bytes(b"\x00\x01 mine")
+    return home
+
+
+@pytest.mark.parametrize("target", ["notes.txt", "notes.txt/sub", "notes.txt/sub/deeper"])
+def test_out_that_is_or_is_below_a_file(src, user_files, capsys, target):
+    before = _snapshot(user_files)
+    out = user_files / target
+    assert _build(str(src), "--out", str(out)) == 2
+    err = _one_line(capsys)
+    assert err.startswith(f"galla build-graphs: --out '{out}'")
+    assert f"{user_files / 'notes.txt'}' is a file, not a folder" in err
+    assert "choose another --out" in err
+    assert _snapshot(user_files) == before
+
+
+def test_out_in_a_location_that_cannot_be_written(src, capsys):
+    out = _unwritable_root() / "galla-out"
+    assert _build(str(src), "--out", str(out)) == 2
+    err = _one_line(capsys)
+    assert err.startswith(f"galla build-graphs: --out '{out}': could not write")
+    assert "choose another --out" in err
+    assert not out.exists()
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="running as root, which writes into chmod 0o555 folders")
+def test_out_in_a_read_only_folder(src, user_files, capsys):
+    user_files.chmod(0o555)
+    try:
+        before = _snapshot(user_files)
+        assert _build(str(src), "--out", str(user_files / "out")) == 2
+        err = _one_line(capsys)
+        assert f"'{user_files}' is not writable" in err and "choose another --out" in err
+        assert _snapshot(user_files) == before
+    finally:
+        user_files.chmod(0o755)
