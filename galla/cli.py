@@ -25,6 +25,11 @@ from galla.train_cli import add_build_tasks, add_train
 console = Console(stderr=True, soft_wrap=True)  # paths and messages stay on one line
 
 
+def _error(message: str) -> None:
+    """One red line, printed as it is: a path or an error text with ``[...]`` in it is not markup."""
+    console.print(message, style="red", markup=False, highlight=False)
+
+
 def _key_values(items: Sequence[str], flag: str) -> dict[str, str]:
     out = {}
     for item in items:
@@ -144,10 +149,10 @@ def cmd_build_graphs(args: argparse.Namespace) -> int:
         with progress:
             report = build_graphs(opts, progress=on_file, on_files=lambda n: progress.update(task, total=n))
     except BuildError as err:
-        console.print(f"[red]galla build-graphs: {err}[/red]")
+        _error(f"galla build-graphs: {err}")
         return 2
     except OSError as err:  # a full disk or a read-only mount met while writing
-        console.print(f"[red]galla build-graphs: {write_failure(err, '--out', args.out)}[/red]")
+        _error(f"galla build-graphs: {write_failure(err, '--out', args.out)}")
         return 2
     if not args.quiet:
         print_build_summary(report)
@@ -223,15 +228,15 @@ def cmd_show_graph(args: argparse.Namespace) -> int:
 
     problem = output_problem(args.out, "--out", folder=False)
     if problem:
-        console.print(f"[red]galla show-graph: {problem}[/red]")
+        _error(f"galla show-graph: {problem}")
         return 2
     try:
         g = show_graph(args.target, args.out, language=args.language, unit=args.unit, edges=args.edges)
     except ShowGraphError as err:
-        console.print(f"[red]galla show-graph: {err}[/red]")
+        _error(f"galla show-graph: {err}")
         return 2
     except OSError as err:
-        console.print(f"[red]galla show-graph: {write_failure(err, '--out', args.out)}[/red]")
+        _error(f"galla show-graph: {write_failure(err, '--out', args.out)}")
         return 2
     console.print(f"wrote {args.out} ({g.name}: {g.num_nodes} nodes, {g.num_edges} edges)")
     return 0

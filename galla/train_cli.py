@@ -17,6 +17,12 @@ from rich.console import Console
 
 console = Console(stderr=True, soft_wrap=True)  # paths and messages stay on one line
 
+
+def _error(message: str) -> None:
+    """One red line, printed as it is: a path or an error text with ``[...]`` in it is not markup."""
+    console.print(message, style="red", markup=False, highlight=False)
+
+
 DEFAULT_MODULES = (
     "json",
     "textwrap",
@@ -104,7 +110,7 @@ def cmd_build_tasks(args: argparse.Namespace) -> int:
 
     problem = output_problem(args.out, "--out")
     if problem:
-        console.print(f"[red]galla build-tasks: {problem}[/red]")
+        _error(f"galla build-tasks: {problem}")
         return 2
     try:
         m = build_tasks(
@@ -125,13 +131,13 @@ def cmd_build_tasks(args: argparse.Namespace) -> int:
             k = write_jsonl(docstring_pairs(recs, seed=args.seed), args.out / "docstring_pairs.jsonl")
             console.print(f"galla build-tasks: {n:,} SFT and {k:,} DPO docstring records -> {args.out}")
     except (ValueError, ConfigError) as err:
-        console.print(f"[red]galla build-tasks: {err}[/red]")
+        _error(f"galla build-tasks: {err}")
         return 2
     except OSError as err:  # a full disk or a read-only mount met while writing
         if err.errno is None:  # galla's own message (a missing input)
-            console.print(f"[red]galla build-tasks: {err}[/red]")
+            _error(f"galla build-tasks: {err}")
             return 2
-        console.print(f"[red]galla build-tasks: {write_failure(err, '--out', args.out)}[/red]")
+        _error(f"galla build-tasks: {write_failure(err, '--out', args.out)}")
         return 2
     return 0
 
@@ -144,7 +150,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     configs = [a for a in args.args if "=" not in a]
     overrides = [a for a in args.args if "=" in a]
     if len(configs) > 1:
-        console.print(f"[red]galla train: one config file at a time, got {configs}[/red]")
+        _error(f"galla train: one config file at a time, got {configs}")
         return 2
     try:
         if not configs:
@@ -152,7 +158,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         cfg = load_config(configs[0], overrides)
         result = train(cfg, resume=args.resume)
     except (ConfigError, TrainingError, FileNotFoundError, ValueError) as err:
-        console.print(f"[red]galla train: {err}[/red]")
+        _error(f"galla train: {err}")
         return 2
     print_summary(result.summary)
     return 0
