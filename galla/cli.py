@@ -40,6 +40,22 @@ def _key_values(items: Sequence[str], flag: str) -> dict[str, str]:
     return out
 
 
+def _at_least(low: int) -> Callable[[str], int]:
+    """An argparse type: an integer >= ``low`` (argparse turns the ValueError into its usage message)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
+        return value
+
+    parse.__name__ = f"integer >= {low}"
+    return parse
+
+
 # --- build-graphs -----------------------------------------------------------------------------
 
 
@@ -59,8 +75,12 @@ def add_build_graphs(sub: argparse._SubParsersAction) -> None:
         "--edges", default="all", help="edge kinds: all, or groups/names like ast,cfg,dfg,calls,LAST_WRITE"
     )
     p.add_argument("--workers", type=int, default=0, help="processes (default: all cores)")
-    p.add_argument("--num-shards", type=int, default=1, help="split the corpus into N deterministic shards")
-    p.add_argument("--shard-index", type=int, default=0, help="which shard this run builds (0-based)")
+    p.add_argument(
+        "--num-shards", type=_at_least(1), default=1, help="split the corpus into N deterministic shards"
+    )
+    p.add_argument(
+        "--shard-index", type=_at_least(0), default=0, help="which shard this run builds (0-based)"
+    )
     p.add_argument(
         "--format",
         default="arrow",
@@ -125,6 +145,11 @@ def cmd_build_graphs(args: argparse.Namespace) -> int:
         include_vendored=args.include_vendored,
         cache=not args.no_cache,
     )
+    try:
+        opts.validate()  # before the progress bar, so that a bad option is the only line
+    except BuildError as err:
+        _error(f"galla build-graphs: {err}")
+        return 2
     progress = Progress(
         TextColumn("[bold]build-graphs"),
         BarColumn(),

@@ -139,3 +139,29 @@ def test_out_in_a_read_only_folder(src, user_files, capsys):
         assert _snapshot(user_files) == before
     finally:
         user_files.chmod(0o755)
+
+
+@pytest.mark.parametrize(
+    ("flags", "says"),
+    [
+        (["--num-shards", "0"], "argument --num-shards: must be at least 1, got 0"),
+        (["--num-shards", "-3"], "argument --num-shards: must be at least 1, got -3"),
+        (["--num-shards", "two"], "argument --num-shards: expected an integer, got 'two'"),
+        (["--shard-index", "-1"], "argument --shard-index: must be at least 0, got -1"),
+    ],
+)
+def test_shard_flags_are_checked_by_the_parser(src, tmp_path, capsys, flags, says):
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as exit_:
+        _build(str(src), "--out", str(out), *flags)
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[0].startswith("usage: galla build-graphs") and err[-1] == f"galla build-graphs: error: {says}"
+    assert not out.exists()
+
+
+def test_a_shard_index_past_the_shards_is_the_only_line(src, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["build-graphs", str(src), "--out", str(out), "--num-shards", "2", "--shard-index", "2"]) == 2
+    assert _one_line(capsys) == "galla build-graphs: --shard-index 2 must be in 0..1 (--num-shards 2)"
+    assert not out.exists()
