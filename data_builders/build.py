@@ -49,6 +49,7 @@ from data_builders.formats import (
     write_galla_jsonl,
 )
 from data_builders.lock import LOCK_NAME, FolderBusy, acquire, release
+from data_builders.outputs import output_problem
 from data_builders.walk import Skipped, SourceFile, WalkError, iter_repository, shard_of
 from parsers.extract import DEFAULT_MAX_EDGES, DEFAULT_MAX_NODES, UNITS, Unit, extract_file
 from parsers.graph import EdgeType, parse_edge_types
@@ -817,10 +818,11 @@ def _owned_outputs(out: Path, opts: BuildOptions) -> frozenset[str]:
     Raises :class:`BuildError`, before anything is written, when ``out`` is not empty and is not a
     galla graph dataset (a manifest of ours, or only a killed build's leftovers), or when this build
     would overwrite a file it did not write."""
+    problem = output_problem(out, "--out")
+    if problem:
+        raise BuildError(problem)
     if not out.exists():
         return frozenset()
-    if not out.is_dir():
-        raise BuildError(f"--out '{out}' exists and is not a directory; choose a directory path")
     try:
         manifest = json.loads((out / MANIFEST).read_text())
         ours = (

@@ -599,8 +599,14 @@ def _read(path_or_rows: str | Path | Iterable[Mapping[str, Any]]) -> Iterator[tu
     if not p.is_file():
         raise FileNotFoundError(f"task file '{p}' does not exist; pass a .jsonl or .json file")
     if p.suffix == ".json":
+        raw = p.read_bytes()
         try:
-            data = json.loads(p.read_text(encoding="utf-8"))
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as err:
+            lineno = raw.count(b"\n", 0, err.start) + 1
+            raise ValueError(_not_utf8(p, lineno, raw[raw.rfind(b"\n", 0, err.start) + 1 :])) from None
+        try:
+            data = json.loads(text)
         except json.JSONDecodeError as err:
             raise ValueError(f"{p}:{err.lineno}: not valid JSON ({err.msg})") from err
         items = data if isinstance(data, list) else [data]
@@ -613,9 +619,27 @@ def _read(path_or_rows: str | Path | Iterable[Mapping[str, Any]]) -> Iterator[tu
         yield where, i, rec
 
 
+def _not_utf8(p: Path, lineno: int, line: bytes) -> str:
+    """``FILE:LINE: not valid UTF-8 ...; what to do`` for ``line`` (from its start), which does not decode."""
+    try:
+        line.decode("utf-8")
+        where = ""
+    except UnicodeDecodeError as err:
+        shown = " ".join(f"0x{b:02x}" for b in line[err.start : err.end])
+        where = f" (byte {shown} at column {err.start + 1})"
+    return (
+        f"{p}:{lineno}: not valid UTF-8{where}; save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8) "
+        "or drop that line"
+    )
+
+
 def _jsonl(p: Path) -> Iterator[tuple[str, int, Any]]:
-    with open(p, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
+    with open(p, "rb") as f:
+        for lineno, raw in enumerate(f, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise ValueError(_not_utf8(p, lineno, raw)) from None
             if line.strip():
                 try:
                     yield f"{p}:{lineno}", lineno, json.loads(line)
@@ -780,6 +804,8 @@ def build_tasks(
     if per_graph < 1:
         raise ValueError(f"per_graph must be at least 1, got {per_graph}")
     out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"'{out}' is a file, not a folder; choose a folder for the task dataset")
     if out.exists() and any(out.iterdir()) and not (out / MANIFEST).exists():
         raise ValueError(
             f"'{out}' exists and is not a task dataset (no {MANIFEST}); refusing to overwrite it"

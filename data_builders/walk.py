@@ -49,7 +49,8 @@ REASONS: Final = (
     "unknown-language",
     "not-utf8",
 )
-"""Every `Skipped.reason` key; "not-utf8" is for the pipeline, which decodes files itself."""
+"""Every `Skipped.reason` key; "not-utf8" is a file whose name is not valid UTF-8 (found here) or whose
+content is not (found by the pipeline, which decodes files itself)."""
 
 VENDORED_DIRS: Final = frozenset(
     {
@@ -104,11 +105,16 @@ class Skipped:
     """A file or directory left out on purpose."""
 
     relpath: str
-    """Same convention as `SourceFile.relpath`; a skipped directory is reported once, by its own relpath."""
+    """Same convention as `SourceFile.relpath`; a skipped directory is reported once, by its own relpath.
+    Always valid UTF-8 (see :func:`printable`), as the manifest is."""
     reason: str
     """One of `REASONS`."""
     detail: str
     """A sentence naming the file and what to do about it."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "relpath", printable(self.relpath))
+        object.__setattr__(self, "detail", printable(self.detail))
 
 
 class WalkError(ValueError):
@@ -119,11 +125,12 @@ def shard_of(relpath: str, num_shards: int) -> int:
     """Return the shard in `range(num_shards)` that owns `relpath`.
 
     Uses blake2b of the UTF-8 relpath, so the answer depends on nothing else: not on PYTHONHASHSEED,
-    the machine, or the order files are seen in.
+    the machine, or the order files are seen in. A name that is not valid UTF-8 (its bytes kept as
+    surrogate escapes, as ``os`` gives them) hashes as its bytes on disk.
     """
     if num_shards < 1:
         raise ValueError(f"num_shards must be at least 1, got {num_shards}")
-    digest = hashlib.blake2b(relpath.encode("utf-8"), digest_size=8).digest()
+    digest = hashlib.blake2b(relpath.encode("utf-8", "surrogateescape"), digest_size=8).digest()
     return int.from_bytes(digest, "big") % num_shards
 
 
@@ -529,6 +536,12 @@ def _read_spec(path: str) -> tuple[pathspec.GitIgnoreSpec | None, OSError | None
 # --- one file ----------------------------------------------------------------------------------
 
 
+def printable(name: str) -> str:
+    """``name`` as valid UTF-8 text: the bytes of a file name that is not UTF-8 (which ``os`` hands over
+    as surrogate escapes) written as ``\\xNN``; any other name unchanged."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def _read_bytes(path: str, limit: int) -> bytes:
     """Read at most `limit` bytes (a seam for tests)."""
     with open(path, "rb") as handle:
@@ -545,6 +558,14 @@ def _inspect_file(
     include_generated: bool = False,
 ) -> SourceFile | Skipped | None:
     """Check one file's name, size and content; None for a non-regular file found by walking."""
+    shown = printable(relpath)
+    if shown != relpath:  # the graph rows, the cache and the JSON outputs all hold names as UTF-8
+        return Skipped(
+            shown,
+            "not-utf8",
+            f"'{shown}' has a name that is not valid UTF-8 (undecodable bytes shown as \\xNN); "
+            "rename it to include it",
+        )
     name = relpath.rpartition("/")[2]
     for pattern in () if include_generated else GENERATED_NAMES:
         if fnmatch.fnmatchcase(name, pattern):

@@ -25,6 +25,11 @@ from galla.train_cli import add_build_tasks, add_train
 console = Console(stderr=True, soft_wrap=True)  # paths and messages stay on one line
 
 
+def _error(message: str) -> None:
+    """One red line, printed as it is: a path or an error text with ``[...]`` in it is not markup."""
+    console.print(message, style="red", markup=False, highlight=False)
+
+
 def _key_values(items: Sequence[str], flag: str) -> dict[str, str]:
     out = {}
     for item in items:
@@ -33,6 +38,22 @@ def _key_values(items: Sequence[str], flag: str) -> dict[str, str]:
             raise SystemExit(f"galla: {flag} expects PATTERN=LANGUAGE (e.g. '*.h=cpp'), got {item!r}")
         out[key] = value
     return out
+
+
+def _at_least(low: int) -> Callable[[str], int]:
+    """An argparse type: an integer >= ``low`` (argparse turns the ValueError into its usage message)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
+        return value
+
+    parse.__name__ = f"integer >= {low}"
+    return parse
 
 
 # --- build-graphs -----------------------------------------------------------------------------
@@ -54,8 +75,12 @@ def add_build_graphs(sub: argparse._SubParsersAction) -> None:
         "--edges", default="all", help="edge kinds: all, or groups/names like ast,cfg,dfg,calls,LAST_WRITE"
     )
     p.add_argument("--workers", type=int, default=0, help="processes (default: all cores)")
-    p.add_argument("--num-shards", type=int, default=1, help="split the corpus into N deterministic shards")
-    p.add_argument("--shard-index", type=int, default=0, help="which shard this run builds (0-based)")
+    p.add_argument(
+        "--num-shards", type=_at_least(1), default=1, help="split the corpus into N deterministic shards"
+    )
+    p.add_argument(
+        "--shard-index", type=_at_least(0), default=0, help="which shard this run builds (0-based)"
+    )
     p.add_argument(
         "--format",
         default="arrow",
@@ -103,6 +128,7 @@ def cmd_build_graphs(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from data_builders.build import BuildError, BuildOptions, build_graphs
+    from data_builders.outputs import write_failure
 
     opts = BuildOptions(
         paths=[str(p) for p in args.paths],
@@ -125,6 +151,11 @@ def cmd_build_graphs(args: argparse.Namespace) -> int:
         include_generated=args.include_generated,
         cache=not args.no_cache,
     )
+    try:
+        opts.validate()  # before the progress bar, so that a bad option is the only line
+    except BuildError as err:
+        _error(f"galla build-graphs: {err}")
+        return 2
     progress = Progress(
         TextColumn("[bold]build-graphs"),
         BarColumn(),
@@ -149,7 +180,10 @@ def cmd_build_graphs(args: argparse.Namespace) -> int:
         with progress:
             report = build_graphs(opts, progress=on_file, on_files=lambda n: progress.update(task, total=n))
     except BuildError as err:
-        console.print(f"[red]galla build-graphs: {err}[/red]")
+        _error(f"galla build-graphs: {err}")
+        return 2
+    except OSError as err:  # a full disk or a read-only mount met while writing
+        _error(f"galla build-graphs: {write_failure(err, '--out', args.out)}")
         return 2
     if not args.quiet:
         print_build_summary(report)
@@ -220,12 +254,20 @@ def add_show_graph(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_show_graph(args: argparse.Namespace) -> int:
+    from data_builders.outputs import output_problem, write_failure
     from parsers.draw import ShowGraphError, show_graph
 
+    problem = output_problem(args.out, "--out", folder=False)
+    if problem:
+        _error(f"galla show-graph: {problem}")
+        return 2
     try:
         g = show_graph(args.target, args.out, language=args.language, unit=args.unit, edges=args.edges)
     except ShowGraphError as err:
-        console.print(f"[red]galla show-graph: {err}[/red]")
+        _error(f"galla show-graph: {err}")
+        return 2
+    except OSError as err:
+        _error(f"galla show-graph: {write_failure(err, '--out', args.out)}")
         return 2
     console.print(f"wrote {args.out} ({g.name}: {g.num_nodes} nodes, {g.num_edges} edges)")
     return 0

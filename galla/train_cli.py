@@ -17,6 +17,12 @@ from rich.console import Console
 
 console = Console(stderr=True, soft_wrap=True)  # paths and messages stay on one line
 
+
+def _error(message: str) -> None:
+    """One red line, printed as it is: a path or an error text with ``[...]`` in it is not markup."""
+    console.print(message, style="red", markup=False, highlight=False)
+
+
 DEFAULT_MODULES = (
     "json",
     "textwrap",
@@ -97,10 +103,15 @@ def add_build_tasks(sub: argparse._SubParsersAction) -> None:
 
 def cmd_build_tasks(args: argparse.Namespace) -> int:
     from data_builders.downstream import docstring_pairs, docstring_records, write_jsonl
+    from data_builders.outputs import output_problem, write_failure
     from data_builders.tasks import build_tasks
     from galla.config import ConfigError
     from galla.train.streams import graph_rows
 
+    problem = output_problem(args.out, "--out")
+    if problem:
+        _error(f"galla build-tasks: {problem}")
+        return 2
     try:
         m = build_tasks(
             args.graphs,
@@ -119,8 +130,14 @@ def cmd_build_tasks(args: argparse.Namespace) -> int:
             n = write_jsonl(recs, args.out / "docstrings.jsonl")
             k = write_jsonl(docstring_pairs(recs, seed=args.seed), args.out / "docstring_pairs.jsonl")
             console.print(f"galla build-tasks: {n:,} SFT and {k:,} DPO docstring records -> {args.out}")
-    except (ValueError, FileNotFoundError, ConfigError) as err:
-        console.print(f"[red]galla build-tasks: {err}[/red]")
+    except (ValueError, ConfigError) as err:
+        _error(f"galla build-tasks: {err}")
+        return 2
+    except OSError as err:  # a full disk or a read-only mount met while writing
+        if err.errno is None:  # galla's own message (a missing input)
+            _error(f"galla build-tasks: {err}")
+            return 2
+        _error(f"galla build-tasks: {write_failure(err, '--out', args.out)}")
         return 2
     return 0
 
@@ -133,7 +150,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     configs = [a for a in args.args if "=" not in a]
     overrides = [a for a in args.args if "=" in a]
     if len(configs) > 1:
-        console.print(f"[red]galla train: one config file at a time, got {configs}[/red]")
+        _error(f"galla train: one config file at a time, got {configs}")
         return 2
     try:
         if not configs:
@@ -141,7 +158,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         cfg = load_config(configs[0], overrides)
         result = train(cfg, resume=args.resume)
     except (ConfigError, TrainingError, FileNotFoundError, ValueError) as err:
-        console.print(f"[red]galla train: {err}[/red]")
+        _error(f"galla train: {err}")
         return 2
     print_summary(result.summary)
     return 0
@@ -215,10 +232,15 @@ def run_default(out: Path, overrides: list[str], *, resume: bool = False) -> int
     """The embedded default: stage 1, then stage 2 from stage 1's encoder and adapter."""
     import copy
 
+    from data_builders.outputs import output_problem
+    from galla.config import ConfigError
     from galla.train.checkpoint import latest_checkpoint
     from galla.train.config import TrainConfig, apply_overrides
     from galla.train.trainer import train
 
+    problem = output_problem(out, "--out")
+    if problem:
+        raise ConfigError(problem)
     graphs, text = default_data(out)
     s1 = copy.deepcopy(STAGE1)
     s1["data"]["graphs"] = [str(graphs)]

@@ -14,7 +14,7 @@ import numpy as np
 
 from parsers.extract import extract_file
 from parsers.graph import CodeGraph, EdgeType, parse_edge_types
-from parsers.languages import extension_map
+from parsers.languages import LANGUAGES, extension_map
 
 COLORS: dict[EdgeType, str] = {
     EdgeType.CHILD: "#b0b0b0",
@@ -179,6 +179,10 @@ def show_graph(
     p = Path(path)
     if not p.is_file():
         raise ShowGraphError(f"'{path}' is not a file; pass FILE or FILE:FUNCTION")
+    if language is not None and language not in LANGUAGES:
+        raise ShowGraphError(
+            f"--language '{language}' is not a supported language; choose from {', '.join(sorted(LANGUAGES))}"
+        )
     lang = language or extension_map().get(p.suffix.lower())
     if lang is None:
         raise ShowGraphError(f"cannot tell the language of '{path}' from its extension; pass --language")

@@ -174,7 +174,7 @@ def resolve_model(spec: str) -> str:
     its ``export/`` (else ``final/``); a multi-stage run (``stage1/``, ``stage2/``, ...) -> its last stage;
     any other local directory or file -> its absolute path; model names and hub ids unchanged. The result
     is also the ``model`` field of every responses line."""
-    from galla.model.llm import OFFLINE_MODELS
+    from galla.model.llm import OFFLINE_MODELS, llm_spec_problem
 
     path = Path(spec).expanduser()
     if spec in OFFLINE_MODELS:  # as load_llm: a name wins over a folder of that name
@@ -182,6 +182,9 @@ def resolve_model(spec: str) -> str:
     if path.is_file():
         return str(path.resolve())
     if not path.is_dir():
+        problem = llm_spec_problem(spec)  # a missing path or an unknown name: before any output exists
+        if problem:
+            raise GenerationError(f"--model: {problem}")
         return spec
     if (path / _GRAPH_LLM_CONFIG).is_file():
         if not (path / "llm" / "config.json").is_file():
@@ -198,8 +201,9 @@ def resolve_model(spec: str) -> str:
     if stages:
         return resolve_model(str(stages[-1]))
     raise GenerationError(
-        f"{path} is not a model directory (no config.json, no {_GRAPH_LLM_CONFIG}, no export/, final/ or "
-        "stageN/)"
+        f"--model: {path} is not a model directory (no config.json, no {_GRAPH_LLM_CONFIG}, no export/, "
+        "final/ or stageN/); point it at a Hugging Face model folder, a galla train run or its final/ or "
+        "export/"
     )
 
 

@@ -20,6 +20,7 @@ import importlib.metadata
 import importlib.util
 import json
 import os
+import re
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -83,26 +84,72 @@ def resolve_dtype(dtype: str | torch.dtype, device: str | torch.device | None = 
 # --- resolving a spec to a local directory ---------------------------------------------------------
 
 
+class ModelSpecError(ValueError):
+    """A model spec that names nothing loadable: a missing path, a folder that is not a model, a name that
+    is neither an offline model nor a hub id. The message starts with the spec; callers prefix the key
+    (``model.llm``, ``--model``)."""
+
+
+_HUB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*")
+"""``org/name``: the only specs with a path separator that are taken as hub ids when no such path exists."""
+
+
+def _known() -> str:
+    return f"offline names: {', '.join(OFFLINE_MODELS)}; hub ids look like 'org/name'"
+
+
+def llm_spec_problem(spec: str) -> str | None:
+    """What is wrong with ``spec`` as a model, known without loading anything; None if it may load.
+
+    The rule: an offline name, an existing folder with ``config.json`` or an existing ``.gguf`` file may
+    load. Anything else that looks like a path (starts with ``./``, ``../``, ``/`` or ``~``, contains
+    a separator but is not of the form ``org/name``, or ends in ``.gguf``) is a missing path; a bare
+    word that is not an offline name is unknown; only ``org/name`` is left to the hub."""
+    if spec in OFFLINE_MODELS:
+        return None
+    path = Path(spec).expanduser()
+    if path.is_dir():
+        if (path / "config.json").is_file():
+            return None
+        if (path / "galla_config.json").is_file():
+            return (
+                f"'{spec}' is a GraphLLM folder (galla_config.json), not a plain model; use its llm/ "
+                "subfolder or the run's export/"
+            )
+        return (
+            f"'{spec}' is a folder without config.json, so not a Hugging Face model folder; point it at one "
+            f"(config.json and weights, such as a galla train run's export/) or use a name ({_known()})"
+        )
+    if path.is_file():
+        if path.suffix == ".gguf":
+            return None
+        return f"'{spec}' is a file but not a .gguf model; give a model folder, a .gguf file or a name"
+    if _HUB_ID.fullmatch(spec) and path.suffix != ".gguf":
+        return None
+    return (
+        f"'{spec}' is not a local folder or file, and not a known offline name or hub id ({_known()}); "
+        "check the spelling or the path"
+    )
+
+
 def resolve_llm(spec: str) -> str:
-    """A local HF directory for ``spec`` (converting GGUF on first use), or ``spec`` itself as a hub id."""
+    """A local HF directory for ``spec`` (converting GGUF on first use), or ``spec`` itself as a hub id.
+
+    Raises :class:`ModelSpecError` for what :func:`llm_spec_problem` rejects."""
+    problem = llm_spec_problem(spec)
+    if problem:
+        raise ModelSpecError(problem)
     if spec in OFFLINE_MODELS:
         return str(_offline_dir(spec))
     path = Path(spec).expanduser()
     if path.is_dir():
         return str(path)
     if path.suffix == ".gguf":
-        if not path.is_file():
-            raise FileNotFoundError(f"GGUF file '{path}' does not exist")
         stat = path.resolve().stat()
         key = _short_hash(f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}")
         out = cache_root() / "models" / f"{path.stem}-{key}"
         built = _cached(out, lambda tmp: convert_gguf(path, tmp), f"converting {path.name} to safetensors")
         return str(built)
-    if "/" not in spec or path.exists():
-        raise ValueError(
-            f"unknown model '{spec}': not an offline model ({', '.join(OFFLINE_MODELS)}), "
-            "not a local directory or .gguf file, and hub ids look like 'org/name'"
-        )
     return spec
 
 
@@ -238,7 +285,16 @@ def load_llm(
         trust_remote_code: allow modelling code from the model repository (off by default).
     """
     path = resolve_llm(spec)
-    tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
+    except OSError as err:
+        if path != spec:  # a local folder: its own problem (a missing tokenizer file), said as it is
+            raise
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ModelSpecError(
+            f"'{spec}' is not a local folder or file, and the hub could not give it ({first}); check the "
+            f"name and the network, or use a local folder or an offline name ({', '.join(OFFLINE_MODELS)})"
+        ) from None
     if tokenizer.pad_token is None:  # as in GALLa: pad with EOS
         tokenizer.pad_token = tokenizer.eos_token
     model = AutoModelForCausalLM.from_pretrained(

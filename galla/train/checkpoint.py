@@ -186,18 +186,22 @@ def save_checkpoint(
     if not STEP_NAME.fullmatch(name):
         raise ValueError(f"checkpoint name {name!r}: must be step-N (what latest_checkpoint follows)")
     final, tmp = root / name, root / f".{name}.tmp"
-    if rank == 0:
+    try:
+        if rank == 0:
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.mkdir(parents=True)
+        barrier()
+        _save_rng(rng_state(), tmp, rank)
+        if rank == 0:
+            save_file({k: v.contiguous().cpu() for k, v in model_state.items()}, tmp / "model.safetensors")
+            opt_state = optimizer if isinstance(optimizer, dict) else optimizer.state_dict()
+            torch.save(opt_state, tmp / "optimizer.pt")
+            torch.save(scheduler.state_dict(), tmp / "scheduler.pt")
+            state = {**trainer_state, "step": step, "world_size": world_size}
+            (tmp / "trainer_state.json").write_text(json.dumps(state, indent=2) + "\n")
+    except BaseException:  # a full disk: the half-written copy goes (its room back), the last one stays
         shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-    barrier()
-    _save_rng(rng_state(), tmp, rank)
-    if rank == 0:
-        save_file({k: v.contiguous().cpu() for k, v in model_state.items()}, tmp / "model.safetensors")
-        opt_state = optimizer if isinstance(optimizer, dict) else optimizer.state_dict()
-        torch.save(opt_state, tmp / "optimizer.pt")
-        torch.save(scheduler.state_dict(), tmp / "scheduler.pt")
-        state = {**trainer_state, "step": step, "world_size": world_size}
-        (tmp / "trainer_state.json").write_text(json.dumps(state, indent=2) + "\n")
+        raise
     barrier()
     if rank == 0:
         shutil.rmtree(final, ignore_errors=True)

@@ -32,10 +32,18 @@ from rich.console import Console
 from data_builders.lock import FolderBusy
 from data_builders.lock import acquire as acquire_folder
 from data_builders.lock import release as release_folder
+from data_builders.outputs import output_problem, write_failure
 from galla.config import ConfigError
 from galla.model import GraphLLM
+from galla.model.llm import llm_spec_problem
 from galla.train import sharding
-from galla.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint, set_rng_state
+from galla.train.checkpoint import (
+    checkpoint_dir,
+    latest_checkpoint,
+    load_checkpoint,
+    save_checkpoint,
+    set_rng_state,
+)
 from galla.train.config import TrainConfig
 from galla.train.data import (
     Batch,
@@ -204,6 +212,13 @@ class Trainer:
             console.print(
                 f"galla train: one process, so run.strategy={cfg.run.strategy} has nothing to shard"
             )
+        problem = output_problem(self.out, "run.out_dir")
+        if problem:  # every process sees the same answer, so they all stop here together
+            raise TrainingError(problem)
+        if cfg.init_from is None or not cfg.init_llm:  # model.llm is loaded: a bad spec stops here, not
+            problem = llm_spec_problem(cfg.model.llm)  # deep in transformers after run.out_dir exists
+            if problem:
+                raise ConfigError(f"model.llm: {problem}")
         # one run per directory: a second `galla train` into it stops here (the main process holds it)
         self._locked, created, busy = False, not self.out.exists(), None
         if self.rank == 0:
@@ -212,6 +227,8 @@ class Trainer:
                 self._locked = True
             except FolderBusy as err:
                 busy = TrainingError(str(err))
+            except OSError as err:  # a folder that cannot be created (read-only mount, no room)
+                busy = TrainingError(write_failure(err, "run.out_dir", self.out))
         if self.world > 1:  # every process stops together, or the others would wait in a collective
             flag = torch.tensor(0.0 if busy is None else 1.0, device=self.acc.device)
             if self.acc.reduce(flag, reduction="sum").item() and busy is None:
@@ -622,18 +639,32 @@ class Trainer:
             full = sharding.full_model_state(self.objective)
             model_state = {k: full[f"model.{k}"] for k in model_state} if self.rank == 0 else {}
             optimizer = sharding.full_optimizer_state(self.objective, optimizer)
-        return save_checkpoint(
-            self.out,
-            step,
-            model_state=model_state,
-            optimizer=optimizer,
-            scheduler=scheduler,
-            trainer_state=state,
-            rank=self.rank,
-            world_size=self.world,
-            barrier=self.acc.wait_for_everyone,
-            keep=self.cfg.run.keep_checkpoints,
-        )
+        previous = latest_checkpoint(self.out)
+        try:
+            return save_checkpoint(
+                self.out,
+                step,
+                model_state=model_state,
+                optimizer=optimizer,
+                scheduler=scheduler,
+                trainer_state=state,
+                rank=self.rank,
+                world_size=self.world,
+                barrier=self.acc.wait_for_everyone,
+                keep=self.cfg.run.keep_checkpoints,
+            )
+        except (OSError, RuntimeError) as err:  # a full disk: OSError (safetensors, json), RuntimeError
+            # ("[enforce fail at inline_container.cc] ... file write failed", torch.save)
+            reason = " ".join(str(err).split()) or type(err).__name__
+            kept = (
+                f"the previous checkpoint {previous.name} is intact (--resume continues from it)"
+                if previous is not None
+                else "no earlier checkpoint was written"
+            )
+            raise TrainingError(
+                f"could not write checkpoint {checkpoint_dir(self.out) / f'step-{step:06d}'}: {reason}; free "
+                f"space or change run.out_dir; {kept}"
+            ) from None
 
     def _finish(self, result: TrainResult) -> dict[str, Any]:
         """Write ``final/`` (GraphLLM, updates merged), ``export/`` (plain HF LLM) and ``summary.json``."""

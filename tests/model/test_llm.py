@@ -12,7 +12,7 @@ from tiny_models import WORDS, make_llm, make_tokenizer
 from galla.constants import GRAPH_TOKEN
 from galla.model import OFFLINE_MODELS, add_graph_token, load_llm, resolve_llm
 from galla.model import llm as llm_module
-from galla.model.llm import OfflineModel, resolve_dtype
+from galla.model.llm import ModelSpecError, OfflineModel, resolve_dtype
 
 
 @pytest.mark.parametrize(("spare", "resized"), [(0, True), (8, False)])
@@ -51,10 +51,13 @@ def test_pickled_weights_are_refused(tmp_path):
 
 def test_specs_resolve_or_explain(tmp_path):
     assert resolve_llm("Qwen/Qwen2.5-Coder-1.5B-Instruct") == "Qwen/Qwen2.5-Coder-1.5B-Instruct"
+    with pytest.raises(ModelSpecError, match=r"is a folder without config\.json"):
+        resolve_llm(str(tmp_path))
+    (tmp_path / "config.json").write_text("{}")
     assert resolve_llm(str(tmp_path)) == str(tmp_path)
     with pytest.raises(ValueError, match="smollm2-135m"):
         resolve_llm("smollm2")
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(ModelSpecError, match="is not a local folder or file"):
         resolve_llm(str(tmp_path / "missing.gguf"))
     assert set(OFFLINE_MODELS) == {"smollm2-135m", "qwen2.5-coder-0.5b"}
 
