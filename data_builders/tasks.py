@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 from datasets import Dataset, Features, List, Value
 
-from data_builders.formats import KIND_VOCAB
+from data_builders.formats import KIND_VOCAB, json_records, official_language, read_official
 from parsers.graph import CodeGraph, EdgeType
 from parsers.vocab import kind_name, kind_names
 
@@ -549,30 +549,7 @@ def _read(path_or_rows: str | Path | Iterable[Mapping[str, Any]]) -> Iterator[tu
     p = Path(path_or_rows)
     if not p.is_file():
         raise FileNotFoundError(f"task file '{p}' does not exist; pass a .jsonl or .json file")
-    if p.suffix == ".json":
-        try:
-            data = json.loads(p.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as err:
-            raise ValueError(f"{p}:{err.lineno}: not valid JSON ({err.msg})") from err
-        items = data if isinstance(data, list) else [data]
-        located = ((f"{p}: item {i}", i, rec) for i, rec in enumerate(items, 1))
-    else:
-        located = _jsonl(p)
-    for where, i, rec in located:
-        if not isinstance(rec, dict):
-            raise ValueError(f"{where}: expected a JSON object, got {type(rec).__name__}")
-        yield where, i, rec
-
-
-def _jsonl(p: Path) -> Iterator[tuple[str, int, Any]]:
-    with open(p, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if line.strip():
-                try:
-                    yield f"{p}:{lineno}", lineno, json.loads(line)
-                except json.JSONDecodeError as err:
-                    msg = f"{p}:{lineno}: not valid JSON ({err.msg}); expected one JSON object per line"
-                    raise ValueError(msg) from err
+    yield from json_records(p)
 
 
 def _str(rec: Mapping, key: str, where: str) -> str:
@@ -615,19 +592,8 @@ def dpo_records(path_or_rows: str | Path | Iterable[Mapping[str, Any]]) -> list[
     return [_dpo(rec, where) for where, _, rec in _read(path_or_rows)]
 
 
-def _official(rec: Mapping, where: str, gid: str, language: str, default: EdgeType) -> dict:
+def _official(rec: Mapping, graph: dict, where: str, gid: str, language: str) -> dict:
     """An official GALLa graph record (``node_ids``, ``edge_index``) as graph2code or graph_qa."""
-    if "edge_index" not in rec:
-        raise ValueError(f"{where}: graph record without 'edge_index'; expected node_ids and edge_index")
-    kinds = [int(k) for k in rec["node_ids"]]
-    pairs = rec["edge_index"] or []
-    if any(not (0 <= int(i) < len(kinds)) for e in pairs for i in e):
-        raise ValueError(f"{where}: edge_index refers to a node outside 0..{len(kinds) - 1}")
-    types = rec.get("edge_type")
-    if not (isinstance(types, list) and len(types) == len(pairs)):
-        types = [int(default)] * len(pairs)
-    graph = {"node_kind": kinds, "edge_src": [int(a) for a, _ in pairs],
-             "edge_dst": [int(b) for _, b in pairs], "edge_type": types}  # fmt: skip
     common = {"graph_id": str(rec.get("id", gid)), "language": str(rec.get("language", language))}
     if "question" in rec and "bot" in rec:
         return task_record("graph_qa", graph=graph, subtask="official", question=_str(rec, "question", where),
@@ -643,18 +609,20 @@ def read_task_file(path: str | Path, *, edge_type: EdgeType | None = None) -> li
     ``node_ids`` + ``edge_index`` + ``question`` + ``bot`` (official stage-2 graph record) -> graph_qa
     (subtask ``official``); ``node_ids`` + ``edge_index`` + ``source`` (stage 1) -> graph2code;
     ``prompt`` + ``chosen`` + ``rejected`` -> dpo; ``human`` + ``bot`` (and the other SFT pairs) -> sft.
-    Official edges are untyped: they get the record's own ``edge_type`` list if it has one, else
-    ``edge_type``, else ``CHILD`` for files whose name contains ``AST`` and ``DATA_FLOW`` otherwise.
+    Official records are read by :func:`data_builders.formats.read_official`, as for a graph dataset:
+    untyped edges get the record's own ``edge_type`` list if it has one, else ``edge_type``, else the
+    file name's type (:func:`~data_builders.formats.official_edge_type`: ``CHILD`` for a name containing
+    ``AST``, ``DATA_FLOW`` otherwise).
     Official node ids are the official 43-type vocabulary; spans are unknown (empty lists).
     """
     p = Path(path)
-    name = p.name.upper()
-    default = edge_type if edge_type is not None else EdgeType.CHILD if "AST" in name else EdgeType.DATA_FLOW
-    language = "java" if "JAVA" in name else "python" if "PYTHON" in name else ""
+    if not p.is_file():
+        raise FileNotFoundError(f"task file '{p}' does not exist; pass a .jsonl or .json file")
+    language = official_language(p)
     out = []
-    for where, i, rec in _read(p):
-        if "node_ids" in rec:
-            out.append(_official(rec, where, f"{p.name}:{i}", language, default))
+    for where, i, rec, graph in read_official(p, edge_type):
+        if graph is not None:
+            out.append(_official(rec, graph, where, f"{p.name}:{i}", language))
         elif all(k in rec for k in _DPO_FIELDS):
             out.append(_dpo(rec, where))
         elif any(h in rec and b in rec for h, b in _SFT_FIELDS):

@@ -284,7 +284,6 @@ OFFICIAL_QA = {
 }
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14: the two readers default a file named neither differently")
 def test_official_files_read_the_same_edge_types_both_ways(tmp_path):
     """``read_galla_jsonl`` (a graph dataset) and ``read_task_file`` (training records) give one file's
     graphs the same edge types, whatever the file is called; a record's own types win."""
