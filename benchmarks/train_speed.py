@@ -21,11 +21,11 @@ step are excluded; ``--steps`` steps are measured after the warm-up. Tokens are 
 (``attention_mask`` sums) of the batches of the measured steps; graph placeholders count as tokens (the
 LLM processes them).
 
-- galla: the trainer's own step. ``Trainer(cfg)`` builds the model and data; then the set-up of
-  ``Trainer.fit`` (objective, AdamW, cosine schedule, ``accelerate.prepare``) and, per step,
-  ``trainer._step`` + ``scheduler.step()``, which is the body of ``fit``'s loop minus tensorboard and the
-  progress bar. ``fit`` itself is not used because its ``TrainResult.seconds`` includes the warm-up step
-  and the final checkpoint write.
+- galla: the trainer's own step. ``Trainer(cfg)`` builds the model and data; ``Trainer.start()`` is the
+  set-up of ``Trainer.fit`` (objective, AdamW, cosine schedule, ``accelerate.prepare``) and, per step,
+  ``Trainer.step()`` (batches, forward, backward, clipping, AdamW, ``scheduler.step()``), which is the body
+  of ``fit``'s loop minus tensorboard and the progress bar. ``fit`` itself is not used because its
+  ``TrainResult.seconds`` includes the warm-up step and the final checkpoint write.
 - TRL: ``SFTTrainer.train()``; a ``TrainerCallback`` records the time from ``on_step_begin`` to
   ``on_step_end`` (the batch is already collated when ``on_step_begin`` runs; collation costs
   microseconds on both sides), and a wrapper of ``training_step`` counts the batch's tokens.
@@ -289,63 +289,38 @@ def galla_config(args: argparse.Namespace, out_dir: Path, **sections: dict) -> A
 
 
 class GallaStepper:
-    """``Trainer.fit``'s set-up, then one timed ``fit`` loop iteration per :meth:`step` call."""
+    """One timed optimizer step of the trainer per :meth:`step` call (``Trainer.step``: the body of
+    ``fit``'s loop without tensorboard, evaluation, checkpoints and the progress bar)."""
 
     def __init__(self, trainer: Any) -> None:
-        from galla.train.objective import Objective
-        from galla.train.trainer import cosine_lr, make_optimizer
-
-        cfg, o = trainer.cfg, trainer.cfg.optim
-        objective = Objective(trainer.model, trainer.params, cfg.dpo.beta, trainer.reference)
-        optimizer = make_optimizer(trainer.model, cfg)
-        total = trainer.total_steps
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-            optimizer,
-            lambda s: cosine_lr(s, lr=o.lr, min_lr=o.min_lr, warmup=o.warmup_steps, total=total) / o.lr,
-        )
-        self.objective, self.optimizer = trainer.acc.prepare(objective, optimizer)
-        trainer.optimizer, trainer.scheduler = self.optimizer, self.scheduler
-        trainer.model.train()
+        trainer.start()  # ``fit``'s set-up: objective, AdamW, cosine schedule, ``accelerate.prepare``
         self.trainer, self.steps = trainer, []
-        self._opt_s = 0.0
-        inner = self.optimizer.step
-
-        def timed_step(*a: Any, **k: Any) -> Any:
-            t0 = time.perf_counter()
-            try:
-                return inner(*a, **k)
-            finally:
-                self._opt_s += time.perf_counter() - t0
-
-        self.optimizer.step = timed_step  # instance attribute: only this run's optimizer is timed
 
     def step(self, i: int) -> StepTime:
         tr = self.trainer
-        micro = tr._micro_batches(i)
-        streams = {s for s, _ in micro}
-        self._opt_s = 0.0
+        assert tr.done == i, f"step {i} asked of a trainer at step {tr.done}"
         c0, t0 = time.process_time(), time.perf_counter()
-        loss, tokens, _ = tr._step(i, self.objective, self.optimizer)
-        self.scheduler.step()
+        r = tr.step()
         seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+        streams = {s for s, _ in r.micro}
         rec = StepTime(
             seconds,
-            tokens,
-            sum(len(rows) for _, rows in micro),
+            r.tokens,
+            sum(len(rows) for _, rows in r.micro),
             streams.pop() if len(streams) == 1 else "mixed",
-            self._opt_s,
-            loss,
+            r.optimizer_seconds,
+            r.loss,
             cpu,
         )
         self.steps.append(rec)
         return rec
 
 
-def build_trainer(cfg: Any) -> tuple[Any, float]:
+def build_trainer(cfg: Any, **kw: Any) -> tuple[Any, float]:
     from galla.train.trainer import Trainer
 
     t0 = time.perf_counter()
-    trainer = Trainer(cfg)
+    trainer = Trainer(cfg, **kw)
     return trainer, time.perf_counter() - t0
 
 
@@ -480,7 +455,7 @@ def sft_vs_trl(args: argparse.Namespace) -> dict[str, Any]:
     trainer, galla_setup = build_trainer(cfg)
     assert not trainer.dropped, f"galla dropped over-length samples: {trainer.dropped}"
     records = sft_records(args.text)
-    plan = [rows for i in range(args.steps + 1) for _, rows in trainer._micro_batches(i)]
+    plan = [rows for i in range(args.steps + 1) for _, rows in trainer.plan.step(i)]
     ordered = [records[j] for rows in plan for j in rows]  # galla's batches, in galla's order
     stepper = GallaStepper(trainer)
     log(f"sft_vs_trl: {args.steps + 1} steps each, galla and TRL alternating, batch {args.batch_size}")
@@ -546,7 +521,7 @@ def stage2_vs_sft(args: argparse.Namespace) -> dict[str, Any]:
 
 def child(args: argparse.Namespace) -> int:
     """One parameterisation in this fresh process; writes its numbers to ``--child-json``."""
-    import galla.train.trainer as trainer_module
+    from galla.train.params import apply_params
 
     kind = args.child
     params = {"kind": kind}
@@ -556,7 +531,6 @@ def child(args: argparse.Namespace) -> int:
         params["lora"] = {"r": 16, "alpha": 32.0, "target_modules": list(LLAMA_LINEARS)}
     cfg = galla_config(args, args.out / "svft_vs_lora" / kind, params=params)
     info: dict[str, Any] = {"kind": kind}
-    real_apply = trainer_module.apply_params
 
     def apply_and_measure(model, pcfg, **kw):
         from torch import nn
@@ -572,16 +546,12 @@ def child(args: argparse.Namespace) -> int:
         info["rss_after_load"] = rss_bytes()
         info["peak_rss_load"] = hwm_bytes()
         t0 = time.perf_counter()
-        result = real_apply(model, pcfg, **kw)
+        result = apply_params(model, pcfg, **kw)
         info["apply_s"] = round(time.perf_counter() - t0, 3)
         info["rss_after_apply"] = rss_bytes()
         return result
 
-    trainer_module.apply_params = apply_and_measure
-    try:
-        trainer, setup_s = build_trainer(cfg)
-    finally:
-        trainer_module.apply_params = real_apply
+    trainer, setup_s = build_trainer(cfg, parameterise=apply_and_measure)
     info["setup_s"] = round(setup_s, 2)
     info["trainable"] = trainable(trainer.model)
     info["buffers_bytes"] = sum(b.numel() * b.element_size() for b in trainer.model.llm.buffers())

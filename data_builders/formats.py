@@ -7,7 +7,9 @@ Rows are units; node and edge arrays are list columns (see :data:`SCHEMA`).
 The official GALLa release (``codefuse-ai/GALLa``) stores one JSON object per line with ``node_ids``,
 ``edge_index`` (``[[src, dst], ...]``) and ``source`` (stage 1) or ``question``/``bot`` (stage 2).
 :func:`write_galla_jsonl` writes that shape from our rows (plus typed edges and provenance, which the
-official loader ignores); :func:`read_galla_jsonl` reads official files into our schema.
+official loader ignores). :func:`read_official` is the one reader of such files (its edge-type rule:
+:func:`official_edge_type`); :func:`read_galla_jsonl` builds a graph dataset from it and
+``data_builders.tasks.read_task_file`` training records.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import os
 from collections.abc import Iterable, Iterator
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -363,14 +366,133 @@ def write_galla_jsonl(table: pa.Table, path: Path, node_text: bool = False) -> i
     return n
 
 
+# --- official GALLa JSONL: the one reader ------------------------------------------------------
+
+
+def official_edge_type(path: str | Path, edge_type: EdgeType | None = None) -> EdgeType:
+    """The type given to the untyped edges of official file ``path``: ``edge_type`` when given, else
+    ``CHILD`` when the file's name contains ``AST`` and ``DATA_FLOW`` otherwise.
+
+    The official release names its files by graph (``..._AST_...``, ``..._DFG_...``). A file named
+    neither (``graphs.jsonl``) gets ``DATA_FLOW``: that is what training on ``data.task_files`` has always
+    given such files, so a run on them keeps its graphs; galla's own files (:func:`write_galla_jsonl`)
+    carry a typed ``edge_type`` per record, which wins over any default. Pass ``edge_type`` when the name
+    does not say."""
+    if edge_type is not None:
+        return edge_type
+    return EdgeType.CHILD if "AST" in Path(path).name.upper() else EdgeType.DATA_FLOW
+
+
+def official_language(path: str | Path) -> str:
+    """``java`` / ``python`` when the file's name says so, else ``""`` (a record's own ``language`` wins)."""
+    name = Path(path).name.upper()
+    return "java" if "JAVA" in name else "python" if "PYTHON" in name else ""
+
+
+def json_records(path: str | Path) -> Iterator[tuple[str, int, dict]]:
+    """``(where, number, record)`` for each object of a ``.jsonl`` file (or of a ``.json`` file holding
+    one object or a list); ``where`` is ``file:line`` for the messages. A line that is not JSON or not
+    an object raises ``ValueError`` naming it."""
+    p = Path(path)
+    if p.suffix == ".json":
+        raw = p.read_bytes()
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as err:
+            lineno = raw.count(b"\n", 0, err.start) + 1
+            raise ValueError(_not_utf8(p, lineno, raw[raw.rfind(b"\n", 0, err.start) + 1 :])) from None
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{p}:{err.lineno}: not valid JSON ({err.msg})") from err
+        items = data if isinstance(data, list) else [data]
+        located: Iterable[tuple[str, int, Any]] = (
+            (f"{p}: item {i}", i, rec) for i, rec in enumerate(items, 1)
+        )
+    else:
+        located = _jsonl(p)
+    for where, i, rec in located:
+        if not isinstance(rec, dict):
+            raise ValueError(f"{where}: expected a JSON object, got {type(rec).__name__}")
+        yield where, i, rec
+
+
+def _not_utf8(p: Path, lineno: int, line: bytes) -> str:
+    """``FILE:LINE: not valid UTF-8 ...; what to do`` for ``line`` (from its start), which does not decode."""
+    try:
+        line.decode("utf-8")
+        where = ""
+    except UnicodeDecodeError as err:
+        shown = " ".join(f"0x{b:02x}" for b in line[err.start : err.end])
+        where = f" (byte {shown} at column {err.start + 1})"
+    return (
+        f"{p}:{lineno}: not valid UTF-8{where}; save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8) "
+        "or drop that line"
+    )
+
+
+def _jsonl(p: Path) -> Iterator[tuple[str, int, Any]]:
+    with open(p, "rb") as f:
+        for lineno, raw in enumerate(f, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise ValueError(_not_utf8(p, lineno, raw)) from None
+            if line.strip():
+                try:
+                    yield f"{p}:{lineno}", lineno, json.loads(line)
+                except json.JSONDecodeError as err:
+                    msg = f"{p}:{lineno}: not valid JSON ({err.msg}); expected one JSON object per line"
+                    raise ValueError(msg) from err
+
+
+def official_graph(rec: dict, where: str, edge_type: EdgeType) -> dict[str, list[int]]:
+    """``node_kind``, ``edge_src``, ``edge_dst``, ``edge_type`` of an official graph record (``node_ids``,
+    ``edge_index``); galla's ``typed_edges`` where present (its export writes each pair once in
+    ``edge_index``), else its own ``edge_type`` list if it has one per edge, else ``edge_type`` for every
+    edge. A record without ``edge_index`` or with an edge outside its nodes raises, naming ``where``."""
+    if "edge_index" not in rec:
+        msg = f"{where}: graph record without 'edge_index' (a GALLa graph record has node_ids and edge_index)"
+        raise ValueError(msg)
+    kinds = [int(k) for k in rec["node_ids"]]
+    pairs = rec["edge_index"] or []
+    src = [int(a) for a, _ in pairs]
+    dst = [int(b) for _, b in pairs]
+    if any(not 0 <= v < len(kinds) for v in src + dst):
+        raise ValueError(f"{where}: edge_index refers to a node outside 0..{len(kinds) - 1}")
+    types = rec.get("edge_type")
+    if isinstance(types, list) and len(types) == len(pairs):
+        types = [int(t) for t in types]
+    else:
+        types = [int(edge_type)] * len(pairs)
+    typed = rec.get("typed_edges")  # galla's own export: every typed edge, where edge_index pairs are unique
+    if isinstance(typed, list) and all(
+        isinstance(e, list) and len(e) == 3 and all(0 <= int(i) < len(kinds) for i in e[:2]) for e in typed
+    ):
+        src, dst, types = [int(e[0]) for e in typed], [int(e[1]) for e in typed], [int(e[2]) for e in typed]
+    return {"node_kind": kinds, "edge_src": src, "edge_dst": dst, "edge_type": types}
+
+
+def read_official(
+    path: str | Path, edge_type: EdgeType | None = None
+) -> Iterator[tuple[str, int, dict, dict[str, list[int]] | None]]:
+    """Every record of an official GALLa file as ``(where, number, record, graph)``; ``graph`` is
+    :func:`official_graph` for graph records (``node_ids``), ``None`` for the others (downstream
+    ``human``/``bot`` lines). Untyped edges get :func:`official_edge_type`. Both readers of official files
+    (:func:`read_galla_jsonl`, ``data_builders.tasks.read_task_file``) go through it."""
+    default = official_edge_type(path, edge_type)
+    for where, i, rec in json_records(path):
+        yield where, i, rec, official_graph(rec, where, default) if "node_ids" in rec else None
+
+
 def read_galla_jsonl(paths: str | Path | Iterable[str | Path], edge_type: EdgeType | None = None):
     """Load official GALLa JSONL files (graph records) into a ``datasets.Dataset`` of :data:`SCHEMA`.
 
     Args:
         paths: one or more ``.jsonl`` files. Lines without ``node_ids`` (downstream ``human``/``bot``
             records) are skipped.
-        edge_type: the type given to the untyped official edges. Default: ``CHILD`` for files whose
-            name contains ``AST``, ``DATA_FLOW`` for ``DFG``, and ``CHILD`` otherwise.
+        edge_type: the type given to the untyped official edges; default from the file's name
+            (:func:`official_edge_type`). A record's own ``edge_type`` list (galla's files) wins.
 
     Stage-2 records (``question``/``bot`` instead of ``source``) get the question as ``source`` and
     keep both texts as extra columns ``question`` and ``bot``. Spans are unknown (-1) and node kinds
@@ -388,65 +510,38 @@ def read_galla_jsonl(paths: str | Path | Iterable[str | Path], edge_type: EdgeTy
     for p in map(Path, paths):
         if not p.exists():
             raise ValueError(f"GALLa JSONL file '{p}' does not exist; pass the path of a .jsonl file")
-        et = edge_type
-        if et is None:
-            et = EdgeType.DATA_FLOW if "DFG" in p.name.upper() else EdgeType.CHILD
-        language = "java" if "JAVA" in p.name.upper() else "python" if "PYTHON" in p.name.upper() else ""
-        with open(p, encoding="utf-8") as f:
-            for lineno, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    rec = json.loads(line)
-                except json.JSONDecodeError as err:
-                    raise ValueError(
-                        f"{p}:{lineno}: not valid JSON ({err.msg}); fix or remove the line"
-                    ) from err
-                if "node_ids" not in rec:
-                    continue
-                if "edge_index" not in rec:
-                    raise ValueError(
-                        f"{p}:{lineno}: graph record without 'edge_index'; not a GALLa graph file"
-                    )
-                kinds = [int(k) for k in rec["node_ids"]]
-                pairs = rec["edge_index"] or []
-                n = len(kinds)
-                minus = [-1] * n
-                src = [int(a) for a, _ in pairs]
-                dst = [int(b) for _, b in pairs]
-                if any(not 0 <= v < n for v in src + dst):
-                    raise ValueError(f"{p}:{lineno}: edge_index refers to a node outside 0..{n - 1}")
-                text = rec.get("source") or rec.get("question") or ""
-                values = {
-                    "id": f"{p.name}:{lineno}",
-                    "language": rec.get("language", language),
-                    "path": str(p),
-                    "unit_kind": "program",
-                    "name": f"line {lineno}",
-                    "start_line": 0,
-                    "source": text,
-                    "kind_vocab": "official-galla",
-                    "has_error": False,
-                    "truncated_nodes": 0,
-                    "truncated_edges": 0,
-                    "num_nodes": n,
-                    "num_edges": len(src),
-                    "node_kind": kinds,
-                    "node_named": [1] * n,
-                    "node_start_byte": minus,
-                    "node_end_byte": minus,
-                    "node_start_line": minus,
-                    "node_start_col": minus,
-                    "node_end_line": minus,
-                    "node_end_col": minus,
-                    "edge_src": src,
-                    "edge_dst": dst,
-                    "edge_type": [int(et)] * len(src),
-                }
-                for k, v in values.items():
-                    rows[k].append(v)
-                extra["question"].append(rec.get("question"))
-                extra["bot"].append(rec.get("bot"))
+        language = official_language(p)
+        for _, lineno, rec, graph in read_official(p, edge_type):
+            if graph is None:
+                continue
+            n = len(graph["node_kind"])
+            minus = [-1] * n
+            values = {
+                "id": str(rec.get("id", f"{p.name}:{lineno}")),
+                "language": rec.get("language", language),
+                "path": str(p),
+                "unit_kind": "program",
+                "name": f"line {lineno}",
+                "start_line": 0,
+                "source": rec.get("source") or rec.get("question") or "",
+                "kind_vocab": "official-galla",
+                "has_error": False,
+                "truncated_nodes": 0,
+                "truncated_edges": 0,
+                "num_nodes": n,
+                "num_edges": len(graph["edge_src"]),
+                "node_named": [1] * n,
+                "node_start_byte": minus,
+                "node_end_byte": minus,
+                "node_start_line": minus,
+                "node_start_col": minus,
+                "node_end_line": minus,
+                "node_end_col": minus,
+            } | graph
+            for k, v in values.items():
+                rows[k].append(v)
+            extra["question"].append(rec.get("question"))
+            extra["bot"].append(rec.get("bot"))
     table = pa.table({f.name: pa.array(rows[f.name], type=f.type) for f in SCHEMA})
     for k, v in extra.items():
         if any(x is not None for x in v):

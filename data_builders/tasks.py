@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 from datasets import Dataset, Features, List, Value
 
-from data_builders.formats import KIND_VOCAB
+from data_builders.formats import KIND_VOCAB, json_records, official_language, read_official
 from parsers.graph import CodeGraph, EdgeType
 from parsers.vocab import kind_name, kind_names
 
@@ -598,54 +598,7 @@ def _read(path_or_rows: str | Path | Iterable[Mapping[str, Any]]) -> Iterator[tu
     p = Path(path_or_rows)
     if not p.is_file():
         raise FileNotFoundError(f"task file '{p}' does not exist; pass a .jsonl or .json file")
-    if p.suffix == ".json":
-        raw = p.read_bytes()
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as err:
-            lineno = raw.count(b"\n", 0, err.start) + 1
-            raise ValueError(_not_utf8(p, lineno, raw[raw.rfind(b"\n", 0, err.start) + 1 :])) from None
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise ValueError(f"{p}:{err.lineno}: not valid JSON ({err.msg})") from err
-        items = data if isinstance(data, list) else [data]
-        located = ((f"{p}: item {i}", i, rec) for i, rec in enumerate(items, 1))
-    else:
-        located = _jsonl(p)
-    for where, i, rec in located:
-        if not isinstance(rec, dict):
-            raise ValueError(f"{where}: expected a JSON object, got {type(rec).__name__}")
-        yield where, i, rec
-
-
-def _not_utf8(p: Path, lineno: int, line: bytes) -> str:
-    """``FILE:LINE: not valid UTF-8 ...; what to do`` for ``line`` (from its start), which does not decode."""
-    try:
-        line.decode("utf-8")
-        where = ""
-    except UnicodeDecodeError as err:
-        shown = " ".join(f"0x{b:02x}" for b in line[err.start : err.end])
-        where = f" (byte {shown} at column {err.start + 1})"
-    return (
-        f"{p}:{lineno}: not valid UTF-8{where}; save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8) "
-        "or drop that line"
-    )
-
-
-def _jsonl(p: Path) -> Iterator[tuple[str, int, Any]]:
-    with open(p, "rb") as f:
-        for lineno, raw in enumerate(f, 1):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                raise ValueError(_not_utf8(p, lineno, raw)) from None
-            if line.strip():
-                try:
-                    yield f"{p}:{lineno}", lineno, json.loads(line)
-                except json.JSONDecodeError as err:
-                    msg = f"{p}:{lineno}: not valid JSON ({err.msg}); expected one JSON object per line"
-                    raise ValueError(msg) from err
+    yield from json_records(p)
 
 
 def _str(rec: Mapping, key: str, where: str) -> str:
@@ -688,24 +641,8 @@ def dpo_records(path_or_rows: str | Path | Iterable[Mapping[str, Any]]) -> list[
     return [_dpo(rec, where) for where, _, rec in _read(path_or_rows)]
 
 
-def _official(rec: Mapping, where: str, gid: str, language: str, default: EdgeType) -> dict:
+def _official(rec: Mapping, graph: dict, where: str, gid: str, language: str) -> dict:
     """An official GALLa graph record (``node_ids``, ``edge_index``) as graph2code or graph_qa."""
-    if "edge_index" not in rec:
-        raise ValueError(f"{where}: graph record without 'edge_index'; expected node_ids and edge_index")
-    kinds = [int(k) for k in rec["node_ids"]]
-    pairs = rec["edge_index"] or []
-    if any(not (0 <= int(i) < len(kinds)) for e in pairs for i in e):
-        raise ValueError(f"{where}: edge_index refers to a node outside 0..{len(kinds) - 1}")
-    types = rec.get("edge_type")
-    if not (isinstance(types, list) and len(types) == len(pairs)):
-        types = [int(default)] * len(pairs)
-    typed = rec.get("typed_edges")  # galla's own export: every typed edge, where pairs are unique
-    if isinstance(typed, list) and all(
-        isinstance(e, list) and len(e) == 3 and all(0 <= int(i) < len(kinds) for i in e[:2]) for e in typed
-    ):
-        pairs, types = [e[:2] for e in typed], [int(e[2]) for e in typed]
-    graph = {"node_kind": kinds, "edge_src": [int(a) for a, _ in pairs],
-             "edge_dst": [int(b) for _, b in pairs], "edge_type": types}  # fmt: skip
     common = {"graph_id": str(rec.get("id", gid)), "language": str(rec.get("language", language))}
     if "question" in rec and "bot" in rec:
         return task_record("graph_qa", graph=graph, subtask="official", question=_str(rec, "question", where),
@@ -721,19 +658,21 @@ def read_task_file(path: str | Path, *, edge_type: EdgeType | None = None) -> li
     ``node_ids`` + ``edge_index`` + ``question`` + ``bot`` (official stage-2 graph record) -> graph_qa
     (subtask ``official``); ``node_ids`` + ``edge_index`` + ``source`` (stage 1) -> graph2code;
     ``prompt`` + ``chosen`` + ``rejected`` -> dpo; ``human`` + ``bot`` (and the other SFT pairs) -> sft.
-    Official edges are untyped: galla's own export's ``typed_edges`` are taken where a record has
-    them, else they get the record's own ``edge_type`` list if it has one, else
-    ``edge_type``, else ``CHILD`` for files whose name contains ``AST`` and ``DATA_FLOW`` otherwise.
+    Official records are read by :func:`data_builders.formats.read_official`, as for a graph dataset:
+    galla's own export's ``typed_edges`` are taken where a record has them; untyped edges get the
+    record's own ``edge_type`` list if it has one, else ``edge_type``, else the
+    file name's type (:func:`~data_builders.formats.official_edge_type`: ``CHILD`` for a name containing
+    ``AST``, ``DATA_FLOW`` otherwise).
     Official node ids are the official 43-type vocabulary; spans are unknown (empty lists).
     """
     p = Path(path)
-    name = p.name.upper()
-    default = edge_type if edge_type is not None else EdgeType.CHILD if "AST" in name else EdgeType.DATA_FLOW
-    language = "java" if "JAVA" in name else "python" if "PYTHON" in name else ""
+    if not p.is_file():
+        raise FileNotFoundError(f"task file '{p}' does not exist; pass a .jsonl or .json file")
+    language = official_language(p)
     out = []
-    for where, i, rec in _read(p):
-        if "node_ids" in rec:
-            out.append(_official(rec, where, f"{p.name}:{i}", language, default))
+    for where, i, rec, graph in read_official(p, edge_type):
+        if graph is not None:
+            out.append(_official(rec, graph, where, f"{p.name}:{i}", language))
         elif all(k in rec for k in _DPO_FIELDS):
             out.append(_dpo(rec, where))
         elif any(h in rec and b in rec for h, b in _SFT_FIELDS):

@@ -170,7 +170,7 @@ def print_summary(summary: dict) -> None:
     if not summary:
         return
     table = Table(
-        title=f"galla train · {summary['name']} ({summary['method']}, {summary['params']})",
+        title=f"galla train · {summary['name']} ({summary['recipe']}, {summary['params']})",
         show_header=False,
         show_edge=False,
     )

@@ -1,14 +1,14 @@
 """Typed training configuration: one YAML file, ``key.sub=value`` overrides, validation naming the key.
 
 A run is ``model`` (the :class:`~galla.config.ModelConfig` of the GraphLLM), ``params`` (how the LLM's
-weights are parameterised: full, LoRA, SVFT), ``data`` (which streams feed it), ``dpo`` (only read when
-preference data is given), ``optim`` and ``run``. GALLa's stage 1 and stage 2 and every baseline are
-configs of the same loop (``configs/*.yaml``):
+weights are parameterised: full, LoRA, SVFT), ``method`` (the loss: ``lm`` or ``dpo``, by default from
+the data), ``data`` (which streams feed it), ``dpo`` (only read by ``method: dpo``), ``optim`` and ``run``.
+GALLa's stage 1 and stage 2 and every baseline are configs of the same loop (``configs/*.yaml``):
 
 - stage 1: ``model.llm_trainable: false``, ``data.graphs`` with ``data.graph_tasks: [graph2code]``;
 - stage 2: ``init_from`` a stage-1 output, ``data.graph_tasks: [graph2code, graph_qa]`` plus
   ``data.text`` downstream files;
-- SFT: ``data.text`` only; DPO: ``data.preference``; LoRA / SVFT: ``params.kind``.
+- SFT: ``data.text`` only; DPO: ``data.preference`` (``method: dpo``); LoRA / SVFT: ``params.kind``.
 
 >>> cfg = TrainConfig.from_dict({"data": {"text": ["d.jsonl"]}, "optim": {"lr": 1e-4}})
 >>> apply_overrides(cfg, ["optim.batch_size=8", "params.kind=lora"]).optim.batch_size
@@ -286,6 +286,10 @@ class TrainConfig(_Checked):
 
     name: str = "run"
     """A label for logs and the summary."""
+    method: str | None = None
+    """The training method, by name (:mod:`galla.train.methods`): ``lm`` (next-token cross-entropy:
+    Graph2Code, GraphQA, SFT) or ``dpo`` (on ``data.preference``). Default: ``dpo`` when
+    ``data.preference`` is given, else ``lm``; a method that does not fit the data is refused."""
     init_from: str | None = None
     """A GraphLLM directory (e.g. stage 1's ``final/``) whose encoder and adapter start this run."""
     init_llm: bool = False
@@ -297,7 +301,7 @@ class TrainConfig(_Checked):
     data: DataConfig = field(default_factory=DataConfig)
     """The data streams."""
     dpo: DPOConfig = field(default_factory=DPOConfig)
-    """DPO settings (used with ``data.preference``)."""
+    """DPO settings (used with ``method: dpo``)."""
     optim: OptimConfig = field(default_factory=OptimConfig)
     """Optimizer and schedule."""
     run: RunConfig = field(default_factory=RunConfig)
@@ -312,11 +316,18 @@ class TrainConfig(_Checked):
             self.data.has_graph_stream or self.data.has_text_stream,
             "no data: give data.graphs, data.task_files, data.text or data.preference",
         )
+        from galla.train.methods import METHODS
+
+        if self.method is None:
+            self.method = "dpo" if self.data.preference else "lm"
+        self._check("method", self.method in METHODS, f"choose one of {', '.join(METHODS)}")
+        why = METHODS[self.method].mismatch(self)
+        self._check("method", why is None, str(why))
 
     @property
-    def method(self) -> str:
+    def recipe(self) -> str:
         """A readable name: ``galla-stage1``, ``galla-stage2``, ``sft``, ``dpo``, ``graph-only``."""
-        if self.data.preference:
+        if self.method == "dpo":
             return "dpo"
         if self.data.has_graph_stream:
             if self.data.text:

@@ -32,6 +32,7 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Data
 
+from data_builders.pyg import to_pyg
 from galla.constants import IGNORE_INDEX
 
 HUMAN, BOT = "<s>human\n", "<s>bot\n"
@@ -117,7 +118,7 @@ class Encoder:
         last = self._last
         if last is not None and all(_same(record[c], last[0][c]) for c in _GRAPH_KEYS):
             return last[1]
-        graph = _graph(record)
+        graph = to_pyg(record)
         self._last = ({c: record[c] for c in _GRAPH_KEYS}, graph)
         return graph
 
@@ -195,19 +196,6 @@ def _same(a, b) -> bool:
     if isinstance(a, list) and isinstance(b, list):
         return a == b
     return bool(np.array_equal(a, b))
-
-
-def _graph(record: dict) -> Data:
-    kinds = torch.as_tensor(np.asarray(record["node_kind"], np.int64))
-    edge_index = torch.as_tensor(
-        np.stack([np.asarray(record["edge_src"], np.int64), np.asarray(record["edge_dst"], np.int64)])
-    )
-    return Data(
-        x=kinds,
-        edge_index=edge_index,
-        edge_type=torch.as_tensor(np.asarray(record["edge_type"], np.int64)),
-        num_nodes=len(kinds),
-    )
 
 
 # --- batching -----------------------------------------------------------------------------------

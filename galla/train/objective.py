@@ -1,6 +1,7 @@
 """The module a training step runs (and DDP wraps): a GraphLLM plus the loss its batch asks for.
 
-``forward`` returns the summed loss of one process's micro-batch and detached statistics; the trainer
+``forward`` returns the summed loss of one process's micro-batch and detached statistics, as the run's
+method (:mod:`galla.train.methods`) computes it from the supervised tokens' log-probs; the trainer
 divides by the supervised tokens (LM) or pairs (DPO) of the whole global micro-batch, so one process and
 several processes with the same global batch compute the same gradient.
 
@@ -10,14 +11,11 @@ placeholders and padding cost no vocabulary projection.
 
 from __future__ import annotations
 
-import copy
-
 import torch
 from torch import Tensor, nn
 
 from galla.model import GraphLLM
-from galla.train.losses import dpo_loss, lm_loss, sequence_logps, token_logps
-from galla.train.params import Parameterisation
+from galla.train.losses import token_logps
 
 
 def _lm_head(model: GraphLLM):
@@ -40,24 +38,20 @@ def supervised_logps(
 class Objective(nn.Module):
     """Args:
     model: the GraphLLM being trained.
-    params: its parameterisation (for DPO's adapter-disabled reference).
-    beta: DPO inverse temperature.
-    reference: ``disable_adapter``, ``copy`` or ``precompute`` (DPO only).
+    method: the training method (:mod:`galla.train.methods`), which turns log-probs into a loss.
+    reference: what the method's loss needs besides the model (DPO's reference), or ``None``; held
+        outside the module tree, so DDP and FSDP never see a reference copy's parameters.
     """
 
-    def __init__(
-        self, model: GraphLLM, params: Parameterisation, beta: float = 0.1, reference: str = "precompute"
-    ) -> None:
+    def __init__(self, model: GraphLLM, method, reference: object | None = None) -> None:
         super().__init__()
         self.model = model
-        self.params = params
-        self.beta = beta
-        self.reference = reference
-        self._ref_model: list[GraphLLM] = []  # a list keeps the frozen copy out of DDP's parameters
-        if reference == "copy":
-            ref = copy.deepcopy(model).eval()
-            ref.requires_grad_(False)
-            self._ref_model.append(ref)
+        self.method = method
+        self._reference = [reference]  # a list keeps a module out of this one's parameters
+
+    @property
+    def reference(self) -> object | None:
+        return self._reference[0]
 
     def forward(
         self,
@@ -69,27 +63,5 @@ class Objective(nn.Module):
         ref: Tensor | None = None,
     ) -> tuple[Tensor, dict[str, Tensor]]:
         logps, rows = supervised_logps(self.model, input_ids, attention_mask, labels, graphs)
-        if not num_pairs:
-            return lm_loss(logps), {"targets": torch.tensor(float(logps.numel()))}
-        seq = sequence_logps(logps, rows, 2 * num_pairs)  # (2P,)
-        if ref is None:
-            ref = self.reference_logps(input_ids, attention_mask, labels, graphs, num_pairs)
-        losses, metrics = dpo_loss(seq[:num_pairs], seq[num_pairs:], ref[:, 0], ref[:, 1], self.beta)
-        metrics["logps/chosen"] = seq[:num_pairs].detach()
-        metrics["logps/rejected"] = seq[num_pairs:].detach()
-        return losses.sum(), {k: v.sum() for k, v in metrics.items()}
-
-    @torch.no_grad()
-    def reference_logps(
-        self, input_ids: Tensor, attention_mask: Tensor, labels: Tensor, graphs: list, num_pairs: int
-    ) -> Tensor:
-        """``(P, 2)`` reference log-probs (chosen, rejected) of a DPO batch."""
-        if self.reference == "copy":
-            logps, rows = supervised_logps(self._ref_model[0], input_ids, attention_mask, labels, graphs)
-        elif self.reference == "disable_adapter":
-            with self.params.disabled():
-                logps, rows = supervised_logps(self.model, input_ids, attention_mask, labels, graphs)
-        else:
-            raise ValueError("DPO batch without precomputed reference log-probs")
-        seq = sequence_logps(logps, rows, 2 * num_pairs)
-        return torch.stack([seq[:num_pairs], seq[num_pairs:]], dim=1)
+        batch = (input_ids, attention_mask, labels, graphs)
+        return self.method.loss(logps, rows, batch, num_pairs, ref, self.reference)

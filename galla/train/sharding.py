@@ -4,13 +4,16 @@ Each decoder layer of the LLM (the classes its ``_no_split_modules`` names) beco
 the whole training objective (embeddings, LM head, GNN encoder, adapter) the root unit: parameters,
 gradients and AdamW state are sharded over the processes, and a unit's parameters are gathered only
 while it runs. Checkpoints and exports go through full state dicts gathered on the main process, so a
-checkpoint has the same files as a DDP one.
+checkpoint has the same files as a DDP one. :func:`check_strategy` refuses accelerate's own FSDP and
+DeepSpeed plugins before any work.
 """
 
 from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
+
+from galla.train.errors import TrainingError
 
 _FULL = {"full_state_dict": True, "cpu_offload": True}
 
@@ -63,3 +66,22 @@ def full_tensor(t: Tensor) -> Tensor:
     from torch.distributed.tensor import DTensor
 
     return t.full_tensor() if isinstance(t, DTensor) else t
+
+
+SUPPORTED_STRATEGIES = frozenset({"NO", "MULTI_CPU", "MULTI_GPU"})
+"""accelerate distributed types the trainer runs under: one process, or plain multi-process (CPU gloo /
+CUDA nccl), where ``run.strategy`` picks DDP or galla's own FSDP2 sharding."""
+
+
+def check_strategy(distributed_type) -> None:
+    """Refuse, before any work, accelerate's own FSDP and DeepSpeed plugins.
+
+    galla shards with FSDP2 itself (``run.strategy: fsdp``) so that checkpoints and exports are
+    gathered correctly; accelerate's plugins would wrap the model without that."""
+    name = getattr(distributed_type, "value", str(distributed_type))
+    if name not in SUPPORTED_STRATEGIES:
+        raise TrainingError(
+            f"accelerate distributed_type {name}: launch galla train with a plain multi-process config "
+            "(accelerate launch --multi_gpu, or configs/accelerate/ddp.yaml) and set run.strategy=fsdp "
+            "to shard; accelerate's FSDP and DeepSpeed plugins are not supported"
+        )

@@ -11,16 +11,21 @@ Checkpoints every ``run.save_every`` steps hold everything a resumed run needs (
 scheduler, RNG of every process, the step, which fixes the data position); ``resume=True`` continues
 the newest one and ends at the same weights as an uninterrupted run. A non-finite loss or gradient stops
 the run before the optimizer step, with a checkpoint of the last good weights.
+
+What differs between methods (the loss, DPO's reference, what is logged) is the run's method object
+(``method:``, :mod:`galla.train.methods`); the trainer never asks which one it is. Which samples a step
+trains on is :mod:`galla.train.plan`, the end of a run (``final/``, ``export/``, FSDP gather)
+:mod:`galla.train.finish`. :meth:`Trainer.step` runs one optimizer step, for callers that drive the loop
+themselves (``benchmarks/train_speed.py``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import math
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,7 +41,7 @@ from data_builders.outputs import output_problem, write_failure
 from galla.config import ConfigError
 from galla.model import GraphLLM
 from galla.model.llm import llm_spec_problem
-from galla.train import sharding
+from galla.train import methods, sharding
 from galla.train.checkpoint import (
     checkpoint_dir,
     latest_checkpoint,
@@ -45,17 +50,13 @@ from galla.train.checkpoint import (
     set_rng_state,
 )
 from galla.train.config import TrainConfig
-from galla.train.data import (
-    Batch,
-    Encoder,
-    Example,
-    collate,
-    epoch_batches,
-    graph_loss_scale,
-    mix_schedule,
-)
+from galla.train.data import Encoder, Example, collate
+from galla.train.errors import TrainingError
+from galla.train.finish import TrainResult, finish
 from galla.train.objective import Objective
-from galla.train.params import Parameterisation, apply_params, trainable_summary
+from galla.train.params import Parameterisation, apply_params
+from galla.train.plan import BatchPlan, MicroBatch
+from galla.train.sharding import check_strategy
 from galla.train.streams import check_graph_records, open_streams
 
 console = Console(stderr=True)
@@ -74,22 +75,24 @@ RESUME_KEYS = (
 so that a moved or copied run directory resumes)."""
 
 
-class TrainingError(RuntimeError):
-    """The run cannot go on; the message says why and what was saved."""
-
-
 @dataclass
-class TrainResult:
-    out_dir: Path
-    steps: int
-    losses: list[float] = field(default_factory=list)
-    tokens: int = 0
-    seconds: float = 0.0
-    summary: dict[str, Any] = field(default_factory=dict)
+class StepResult:
+    """One optimizer step, as :meth:`Trainer.step` returns it."""
 
-    @property
-    def tokens_per_second(self) -> float:
-        return self.tokens / self.seconds if self.seconds else 0.0
+    step: int
+    """The steps done after it (1 for the first)."""
+    loss: float
+    """Mean loss per supervised token (LM) or pair (DPO) over every process, graph batches unscaled."""
+    tokens: int
+    """Non-padding tokens of the step's batches, all processes."""
+    metrics: dict[str, float] = field(default_factory=dict)
+    """Logged besides loss and learning rate: ``grad_norm`` and the method's own."""
+    micro: list[MicroBatch] = field(default_factory=list)
+    """The step's global micro-batches (stream, sample indices)."""
+    seconds: float = 0.0
+    """Wall time of the step: batches, forward, backward, clipping, optimizer and schedule."""
+    optimizer_seconds: float = 0.0
+    """Of which ``optimizer.step()``."""
 
 
 def cosine_lr(step: int, *, lr: float, min_lr: float, warmup: int, total: int) -> float:
@@ -148,15 +151,6 @@ def build_model(cfg: TrainConfig, device: torch.device) -> GraphLLM:
     return model
 
 
-def _disable_dropout(model: torch.nn.Module) -> None:
-    for m in model.modules():
-        if isinstance(m, torch.nn.Dropout):
-            m.p = 0.0
-    for key in ("attention_dropout", "hidden_dropout", "resid_pdrop", "attn_pdrop", "embd_pdrop"):
-        if hasattr(model.config, key):
-            setattr(model.config, key, 0.0)
-
-
 def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
     decay, no_decay = [], []
     for p in model.parameters():
@@ -184,13 +178,26 @@ def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Adam
 
 
 class Trainer:
-    """Holds one run's state; :meth:`fit` runs it. Most users call :func:`train`."""
+    """Holds one run's state; :meth:`fit` runs it (or :meth:`start`, then :meth:`step` per step).
+    Most users call :func:`train`."""
 
-    def __init__(self, cfg: TrainConfig, *, resume: bool = False) -> None:
+    def __init__(
+        self,
+        cfg: TrainConfig,
+        *,
+        resume: bool = False,
+        parameterise: Callable[..., Parameterisation] = apply_params,
+    ) -> None:
+        """Set up accelerate, take the run directory, build the model and encode the data.
+
+        ``parameterise``: applies ``params`` to the built model (default :func:`apply_params`; a caller
+        may wrap it, e.g. to measure its time and memory)."""
         from accelerate import Accelerator
         from accelerate.utils import DistributedDataParallelKwargs
 
         self.cfg, self.out = cfg, Path(cfg.run.out_dir)
+        self.method = methods.get(cfg.method)(cfg)
+        self._parameterise = parameterise
         cpu = not torch.cuda.is_available()
         precision = cfg.run.precision
         if precision == "auto":
@@ -261,24 +268,27 @@ class Trainer:
                 f"{self.out} already holds a run with checkpoints; pass --resume to continue it or set "
                 "run.out_dir to a new directory (nothing was changed)"
             )
-        self._resume_state = None  # the checkpoint, read once here and consumed by fit()
+        self._resume_state = None  # the checkpoint, read once here and consumed by start()
         if self.checkpoint is not None:
             self._resume_state = load_checkpoint(self.checkpoint, self.rank)
             self._check_resume_config(self._resume_state["state"]["config"])
-        self.model, self.params = self._build(self.acc.device, init=self.checkpoint is None)
+        self.model, self.params = self.build(self.acc.device, init=self.checkpoint is None)
         self.model.to(self.acc.device)
-        self.reference = self._dpo_reference()
+        self.method.check_reference(self.params.kind)
         self._load_data()
+        self.objective: Objective | None = None  # start() builds it, and the optimizer and schedule
+        self.optimizer = self.scheduler = None
+        self.done, self.history, self.tokens_done, self.evals = 0, [], 0, []
+        self.fsdp_units = 0
 
-    def _build(self, device: torch.device, *, init: bool) -> tuple[GraphLLM, Parameterisation]:
+    def build(self, device: torch.device, *, init: bool) -> tuple[GraphLLM, Parameterisation]:
         """The run's GraphLLM and its parameterisation (``init=False``: to be filled from saved tensors)."""
         cfg = self.cfg
         model = build_model(cfg, device)
         if not cfg.data.has_graph_stream:  # text-only baselines: the graph path gets no data
             model.set_trainable(encoder=False, adapter=False)
-        if cfg.data.preference and cfg.dpo.disable_dropout:
-            _disable_dropout(model.llm)
-        return model, apply_params(model, cfg.params, seed=cfg.run.seed, init=init)
+        self.method.prepare_model(model)
+        return model, self._parameterise(model, cfg.params, seed=cfg.run.seed, init=init)
 
     def _check_resume_config(self, saved: dict) -> None:
         now = _flat(self.cfg)
@@ -290,18 +300,6 @@ class Trainer:
                 f"--resume with a different config ({changes}); only {', '.join(RESUME_KEYS)} "
                 "may change between a run and its resumption"
             )
-
-    def _dpo_reference(self) -> str:
-        ref = self.cfg.dpo.reference
-        if not self.cfg.data.preference:
-            return "precompute"
-        if ref == "auto":
-            ref = "disable_adapter" if self.params.kind in ("lora", "svft") else "precompute"
-        if ref == "disable_adapter" and self.params.kind == "full":
-            raise ConfigError(
-                "dpo.reference: disable_adapter needs params.kind lora or svft; use copy or precompute"
-            )
-        return ref
 
     # --- data -------------------------------------------------------------------------------------
 
@@ -341,28 +339,7 @@ class Trainer:
                 self.held_out[name] = [examples[i] for i in order[:k]]
                 self.streams[name] = [examples[i] for i in np.sort(order[k:])]
         self.stream_sizes = {k: v for k, v in records.items() if v}
-        gb = cfg.optim.batch_size * self.world
-        self.global_batch = gb
-        counts = {k: len(v) // gb for k, v in self.streams.items()}
-        short = [k for k, c in counts.items() if c == 0]
-        if short:
-            raise TrainingError(
-                f"data: the {short[0]} stream has {len(self.streams[short[0]])} usable samples, fewer "
-                f"than one global batch ({cfg.optim.batch_size} x {self.world} processes); "
-                "lower optim.batch_size"
-            )
-        self.n_batches = counts
-        self.graph_scale = graph_loss_scale(counts.get("graph", 0), counts.get("text", 0))
-        per_epoch = sum(counts.values()) // cfg.optim.grad_accum
-        if per_epoch == 0:
-            raise TrainingError(
-                f"data: {sum(counts.values())} micro-batches per epoch, fewer than "
-                f"optim.grad_accum={cfg.optim.grad_accum}"
-            )
-        self.steps_per_epoch = per_epoch
-        self.total_steps = cfg.optim.max_steps or max(1, int(cfg.optim.epochs * per_epoch))
-        if cfg.data.preference and self.reference == "precompute":
-            self._precompute_reference()
+        self.plan = BatchPlan(cfg, self.streams, self.world)
 
     def _encode_stream(self, name: str, records: Iterable[dict], enc: Encoder) -> int:
         """Encode ``records`` into ``self.streams[name]`` as they come; returns how many were read."""
@@ -377,79 +354,37 @@ class Trainer:
             self.streams[name] = examples
         return n
 
-    def _epoch_plan(self, epoch: int) -> list[tuple[str, list[int]]]:
-        seed, grouping = self.cfg.run.seed, self.cfg.data.length_grouping
-        batches = {
-            k: epoch_batches([e.length for e in v], self.global_batch, seed + hash_name(k), epoch, grouping)
-            for k, v in self.streams.items()
-        }
-        order = mix_schedule(len(batches.get("graph", [])), len(batches.get("text", [])), seed, epoch)
-        return [(k, batches[k][i]) for k, i in order]
+    @property
+    def steps_per_epoch(self) -> int:
+        return self.plan.steps_per_epoch
 
-    def _micro_batches(self, step: int) -> list[tuple[str, list[int]]]:
-        """The global micro-batches of optimizer step ``step`` (a pure function of the step)."""
-        epoch, within = divmod(step, self.steps_per_epoch)
-        if getattr(self, "_plan_epoch", None) != epoch:
-            self._plan, self._plan_epoch = self._epoch_plan(epoch), epoch
-        ga = self.cfg.optim.grad_accum
-        return self._plan[within * ga : (within + 1) * ga]
+    @property
+    def total_steps(self) -> int:
+        return self.plan.total_steps
 
-    def _local(self, stream: str, rows: list[int]) -> Batch:
-        bs = self.cfg.optim.batch_size
-        mine = rows[self.rank * bs : (self.rank + 1) * bs]
+    @property
+    def n_batches(self) -> dict[str, int]:
+        return self.plan.n_batches
+
+    @property
+    def graph_scale(self) -> float:
+        return self.plan.graph_scale
+
+    def _local(self, stream: str, rows: list[int]):
+        mine = self.plan.local(rows, self.rank)
         return collate([self.streams[stream][i] for i in mine], self.model.tokenizer.pad_token_id)
-
-    @torch.no_grad()
-    def _precompute_reference(self) -> None:
-        """Reference log-probs of every pair with the initial policy, stored in the run directory."""
-        from safetensors.torch import load_file, save_file
-
-        path = self.out / "ref_logps.safetensors"
-        examples = self.streams["text"] + self.held_out.get("text", [])
-        if path.exists():
-            ref = load_file(path)["ref"]
-        else:
-            from galla.train.objective import supervised_logps
-
-            self.model.eval()
-            ref = torch.empty(len(examples), 2)
-            for i in range(self.rank, len(examples), self.world):  # each process its share, then gathered
-                b = collate([examples[i]], self.model.tokenizer.pad_token_id).to(self.acc.device)
-                logps, rows = supervised_logps(self.model, b.input_ids, b.attention_mask, b.labels, b.graphs)
-                seq = torch.zeros(2, device=logps.device).index_add_(0, rows, logps)
-                ref[i] = seq.cpu()
-            if self.world > 1:
-                ref = self._gather_rows(ref)
-            if self.rank == 0:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_name(".ref_logps.tmp")
-                save_file({"ref": ref}, tmp)
-                tmp.replace(path)
-            self.acc.wait_for_everyone()
-            self.model.train()
-        for e, r in zip(examples, ref.tolist(), strict=True):
-            e.ref = (r[0], r[1])
-
-    def _gather_rows(self, ref: torch.Tensor) -> torch.Tensor:
-        owned = torch.zeros(len(ref), 1)
-        owned[self.rank :: self.world] = 1
-        both = self.acc.reduce((ref * owned).to(self.acc.device), reduction="sum")
-        return both.cpu()
 
     # --- the loop ---------------------------------------------------------------------------------
 
-    def fit(self, *, stop_after: int | None = None) -> TrainResult:
-        """Run to ``total_steps`` (or stop after step ``stop_after``, as a kill would, for tests)."""
-        try:
-            return self._fit(stop_after)
-        finally:
-            self._release()
-
-    def _fit(self, stop_after: int | None) -> TrainResult:
-        from torch.utils.tensorboard import SummaryWriter
-
+    def start(self) -> None:
+        """``fit``'s set-up, once: the method's reference (from the initial model), the objective, the
+        checkpoint's weights and state on resume, FSDP sharding, AdamW and the cosine schedule."""
+        if self.objective is not None:
+            return
         cfg, acc = self.cfg, self.acc
-        objective = self.objective = Objective(self.model, self.params, cfg.dpo.beta, self.reference)
+        text = self.streams.get("text", []) + self.held_out.get("text", [])
+        reference = self.method.reference(self.model, self.params, text, self.out, acc)
+        objective = self.objective = Objective(self.model, self.method, reference)
         ck, self._resume_state = self._resume_state, None
         if ck is not None:
             self._load_model_state(ck["model"])  # before sharding: plain tensors take the saved values
@@ -463,7 +398,6 @@ class Trainer:
             optimizer,
             lambda s: cosine_lr(s, lr=o.lr, min_lr=o.min_lr, warmup=o.warmup_steps, total=total) / o.lr,
         )
-        start, self.history, self.tokens_done = 0, [], 0
         if ck is not None:
             if self.fsdp:
                 sharding.load_optimizer_state(objective, optimizer, ck["optimizer"])
@@ -471,16 +405,30 @@ class Trainer:
                 optimizer.load_state_dict(ck["optimizer"])
             scheduler.load_state_dict(ck["scheduler"])
             set_rng_state(ck["rng"])
-            start, self.history = ck["state"]["step"], ck["state"]["losses"]
+            self.done, self.history = ck["state"]["step"], ck["state"]["losses"]
             self.tokens_done = ck["state"]["tokens"]
-            self.checkpoint_evals = ck["state"].get("evals", [])
-            console.print(f"galla train: resuming {self.out} at step {start}/{total}")
-        history = self.history
-        self.evals = self.checkpoint_evals if self.checkpoint is not None else []
+            self.evals = ck["state"].get("evals", [])
+            console.print(f"galla train: resuming {self.out} at step {self.done}/{total}")
         if not self.fsdp:  # FSDP shards and syncs by itself; accelerate would wrap it in DDP
-            objective, optimizer = acc.prepare(objective, optimizer)
+            self._module, optimizer = acc.prepare(objective, optimizer)
+        else:
+            self._module = objective
         self.optimizer, self.scheduler = optimizer, scheduler
         self.model.train()
+
+    def fit(self, *, stop_after: int | None = None) -> TrainResult:
+        """Run to ``total_steps`` (or stop after step ``stop_after``, as a kill would, for tests)."""
+        try:
+            return self._fit(stop_after)
+        finally:
+            self._release()
+
+    def _fit(self, stop_after: int | None) -> TrainResult:
+        from torch.utils.tensorboard import SummaryWriter
+
+        cfg, acc = self.cfg, self.acc
+        self.start()
+        start, total, history = self.done, self.total_steps, self.history
         writer = SummaryWriter(str(self.out / "tb")) if acc.is_main_process else None
         if acc.is_main_process:
             self.out.mkdir(parents=True, exist_ok=True)
@@ -491,48 +439,57 @@ class Trainer:
             self._evaluate(0, writer)
         tokens_run, step_seconds = 0, 0.0  # tokens/s counts the steps only, not evaluation or checkpoints
         with progress:
-            for step in range(start, total):
-                t0 = time.perf_counter()
-                loss, ntok, metrics = self._step(step, objective, optimizer)
-                scheduler.step()
-                step_seconds += time.perf_counter() - t0
-                tokens_run += ntok
-                history.append(loss)
-                self.tokens_done += ntok
+            for _ in range(start, total):
+                r = self.step()
+                done, lr = r.step, self.scheduler.get_last_lr()[0]
+                step_seconds += r.seconds
+                tokens_run += r.tokens
                 tps = tokens_run / step_seconds
-                if writer is not None and (step + 1) % cfg.run.log_every == 0:
-                    writer.add_scalar("train/loss", loss, step + 1)
-                    writer.add_scalar("train/lr", scheduler.get_last_lr()[0], step + 1)
-                    writer.add_scalar("train/tokens_per_second", tps, step + 1)
-                    for k, v in metrics.items():
-                        writer.add_scalar(f"train/{k}", v, step + 1)
-                progress.update(bar, advance=1, loss=loss, lr=scheduler.get_last_lr()[0], tps=tps)
-                done = step + 1
+                if writer is not None and done % cfg.run.log_every == 0:
+                    writer.add_scalar("train/loss", r.loss, done)
+                    writer.add_scalar("train/lr", lr, done)
+                    writer.add_scalar("train/tokens_per_second", tps, done)
+                    for k, v in r.metrics.items():
+                        writer.add_scalar(f"train/{k}", v, done)
+                progress.update(bar, advance=1, loss=r.loss, lr=lr, tps=tps)
                 every = cfg.run.eval_every
                 if self.held_out and ((every and done % every == 0) or done == total):
                     self._evaluate(done, writer)
                 if (cfg.run.save_every and done % cfg.run.save_every == 0) or done == total:
-                    self._save(done, optimizer, scheduler, history, self.tokens_done)
+                    self._save(done, self.optimizer, self.scheduler, history, self.tokens_done)
                 if stop_after is not None and done >= stop_after:
                     break
-        seconds = step_seconds
         if writer is not None:
             writer.close()
-        result = TrainResult(self.out, len(history), history, tokens_run, seconds)
+        result = TrainResult(self.out, len(history), history, tokens_run, step_seconds)
         if history and len(history) == total:
-            result.summary = self._finish(result)
+            result.summary = finish(self, result)
         return result
 
-    def _step(self, step: int, objective, optimizer) -> tuple[float, int, dict[str, float]]:
+    def step(self) -> StepResult:
+        """One optimizer step (the next one: :attr:`done` + 1) and its schedule update; :meth:`start`
+        runs first if it has not. Nothing is logged, evaluated or saved (that is :meth:`fit`)."""
+        self.start()
+        t0 = time.perf_counter()
+        step = self.done
+        micro, loss, ntok, metrics, opt_s = self._step(step, self._module, self.optimizer)
+        self.scheduler.step()
+        self.done = step + 1
+        self.history.append(loss)
+        self.tokens_done += ntok
+        return StepResult(self.done, loss, ntok, metrics, micro, time.perf_counter() - t0, opt_s)
+
+    def _step(self, step: int, objective, optimizer):
         acc, cfg = self.acc, self.cfg
-        micro = self._micro_batches(step)
+        micro = self.plan.step(step)
         total_loss, ntok = 0.0, 0
         sums: dict[str, float] = {}
         for k, (stream, rows) in enumerate(micro):
             batch = self._local(stream, rows).to(acc.device)
             examples = [self.streams[stream][i] for i in rows]
             denom = sum(e.num_targets for e in examples)  # global: every process knows every row
-            scale = (self.graph_scale if stream == "graph" else 1.0) * self.world / denom / len(micro)
+            weight = self.graph_scale if stream == "graph" else 1.0
+            scale = weight * self.world / denom / len(micro)
             sync = k == len(micro) - 1
             ctx = contextlib.nullcontext()
             if self.fsdp:
@@ -555,7 +512,7 @@ class Trainer:
             if bad.item():
                 self._nonfinite(step, k, stream, rows, float(loss.detach()), optimizer)
             acc.backward(loss)
-            total_loss += float(loss.detach()) / (self.graph_scale if stream == "graph" else 1.0)
+            total_loss += float(loss.detach()) / weight
             ntok += batch.tokens
             for name, v in stats.items():
                 sums[name] = sums.get(name, 0.0) + float(v)
@@ -570,15 +527,19 @@ class Trainer:
             self._nonfinite(
                 step, len(micro) - 1, micro[-1][0], micro[-1][1], float(norm), optimizer, what="gradient norm"
             )
+        t_opt = time.perf_counter()
         optimizer.step()
+        opt_s = time.perf_counter() - t_opt
         optimizer.zero_grad(set_to_none=True)
         loss_t = acc.reduce(torch.tensor(total_loss, device=acc.device), reduction="sum") / self.world
+
+        def reduce(v: float) -> float:
+            return float(acc.reduce(torch.tensor(v, device=acc.device), reduction="sum"))
+
         metrics = {"grad_norm": float(norm)}
-        if self.cfg.data.preference:
-            pairs = self.global_batch * len(micro)
-            for name, v in sums.items():
-                metrics[name] = float(acc.reduce(torch.tensor(v, device=acc.device), reduction="sum")) / pairs
-        return float(loss_t), int(acc.reduce(torch.tensor(ntok, device=acc.device), reduction="sum")), metrics
+        metrics |= self.method.metrics(sums, reduce, self.plan.global_batch * len(micro))
+        tokens = int(acc.reduce(torch.tensor(ntok, device=acc.device), reduction="sum"))
+        return micro, float(loss_t), tokens, metrics, opt_s
 
     @torch.no_grad()
     def _evaluate(self, step: int, writer) -> dict[str, float]:
@@ -628,7 +589,7 @@ class Trainer:
 
     def _save(self, step, optimizer, scheduler, history, tokens) -> Path:
         state = {
-            "evals": getattr(self, "evals", []),
+            "evals": self.evals,
             "losses": history,
             "tokens": tokens,
             "config": self.cfg.to_dict(),
@@ -666,74 +627,6 @@ class Trainer:
                 f"space or change run.out_dir; {kept}"
             ) from None
 
-    def _finish(self, result: TrainResult) -> dict[str, Any]:
-        """Write ``final/`` (GraphLLM, updates merged), ``export/`` (plain HF LLM) and ``summary.json``."""
-        counts = trainable_summary(self.model)
-        self.acc.wait_for_everyone()
-        summary = {
-            "name": self.cfg.name,
-            "method": self.cfg.method,
-            "params": self.params.kind if self.model.llm_trainable else "llm frozen",
-            "steps": result.steps,
-            "seconds": round(result.seconds, 2),
-            "tokens_per_second": round(result.tokens_per_second, 1),
-            "first_loss": result.losses[0],
-            "last_loss": result.losses[-1],
-            # the means of the first and last tenth of the steps (single batches are noisy)
-            "loss_start": float(np.mean(result.losses[: max(1, len(result.losses) // 10)])),
-            "loss_end": float(np.mean(result.losses[-max(1, len(result.losses) // 10) :])),
-            "eval": self.evals,
-            "trainable_parameters": counts["trainable"],
-            "total_parameters": counts["total"],
-            "samples": {k: len(v) for k, v in self.streams.items()},
-            "dropped_over_max_length": self.dropped,
-            "graph_loss_scale": self.graph_scale,
-            "processes": self.world,
-            "strategy": f"{self.cfg.run.strategy} ({self.fsdp_units} decoder layers + root)"
-            if self.fsdp
-            else "ddp",
-        }
-        model, params = self._unsharded() if self.fsdp else (self.model, self.params)
-        if self.acc.is_main_process:
-            if params.kind == "lora":
-                params.peft_model.save_pretrained(self.out / "lora_adapter")
-            params.merge()
-            model.save_pretrained(self.out / "final")
-            if self.cfg.run.export:
-                model.export(self.out / "export")
-            (self.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-        self.acc.wait_for_everyone()
-        return summary
-
-    def _unsharded(self):
-        """FSDP: the trained model as a plain module on the main process's CPU, built afresh and filled
-        with the gathered tensors (``(None, None)`` on the other processes, which only help gather)."""
-        full = sharding.full_model_state(self.objective)
-        if self.rank != 0:
-            return None, None
-        model, params = self._build(torch.device("cpu"), init=False)
-        model.load_state_dict({k.removeprefix("model."): v for k, v in full.items()}, strict=True)
-        return model, params
-
-
-SUPPORTED_STRATEGIES = frozenset({"NO", "MULTI_CPU", "MULTI_GPU"})
-"""accelerate distributed types the trainer runs under: one process, or plain multi-process (CPU gloo /
-CUDA nccl), where ``run.strategy`` picks DDP or galla's own FSDP2 sharding."""
-
-
-def check_strategy(distributed_type) -> None:
-    """Refuse, before any work, accelerate's own FSDP and DeepSpeed plugins.
-
-    galla shards with FSDP2 itself (``run.strategy: fsdp``) so that checkpoints and exports are
-    gathered correctly; accelerate's plugins would wrap the model without that."""
-    name = getattr(distributed_type, "value", str(distributed_type))
-    if name not in SUPPORTED_STRATEGIES:
-        raise TrainingError(
-            f"accelerate distributed_type {name}: launch galla train with a plain multi-process config "
-            "(accelerate launch --multi_gpu, or configs/accelerate/ddp.yaml) and set run.strategy=fsdp "
-            "to shard; accelerate's FSDP and DeepSpeed plugins are not supported"
-        )
-
 
 def train(cfg: TrainConfig, *, resume: bool = False, stop_after: int | None = None) -> TrainResult:
     """Run ``cfg`` (see :class:`Trainer`)."""
@@ -741,10 +634,6 @@ def train(cfg: TrainConfig, *, resume: bool = False, stop_after: int | None = No
 
 
 # --- small helpers ------------------------------------------------------------------------------
-
-
-def hash_name(name: str) -> int:
-    return sum(ord(c) * 31**i for i, c in enumerate(name)) % 10_007
 
 
 def _yaml(cfg: TrainConfig) -> str:
@@ -781,4 +670,4 @@ def _progress(enabled: bool):
     )
 
 
-__all__ = ["TrainResult", "Trainer", "TrainingError", "cosine_lr", "train"]
+__all__ = ["StepResult", "TrainResult", "Trainer", "TrainingError", "cosine_lr", "train"]

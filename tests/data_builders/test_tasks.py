@@ -320,6 +320,21 @@ OFFICIAL_QA = {
 }
 
 
+def test_official_files_read_the_same_edge_types_both_ways(tmp_path):
+    """``read_galla_jsonl`` (a graph dataset) and ``read_task_file`` (training records) give one file's
+    graphs the same edge types, whatever the file is called; a record's own types win."""
+    g2c = {"node_ids": [1, 2, 3], "edge_index": [[0, 1], [0, 2]], "source": "M = 9"}
+    typed = {**g2c, "edge_type": [int(EdgeType.NEXT_TOKEN), int(EdgeType.LAST_WRITE)]}
+    for name in ("graphs.jsonl", "Python_AST.jsonl", "Java_DFG.jsonl"):
+        p = write_lines(tmp_path / name, [g2c, OFFICIAL_QA, typed])
+        dataset = [(r["edge_src"], r["edge_dst"], r["edge_type"]) for r in read_galla_jsonl(p)]
+        records = [(r["edge_src"], r["edge_dst"], r["edge_type"]) for r in read_task_file(p)]
+        assert dataset == records, name
+        assert dataset[2][2] == [EdgeType.NEXT_TOKEN, EdgeType.LAST_WRITE], name
+    assert read_task_file(tmp_path / "Python_AST.jsonl")[0]["edge_type"] == [EdgeType.CHILD] * 2
+    assert read_task_file(tmp_path / "Java_DFG.jsonl")[0]["edge_type"] == [EdgeType.DATA_FLOW] * 2
+
+
 def test_read_task_file_tells_official_records_apart(tmp_path):
     p = write_lines(
         tmp_path / "mixed.jsonl",

@@ -30,7 +30,7 @@ def test_default_galla_stage1_and_stage2(tmp_path):
     assert [e["step"] for e in evals] == [0, 30] and evals[-1]["graph"] < evals[0]["graph"] - 0.1, evals
     assert np.isfinite(s1["losses"]).all()
     s2 = json.loads((tmp_path / "stage2" / "summary.json").read_text())
-    assert s2["method"] == "galla-stage2" and {"graph", "text"} <= set(s2["samples"])
+    assert s2["recipe"] == "galla-stage2" and {"graph", "text"} <= set(s2["samples"])
     assert {"graph", "text"} <= set(s2["eval"][-1])
     export = tmp_path / "stage2" / "export"
     tok = AutoTokenizer.from_pretrained(export)

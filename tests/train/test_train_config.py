@@ -27,7 +27,8 @@ def test_overrides_and_nested_sections(tmp_path):
         ],
     )
     assert cfg.optim.batch_size == 8 and cfg.params.svft.off_diag == 4 and cfg.model.encoder.name == "rgcn"
-    assert cfg.data.graph_tasks == ["graph2code", "graph_qa"] and cfg.method == "sft"
+    assert cfg.data.graph_tasks == ["graph2code", "graph_qa"] and cfg.recipe == "sft"
+    assert cfg.method == "lm"
     assert apply_overrides(cfg, ["run.seed=3"]).run.seed == 3
 
 
@@ -49,6 +50,26 @@ def test_overrides_and_nested_sections(tmp_path):
 def test_bad_values_name_the_key(overrides, message):
     with pytest.raises(ConfigError, match=message):
         load_config(None, ["data.text=[a.jsonl]", *overrides])
+
+
+def test_method_defaults_from_the_data_and_a_mismatch_names_the_key():
+    assert load_config(None, ["data.text=[a.jsonl]"]).method == "lm"
+    assert load_config(None, ["data.preference=[p.jsonl]"]).method == "dpo"
+    assert load_config(None, ["data.graphs=[g]", "method=lm"]).method == "lm"
+    with pytest.raises(ConfigError, match=r"TrainConfig\.method: dpo trains on data\.preference"):
+        load_config(None, ["data.text=[a.jsonl]", "method=dpo"])
+    with pytest.raises(ConfigError, match=r"TrainConfig\.method: data\.preference is DPO data"):
+        load_config(None, ["data.preference=[p.jsonl]", "method=lm"])
+    with pytest.raises(ConfigError, match=r"TrainConfig\.method: choose one of lm, dpo"):
+        load_config(None, ["data.text=[a.jsonl]", "method=ppo"])
+
+
+def test_method_registry_raises_on_unknown_names():
+    from galla.train import methods
+
+    assert methods.get("lm") is methods.LM and methods.get("dpo") is methods.DPO
+    with pytest.raises(ConfigError, match=r"unknown method 'ppo'; known: lm, dpo"):
+        methods.get("ppo")
 
 
 def test_missing_file_and_bad_yaml(tmp_path):

@@ -28,7 +28,7 @@ def test_sft_two_steps_per_parameterisation(make_cfg, sft_file, kind):
     result = train(cfg)
     assert result.steps == 2 and all(math.isfinite(x) for x in result.losses)
     s = result.summary
-    assert s["method"] == "sft" and s["params"] == kind
+    assert s["recipe"] == "sft" and s["method"] == "lm" and s["params"] == kind
     if kind == "lora":  # 2 layers x 7 linears x r (in + out)
         assert cfg.run.out_dir and (result.out_dir / "lora_adapter" / "adapter_config.json").exists()
     saved = _weights(result.out_dir)
@@ -63,7 +63,7 @@ def test_stage1_trains_graph_path_only_then_stage2_loads_it(make_cfg, graph_dir,
         run={"out_dir": str(tmp_path / "s1"), "progress": False},
     )
     r1 = train(s1)
-    assert r1.summary["method"] == "galla-stage1"
+    assert r1.summary["recipe"] == "galla-stage1"
     saved = _weights(r1.out_dir)
     assert saved and all(k.startswith(("encoder.", "adapter.")) for k in saved)
     s1_model = GraphLLM.from_pretrained(r1.out_dir / "final")
@@ -80,11 +80,11 @@ def test_stage1_trains_graph_path_only_then_stage2_loads_it(make_cfg, graph_dir,
     t2 = Trainer(s2)
     for name, p in t2.model.adapter.state_dict().items():
         assert torch.equal(p, s1_model.adapter.state_dict()[name])
-    kinds = {r for stream, _ in t2._epoch_plan(0) for r in [stream]}
+    kinds = {r for stream, _ in t2.plan.epoch(0) for r in [stream]}
     assert kinds == {"graph", "text"}
     assert t2.graph_scale == min(t2.n_batches["text"] / t2.n_batches["graph"], 1.0)
     r2 = t2.fit()
-    assert r2.summary["method"] == "galla-stage2" and r2.steps == t2.steps_per_epoch
+    assert r2.summary["recipe"] == "galla-stage2" and r2.steps == t2.steps_per_epoch
     assert {"graph", "text"} <= set(r2.summary["samples"])
 
 
@@ -99,7 +99,7 @@ def test_dpo_starts_at_ln2(make_cfg, dpo_file, kind, reference):
         optim={"lr": 1e-3, "max_steps": 2, "batch_size": 2},
     )
     result = train(cfg)
-    assert result.summary["method"] == "dpo"
+    assert result.summary["method"] == result.summary["recipe"] == "dpo"
     assert result.losses[0] == pytest.approx(math.log(2), abs=1e-5)
     assert math.isfinite(result.losses[1])
     if reference == "precompute":
@@ -184,7 +184,7 @@ def test_stage2_with_lora_on_the_llm(make_cfg, graph_dir, sft_file):
     assert all("lora_" in n for n, p in t.model.llm.named_parameters() if p.requires_grad)
     before = {n: p.detach().clone() for n, p in t.model.encoder.named_parameters()}
     result = t.fit()
-    assert result.summary["method"] == "galla-stage2"
+    assert result.summary["recipe"] == "galla-stage2"
     saved = _weights(result.out_dir)
     assert any(not torch.equal(saved[f"encoder.{n}"], b) for n, b in before.items())
 
@@ -258,3 +258,25 @@ def test_bf16_autocast_runs_and_tracks_fp32(make_cfg, sft_file, tmp_path):
     assert all(math.isfinite(x) for x in losses["bf16"])
     assert losses["bf16"] == pytest.approx(losses["fp32"], rel=2e-2)  # bf16 keeps ~3 significant digits
     assert losses["bf16"] != losses["fp32"]  # autocast really ran in bf16
+
+
+def test_step_by_hand_matches_fit(make_cfg, sft_file, tmp_path):
+    """``start()`` + ``step()`` (what benchmarks/train_speed.py drives) is ``fit``'s loop, step for step."""
+    seen = []
+
+    def parameterise(model, pcfg, **kw):
+        from galla.train.params import apply_params
+
+        seen.append(pcfg.kind)
+        return apply_params(model, pcfg, **kw)
+
+    cfg = make_cfg(data={"text": [str(sft_file)]}, run={"out_dir": str(tmp_path / "a"), "progress": False})
+    t = Trainer(cfg, parameterise=parameterise)
+    assert seen == ["full"]
+    steps = [t.step(), t.step()]
+    assert [r.step for r in steps] == [1, 2] and t.done == 2
+    assert all(r.micro and r.tokens > 0 and "grad_norm" in r.metrics for r in steps)
+    assert all(0 < r.optimizer_seconds <= r.seconds for r in steps)
+    t._release()
+    fitted = train(make_cfg(data={"text": [str(sft_file)]}, run={"out_dir": str(tmp_path / "b")}))
+    assert [r.loss for r in steps] == fitted.losses
