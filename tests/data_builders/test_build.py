@@ -242,7 +242,11 @@ def test_galla_jsonl_round_trip(tmp_path):
     back = read_galla_jsonl(tmp_path / "out" / "graphs.jsonl", edge_type=EdgeType.CHILD)
     row = next(r for r in back if r["source"] == rec["source"])
     assert row["node_kind"] == rec["node_ids"]
-    assert list(zip(row["edge_src"], row["edge_dst"], strict=True)) == [tuple(e) for e in rec["edge_index"]]
+    # one reader for official files: galla's own export comes back with every typed edge (typed_edges),
+    # and its unique pairs are the file's edge_index
+    edges = list(zip(row["edge_src"], row["edge_dst"], row["edge_type"], strict=True))
+    assert edges == [tuple(e) for e in rec["typed_edges"]]
+    assert list(dict.fromkeys((a, b) for a, b, _ in edges)) == [tuple(e) for e in rec["edge_index"]]
 
 
 def test_read_official_galla_records(tmp_path):
