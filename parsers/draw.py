@@ -89,8 +89,9 @@ def select(
     g: CodeGraph, edges: frozenset[EdgeType] | None = None, hide_tokens: bool | None = None
 ) -> Selection:
     """The nodes and edges to draw. ``edges=None``: every type, or :data:`BIG_UNIT_EDGES` on a unit over
-    :data:`BIG_UNIT` nodes; CHILD is always drawn. ``hide_tokens=None``: hide unnamed token leaves on
-    big units only. NEXT_TOKEN edges are bridged over hidden tokens so the chain stays unbroken."""
+    :data:`BIG_UNIT` nodes; CHILD is always drawn. ``hide_tokens=None``: hide unnamed token leaves (and
+    unnamed nodes made only of them) on big units only. NEXT_TOKEN edges are bridged over hidden tokens
+    so the chain stays unbroken."""
     big = g.num_nodes > BIG_UNIT
     if edges is None:
         edges = BIG_UNIT_EDGES if big else frozenset(EdgeType)
@@ -99,11 +100,12 @@ def select(
     src, dst, typ = g.edge_src.tolist(), g.edge_dst.tolist(), g.edge_type.tolist()
     hidden = np.zeros(g.num_nodes, dtype=bool)
     if hide:
-        has_child = np.zeros(g.num_nodes, dtype=bool)
-        for s, t in zip(src, typ, strict=True):
-            if t == EdgeType.CHILD:
-                has_child[s] = True
-        hidden = (np.asarray(g.node_named) == 0) & ~has_child
+        # Unnamed nodes whose children are all hidden: token leaves, and operators made of tokens
+        # (Python's `not in` is an unnamed node over `not` and `in`). Children follow parents in preorder.
+        hidden = np.asarray(g.node_named) == 0
+        for s, d, t in sorted(zip(src, dst, typ, strict=True), key=lambda e: -e[1]):
+            if t == EdgeType.CHILD and not hidden[d]:
+                hidden[s] = False
         hidden[0] = False
     nxt = {s: d for s, d, t in zip(src, dst, typ, strict=True) if t == EdgeType.NEXT_TOKEN}
     out: list[tuple[int, int, EdgeType]] = []

@@ -75,8 +75,9 @@ def test_big_units_hide_tokens_and_draw_fewer_edge_types(big):
     hidden = set(range(big.num_nodes)) - set(sel.nodes)
     assert sel.hidden_tokens == len(hidden) > 0 and 0 not in hidden
     assert all(big.node_named[i] == 0 for i in hidden)
-    parents = {s for s, _ in big.edges(EdgeType.CHILD)}
-    assert not hidden & parents  # only leaves go
+    children = big.edges(EdgeType.CHILD)
+    assert all(d in hidden for s, d in children if s in hidden)  # whole token subtrees go
+    assert {big.node_types[i] for i in hidden} >= {"=", "not in", "is not"}
     assert {et for *_, et in sel.edges} == BIG_UNIT_EDGES
     assert not {s for s, _, _ in sel.edges} & hidden and not {d for _, d, _ in sel.edges} & hidden
     everything = select(big, frozenset(EdgeType), hide_tokens=False)
@@ -90,7 +91,10 @@ def test_next_token_chain_is_bridged_over_hidden_tokens(big):
     sel = select(big, frozenset(EdgeType), hide_tokens=True)
     chain = [(s, d) for s, d, et in sel.edges if et == EdgeType.NEXT_TOKEN]
     before = big.edges(EdgeType.NEXT_TOKEN)
-    assert len(chain) == len(before) - sel.hidden_tokens
+    hidden = set(range(big.num_nodes)) - set(sel.nodes)
+    in_chain = {i for e in before for i in e} & hidden
+    assert in_chain and len(chain) == len(before) - len(in_chain)
+    assert not {i for e in chain for i in e} & hidden
     srcs, dsts = [s for s, _ in chain], [d for _, d in chain]
     assert len(set(srcs)) == len(srcs) and len(set(dsts)) == len(dsts)  # still one unbroken chain
     assert len(set(srcs) - set(dsts)) == 1
