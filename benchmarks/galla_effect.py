@@ -264,17 +264,14 @@ def report(cfg: dict[str, Any], out: Path, finished: dict[str, list[dict[str, An
     for task, metric in metrics:
         row: dict[str, Any] = {"task": task, "metric": metric, "arms": {}, "vs_A": {}}
         for arm, runs in finished.items():
-            vals = [
-                r["eval"]["tasks"][task][metric]["mean"]
-                for r in runs
-                if metric in r["eval"]["tasks"].get(task, {})
-            ]
+            have = [r for r in runs if metric in r["eval"]["tasks"].get(task, {})]
+            vals = [r["eval"]["tasks"][task][metric]["mean"] for r in have]
             if vals:
                 row["arms"][arm] = {
                     "mean": float(np.mean(vals)),
                     "std": float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0,
-                    "seeds": [r["seed"] for r in runs],
-                    "n_items": r["eval"]["tasks"][task][metric].get("n"),
+                    "seeds": [r["seed"] for r in have],
+                    "n_items": have[0]["eval"]["tasks"][task][metric].get("n"),
                 }
         if "A" in finished:
             base = _item_means(finished["A"], task, metric)
