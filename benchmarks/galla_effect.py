@@ -33,7 +33,6 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import math
 import platform
 import sys
 import time
@@ -225,20 +224,11 @@ def _paired(
     a: dict[str, float], b: dict[str, float], resamples: int = 2000, seed: int = 0
 ) -> dict[str, float]:
     """Mean of b - a over the items both have, with a percentile-bootstrap 95% interval."""
-    import numpy as np
+    from galla.eval.tasks.base import mean_and_interval
 
     keys = sorted(set(a) & set(b))
-    if not keys:
-        return {"diff": math.nan, "lo": math.nan, "hi": math.nan, "n": 0}
-    d = np.array([b[k] - a[k] for k in keys])
-    rng = np.random.default_rng(seed)
-    boots = d[rng.integers(0, len(d), size=(resamples, len(d)))].mean(axis=1)
-    return {
-        "diff": float(d.mean()),
-        "lo": float(np.percentile(boots, 2.5)),
-        "hi": float(np.percentile(boots, 97.5)),
-        "n": len(keys),
-    }
+    ci = mean_and_interval([b[k] - a[k] for k in keys], resamples=resamples, seed=seed)
+    return {"diff": ci["mean"], "lo": ci["lo"], "hi": ci["hi"], "n": ci["n"]}
 
 
 def _item_means(runs: list[dict[str, Any]], task: str, metric: str) -> dict[str, float]:
