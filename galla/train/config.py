@@ -291,7 +291,10 @@ class TrainConfig(_Checked):
     Graph2Code, GraphQA, SFT) or ``dpo`` (on ``data.preference``). Default: ``dpo`` when
     ``data.preference`` is given, else ``lm``; a method that does not fit the data is refused."""
     init_from: str | None = None
-    """A GraphLLM directory (e.g. stage 1's ``final/``) whose encoder and adapter start this run."""
+    """A GraphLLM directory (e.g. stage 1's ``final/``) whose encoder and adapter start this run; its
+    ``model.encoder`` and ``model.adapter`` settings (with ``init_llm`` also ``model.graph_token``) replace
+    the config's, so ``config.yaml`` records them; a config that sets one of them to another non-default
+    value is refused."""
     init_llm: bool = False
     """With ``init_from``: also take the LLM weights from it (default: ``model.llm`` as configured)."""
     model: ModelConfig = field(default_factory=ModelConfig)

@@ -196,6 +196,43 @@ def test_init_from_must_be_a_graphllm_dir(make_cfg, sft_file, tmp_path):
         Trainer(make_cfg(data={"text": [str(sft_file)]}, init_from=str(tmp_path)))
 
 
+def _stage1_dir(tiny_llm, tmp_path):
+    from galla.config import ModelConfig
+
+    cfg = ModelConfig.from_dict(
+        {"llm": str(tiny_llm), "encoder": TINY_ENCODER, "adapter": {"num_tokens": 3, "num_heads": 4}}
+    )
+    return GraphLLM.from_config(cfg).save_pretrained(tmp_path / "stage1" / "final")
+
+
+def test_init_from_settings_are_what_config_yaml_records(make_cfg, tiny_llm, graph_dir, sft_file, tmp_path):
+    """Issue 17: init_from's encoder and adapter replace the config's, and config.yaml says so."""
+    src = _stage1_dir(tiny_llm, tmp_path)
+    data = {"graphs": [str(graph_dir)], "text": [str(sft_file)]}
+    cfg = make_cfg(model={"llm": str(tiny_llm), "encoder": {}, "adapter": {}}, init_from=str(src), data=data,
+                   optim={"max_steps": 1})  # fmt: skip
+    assert cfg.model.adapter.num_tokens == 256  # the default, which init_from decides
+    result = train(cfg)
+    written = yaml.safe_load((result.out_dir / "config.yaml").read_text())["model"]
+    assert written["adapter"] == {"name": "cross_attention", "num_tokens": 3, "num_heads": 4}
+    assert written["encoder"] == json.loads((src / "galla_config.json").read_text())["config"]["encoder"]
+    state = json.loads((latest_checkpoint(result.out_dir) / "trainer_state.json").read_text())
+    assert state["config"]["model"]["adapter"]["num_tokens"] == 3
+    final = json.loads((result.out_dir / "final" / "galla_config.json").read_text())["config"]
+    assert final["adapter"]["num_tokens"] == 3
+
+
+def test_init_from_refuses_a_conflicting_explicit_setting(make_cfg, tiny_llm, sft_file, tmp_path):
+    from galla.config import ConfigError
+
+    src = _stage1_dir(tiny_llm, tmp_path)
+    cfg = make_cfg(model={"llm": str(tiny_llm), "adapter": {"num_tokens": 8}}, init_from=str(src),
+                   data={"text": [str(sft_file)]})  # fmt: skip
+    with pytest.raises(ConfigError, match=r"model\.adapter\.num_tokens: 8 in the config, 3 in init_from"):
+        Trainer(cfg)
+    assert not (tmp_path / "run").exists()  # refused at start-up, before the run directory
+
+
 def test_held_out_evaluation(make_cfg, sft_file):
     cfg = make_cfg(data={"text": [str(sft_file)]}, optim={"lr": 1e-2, "max_steps": 6},
                    run={"eval_samples": 3, "eval_every": 3})  # fmt: skip
