@@ -317,3 +317,35 @@ def test_step_by_hand_matches_fit(make_cfg, sft_file, tmp_path):
     t._release()
     fitted = train(make_cfg(data={"text": [str(sft_file)]}, run={"out_dir": str(tmp_path / "b")}))
     assert [r.loss for r in steps] == fitted.losses
+
+
+def test_export_keeps_a_16_bit_llm_in_16_bits(tiny_llm, tmp_path):
+    """Issue 17: an LLM stored in bfloat16 and trained in float32 on CPU is exported in bfloat16."""
+    from galla.config import ModelConfig
+    from galla.model.llm import load_llm
+
+    llm, tok = load_llm(str(tiny_llm), dtype="bfloat16")
+    llm.save_pretrained(tmp_path / "bf16")
+    tok.save_pretrained(tmp_path / "bf16")
+    cfg = ModelConfig.from_dict({"llm": str(tmp_path / "bf16"), "encoder": TINY_ENCODER,
+                                 "adapter": {"num_tokens": 4, "num_heads": 4}})  # fmt: skip
+    model = GraphLLM.from_config(cfg)
+    assert next(model.llm.parameters()).dtype == torch.float32  # auto on CPU
+    out = model.save_pretrained(tmp_path / "final")
+    saved = load_file(out / "llm" / "model.safetensors")
+    assert {v.dtype for v in saved.values()} == {torch.bfloat16}
+    assert json.loads((out / "llm" / "config.json").read_text())["dtype"] == "bfloat16"
+    for k, v in model.llm.state_dict().items():
+        assert torch.equal(saved[k], v.to(torch.bfloat16)), k
+    assert next(model.llm.parameters()).dtype == torch.float32  # the model itself is not cast
+    back = GraphLLM.from_pretrained(out)
+    assert torch.equal(back.llm.get_input_embeddings().weight, model.llm.get_input_embeddings().weight)
+    # a float32 LLM stays float32
+    plain = GraphLLM.from_config(dataclasses_replace(cfg, llm=str(tiny_llm))).export(tmp_path / "plain")
+    assert {v.dtype for v in load_file(plain / "model.safetensors").values()} == {torch.float32}
+
+
+def dataclasses_replace(cfg, **kw):
+    import dataclasses
+
+    return dataclasses.replace(cfg, **kw)
