@@ -251,11 +251,12 @@ class RunConfig(_Checked):
     parameters stay gathered from its forward to its backward, close to ZeRO-2: less communication,
     more memory).
     One process ignores it."""
-    eval_samples: int = 0
-    """Hold out this many samples per stream (seeded) and report their mean loss at the start, every
-    ``eval_every`` steps and at the end (0 = no evaluation)."""
-    eval_every: int = 0
-    """Evaluate every N optimizer steps as well (0 = only at the start and the end)."""
+    eval_samples: int = 32
+    """Hold out this many samples per stream (seeded; at most a fifth of the stream) and report their
+    mean loss at the start, every ``eval_every`` steps and at the end (0 = no evaluation)."""
+    eval_every: int | None = None
+    """Evaluate every N optimizer steps as well (0 = only at the start and the end; default: every
+    tenth of the run, about ten points)."""
     export: bool = True
     """Write ``export/``, the LLM alone (LoRA/SVFT merged) as a plain Hugging Face model."""
     progress: bool = True
@@ -265,8 +266,8 @@ class RunConfig(_Checked):
         self._check_types()
         self._check("precision", self.precision in PRECISIONS, f"choose one of {', '.join(PRECISIONS)}")
         self._check("strategy", self.strategy in STRATEGIES, f"choose one of {', '.join(STRATEGIES)}")
-        for key in ("eval_samples", "eval_every"):
-            self._check(key, getattr(self, key) >= 0, "must be >= 0")
+        self._check("eval_samples", self.eval_samples >= 0, "must be >= 0")
+        self._check("eval_every", self.eval_every is None or self.eval_every >= 0, "must be >= 0")
         for key in ("save_every", "keep_checkpoints", "log_every"):
             self._check(key, getattr(self, key) >= (1 if key != "save_every" else 0), "out of range")
 

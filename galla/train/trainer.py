@@ -421,6 +421,12 @@ class Trainer:
         return self.plan.total_steps
 
     @property
+    def eval_every(self) -> int:
+        """``run.eval_every``, or by default a tenth of the run (about ten evaluations); 0 = none between."""
+        every = self.cfg.run.eval_every
+        return max(1, math.ceil(self.total_steps / 10)) if every is None else every
+
+    @property
     def n_batches(self) -> dict[str, int]:
         return self.plan.n_batches
 
@@ -510,7 +516,7 @@ class Trainer:
                     for k, v in r.metrics.items():
                         writer.add_scalar(f"train/{k}", v, done)
                 progress.update(bar, advance=1, loss=r.loss, lr=lr, tps=tps)
-                every = cfg.run.eval_every
+                every = self.eval_every
                 if self.held_out and ((every and done % every == 0) or done == total):
                     self._evaluate(done, writer)
                 if (cfg.run.save_every and done % cfg.run.save_every == 0) or done == total:
