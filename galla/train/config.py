@@ -239,7 +239,10 @@ class RunConfig(_Checked):
     save_every: int = 0
     """Checkpoint every N optimizer steps (0 = only at the end)."""
     keep_checkpoints: int = 2
-    """Keep the newest N checkpoints."""
+    """Keep the newest N checkpoints. Each holds the optimizer state (AdamW: twice the trainable weights
+    in fp32), the last one too, so a finished run can be resumed with a larger ``optim.max_steps``;
+    delete ``checkpoints/`` of a finished run that will not be extended (``final/`` and ``export/`` do not
+    need it)."""
     log_every: int = 1
     """Log to tensorboard and the progress bar every N steps."""
     precision: str = "auto"
