@@ -244,6 +244,17 @@ def test_held_out_evaluation(make_cfg, sft_file):
     assert evals[-1]["text"] < evals[0]["text"]  # the shared answer pattern generalises to held-out rows
 
 
+def test_held_out_evaluation_is_on_by_default(make_cfg, sft_file):
+    """Issue 17: by default a fifth of a small stream (at most 32 samples) is held out, evaluated every
+    tenth of the run; eval_every=0 keeps only the start and the end."""
+    t = Trainer(make_cfg(data={"text": [str(sft_file)]}, optim={"max_steps": 25}))
+    assert len(t.held_out["text"]) == 3 and t.eval_every == 3
+    t._release()
+    t = Trainer(make_cfg(data={"text": [str(sft_file)]}, run={"eval_every": 0}))
+    assert t.eval_every == 0
+    t._release()
+
+
 def test_sharded_strategies_are_refused_up_front():
     from accelerate.utils import DistributedType
 
