@@ -303,14 +303,35 @@ class GraphLLM(nn.Module):
         return model
 
     def export(self, path: str | Path) -> Path:
-        """Write the LLM alone (plus tokenizer) as a standard Hugging Face model directory."""
+        """Write the LLM alone (plus tokenizer) as a standard Hugging Face model directory.
+
+        An LLM stored in 16 bits (bfloat16, float16) and trained in float32 (on CPU) is written back in
+        its stored dtype, not twice its size: the weights are rounded to it, as loading in that dtype
+        would. Otherwise the weights are written in the dtype they have."""
         path = Path(path)
-        use_cache = self.llm.config.use_cache
-        self.llm.config.use_cache = True  # an inference model; training switched it off for checkpointing
+        config = self.llm.config
+        use_cache = config.use_cache
+        stored = getattr(self.llm, "galla_stored_dtype", None)
+        current = next(self.llm.parameters()).dtype
+        narrow = stored in (torch.bfloat16, torch.float16) and current == torch.float32
+        config.use_cache = True  # an inference model; training switched it off for checkpointing
         try:
-            self.llm.save_pretrained(path)
+            if narrow:
+                cast: dict[int, torch.Tensor] = {}  # by storage, so tied weights stay one tensor
+                state = {}
+                for k, v in self.llm.state_dict().items():
+                    if v.is_floating_point():
+                        key = v.untyped_storage().data_ptr() + v.storage_offset()
+                        v = cast.setdefault(key, v.detach().to(stored))
+                    state[k] = v
+                self.llm.save_pretrained(path, state_dict=state)
+                hf = json.loads((path / "config.json").read_text())  # it writes the in-memory dtype
+                hf["dtype"] = str(stored).removeprefix("torch.")
+                (path / "config.json").write_text(json.dumps(hf, indent=2) + "\n")
+            else:
+                self.llm.save_pretrained(path)
         finally:
-            self.llm.config.use_cache = use_cache
+            config.use_cache = use_cache
         if self.tokenizer is not None:
             self.tokenizer.save_pretrained(path)
         return path

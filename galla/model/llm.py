@@ -304,9 +304,24 @@ def load_llm(
         trust_remote_code=trust_remote_code,
         use_safetensors=True,
     )
+    model.galla_stored_dtype = stored_dtype(path, trust_remote_code)  # export writes it back in this dtype
     if device is not None:
         model.to(device)
     return model, tokenizer
+
+
+def stored_dtype(path: str, trust_remote_code: bool = False) -> torch.dtype | None:
+    """The dtype a model's weights are stored in (its config's ``dtype``), None when it says none."""
+    from transformers import AutoConfig
+
+    try:
+        config = AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code)
+    except (OSError, ValueError):
+        return None
+    value = getattr(config, "dtype", None)
+    if isinstance(value, str):
+        value = getattr(torch, value, None)
+    return value if isinstance(value, torch.dtype) else None
 
 
 def add_graph_token(

@@ -239,7 +239,10 @@ class RunConfig(_Checked):
     save_every: int = 0
     """Checkpoint every N optimizer steps (0 = only at the end)."""
     keep_checkpoints: int = 2
-    """Keep the newest N checkpoints."""
+    """Keep the newest N checkpoints. Each holds the optimizer state (AdamW: twice the trainable weights
+    in fp32), the last one too, so a finished run can be resumed with a larger ``optim.max_steps``;
+    delete ``checkpoints/`` of a finished run that will not be extended (``final/`` and ``export/`` do not
+    need it)."""
     log_every: int = 1
     """Log to tensorboard and the progress bar every N steps."""
     precision: str = "auto"
@@ -251,11 +254,12 @@ class RunConfig(_Checked):
     parameters stay gathered from its forward to its backward, close to ZeRO-2: less communication,
     more memory).
     One process ignores it."""
-    eval_samples: int = 0
-    """Hold out this many samples per stream (seeded) and report their mean loss at the start, every
-    ``eval_every`` steps and at the end (0 = no evaluation)."""
-    eval_every: int = 0
-    """Evaluate every N optimizer steps as well (0 = only at the start and the end)."""
+    eval_samples: int = 32
+    """Hold out this many samples per stream (seeded; at most a fifth of the stream) and report their
+    mean loss at the start, every ``eval_every`` steps and at the end (0 = no evaluation)."""
+    eval_every: int | None = None
+    """Evaluate every N optimizer steps as well (0 = only at the start and the end; default: every
+    tenth of the run, about ten points)."""
     export: bool = True
     """Write ``export/``, the LLM alone (LoRA/SVFT merged) as a plain Hugging Face model."""
     progress: bool = True
@@ -265,8 +269,8 @@ class RunConfig(_Checked):
         self._check_types()
         self._check("precision", self.precision in PRECISIONS, f"choose one of {', '.join(PRECISIONS)}")
         self._check("strategy", self.strategy in STRATEGIES, f"choose one of {', '.join(STRATEGIES)}")
-        for key in ("eval_samples", "eval_every"):
-            self._check(key, getattr(self, key) >= 0, "must be >= 0")
+        self._check("eval_samples", self.eval_samples >= 0, "must be >= 0")
+        self._check("eval_every", self.eval_every is None or self.eval_every >= 0, "must be >= 0")
         for key in ("save_every", "keep_checkpoints", "log_every"):
             self._check(key, getattr(self, key) >= (1 if key != "save_every" else 0), "out of range")
 
@@ -291,7 +295,10 @@ class TrainConfig(_Checked):
     Graph2Code, GraphQA, SFT) or ``dpo`` (on ``data.preference``). Default: ``dpo`` when
     ``data.preference`` is given, else ``lm``; a method that does not fit the data is refused."""
     init_from: str | None = None
-    """A GraphLLM directory (e.g. stage 1's ``final/``) whose encoder and adapter start this run."""
+    """A GraphLLM directory (e.g. stage 1's ``final/``) whose encoder and adapter start this run; its
+    ``model.encoder`` and ``model.adapter`` settings (with ``init_llm`` also ``model.graph_token``) replace
+    the config's, so ``config.yaml`` records them; a config that sets one of them to another non-default
+    value is refused."""
     init_llm: bool = False
     """With ``init_from``: also take the LLM weights from it (default: ``model.llm`` as configured)."""
     model: ModelConfig = field(default_factory=ModelConfig)

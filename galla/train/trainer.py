@@ -120,17 +120,74 @@ def _flat(cfg: TrainConfig) -> dict[str, Any]:
 # --- building the pieces ------------------------------------------------------------------------
 
 
+INIT_FROM_KEYS = ("encoder", "adapter")
+"""The ``model`` sections ``init_from`` always takes from its directory (``init_llm`` adds the LLM)."""
+
+
+def _init_from_meta(src: Path) -> dict[str, Any]:
+    import json
+
+    file = src / "galla_config.json"
+    if not file.is_file():
+        raise ConfigError(
+            f"init_from: '{src}' is not a GraphLLM directory (no galla_config.json); "
+            "point it at a previous run's final/ directory"
+        )
+    try:
+        meta = json.loads(file.read_text())
+        saved = meta["config"]
+        if not isinstance(saved, dict):
+            raise TypeError("'config' is not a mapping")
+        return saved
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise ConfigError(f"init_from: {file} is unreadable ({err}); point it at a run's final/") from None
+
+
+def resolve_init_from(cfg: TrainConfig) -> TrainConfig:
+    """``cfg`` with the model settings ``init_from`` takes from its directory (``model.encoder`` and
+    ``model.adapter``; with ``init_llm`` also ``model.graph_token``) set to the values in that directory's
+    ``galla_config.json``, so that the run's ``config.yaml`` says what was trained. A value the config sets
+    to something other than the default and the directory's value is refused (ConfigError naming both),
+    rather than silently replaced."""
+    if cfg.init_from is None:
+        return cfg
+    from galla.config import ModelConfig
+
+    saved = ModelConfig.from_dict(_init_from_meta(Path(cfg.init_from))).to_dict()
+    default, mine = ModelConfig().to_dict(), cfg.model.to_dict()
+    keys = [(s, k) for s in INIT_FROM_KEYS for k in default[s]]
+    if cfg.init_llm:
+        keys.append((None, "graph_token"))
+
+    def get(d: dict[str, Any], section: str | None, key: str) -> Any:
+        return d[section][key] if section else d[key]
+
+    conflicts = []
+    for section, key in keys:
+        value, theirs = get(mine, section, key), get(saved, section, key)
+        if value != theirs and value != get(default, section, key):
+            name = ".".join(["model", *([section] if section else []), key])
+            conflicts.append(f"{name}: {value!r} in the config, {theirs!r} in init_from's galla_config.json")
+    if conflicts:
+        raise ConfigError(
+            f"init_from '{cfg.init_from}' was trained with other model settings than this config asks "
+            f"for ({'; '.join(conflicts)}); drop those keys from the config (init_from decides them) or "
+            "set them to init_from's values"
+        )
+    for section in INIT_FROM_KEYS:
+        mine[section] = saved[section]
+    if cfg.init_llm:
+        mine["graph_token"] = saved["graph_token"]
+    return dataclasses.replace(cfg, model=ModelConfig.from_dict(mine))
+
+
 def build_model(cfg: TrainConfig, device: torch.device) -> GraphLLM:
     """The GraphLLM of ``cfg``; with ``init_from``, stage 1's encoder and adapter (and optionally LLM)."""
     torch.manual_seed(cfg.run.seed)
     if cfg.init_from is None:
         return GraphLLM.from_config(cfg.model, device=device)
     src = Path(cfg.init_from)
-    if not (src / "galla_config.json").exists():
-        raise ConfigError(
-            f"init_from: '{src}' is not a GraphLLM directory (no galla_config.json); "
-            "point it at a previous run's final/ directory"
-        )
+    _init_from_meta(src)
     # remote code only if this run's own config asks for it, never because the saved directory says so
     saved = GraphLLM.from_pretrained(
         src, device=device, dtype=cfg.model.dtype, trust_remote_code=cfg.model.trust_remote_code
@@ -195,6 +252,7 @@ class Trainer:
         from accelerate import Accelerator
         from accelerate.utils import DistributedDataParallelKwargs
 
+        cfg = resolve_init_from(cfg)  # config.yaml and checkpoints say what init_from sets
         self.cfg, self.out = cfg, Path(cfg.run.out_dir)
         self.method = methods.get(cfg.method)(cfg)
         self._parameterise = parameterise
@@ -363,6 +421,12 @@ class Trainer:
         return self.plan.total_steps
 
     @property
+    def eval_every(self) -> int:
+        """``run.eval_every``, or by default a tenth of the run (about ten evaluations); 0 = none between."""
+        every = self.cfg.run.eval_every
+        return max(1, math.ceil(self.total_steps / 10)) if every is None else every
+
+    @property
     def n_batches(self) -> dict[str, int]:
         return self.plan.n_batches
 
@@ -452,7 +516,7 @@ class Trainer:
                     for k, v in r.metrics.items():
                         writer.add_scalar(f"train/{k}", v, done)
                 progress.update(bar, advance=1, loss=r.loss, lr=lr, tps=tps)
-                every = cfg.run.eval_every
+                every = self.eval_every
                 if self.held_out and ((every and done % every == 0) or done == total):
                     self._evaluate(done, writer)
                 if (cfg.run.save_every and done % cfg.run.save_every == 0) or done == total:

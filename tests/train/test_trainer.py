@@ -196,6 +196,43 @@ def test_init_from_must_be_a_graphllm_dir(make_cfg, sft_file, tmp_path):
         Trainer(make_cfg(data={"text": [str(sft_file)]}, init_from=str(tmp_path)))
 
 
+def _stage1_dir(tiny_llm, tmp_path):
+    from galla.config import ModelConfig
+
+    cfg = ModelConfig.from_dict(
+        {"llm": str(tiny_llm), "encoder": TINY_ENCODER, "adapter": {"num_tokens": 3, "num_heads": 4}}
+    )
+    return GraphLLM.from_config(cfg).save_pretrained(tmp_path / "stage1" / "final")
+
+
+def test_init_from_settings_are_what_config_yaml_records(make_cfg, tiny_llm, graph_dir, sft_file, tmp_path):
+    """Issue 17: init_from's encoder and adapter replace the config's, and config.yaml says so."""
+    src = _stage1_dir(tiny_llm, tmp_path)
+    data = {"graphs": [str(graph_dir)], "text": [str(sft_file)]}
+    cfg = make_cfg(model={"llm": str(tiny_llm), "encoder": {}, "adapter": {}}, init_from=str(src), data=data,
+                   optim={"max_steps": 1})  # fmt: skip
+    assert cfg.model.adapter.num_tokens == 256  # the default, which init_from decides
+    result = train(cfg)
+    written = yaml.safe_load((result.out_dir / "config.yaml").read_text())["model"]
+    assert written["adapter"] == {"name": "cross_attention", "num_tokens": 3, "num_heads": 4}
+    assert written["encoder"] == json.loads((src / "galla_config.json").read_text())["config"]["encoder"]
+    state = json.loads((latest_checkpoint(result.out_dir) / "trainer_state.json").read_text())
+    assert state["config"]["model"]["adapter"]["num_tokens"] == 3
+    final = json.loads((result.out_dir / "final" / "galla_config.json").read_text())["config"]
+    assert final["adapter"]["num_tokens"] == 3
+
+
+def test_init_from_refuses_a_conflicting_explicit_setting(make_cfg, tiny_llm, sft_file, tmp_path):
+    from galla.config import ConfigError
+
+    src = _stage1_dir(tiny_llm, tmp_path)
+    cfg = make_cfg(model={"llm": str(tiny_llm), "adapter": {"num_tokens": 8}}, init_from=str(src),
+                   data={"text": [str(sft_file)]})  # fmt: skip
+    with pytest.raises(ConfigError, match=r"model\.adapter\.num_tokens: 8 in the config, 3 in init_from"):
+        Trainer(cfg)
+    assert not (tmp_path / "run").exists()  # refused at start-up, before the run directory
+
+
 def test_held_out_evaluation(make_cfg, sft_file):
     cfg = make_cfg(data={"text": [str(sft_file)]}, optim={"lr": 1e-2, "max_steps": 6},
                    run={"eval_samples": 3, "eval_every": 3})  # fmt: skip
@@ -205,6 +242,17 @@ def test_held_out_evaluation(make_cfg, sft_file):
     evals = t.fit().summary["eval"]
     assert [e["step"] for e in evals] == [0, 3, 6]
     assert evals[-1]["text"] < evals[0]["text"]  # the shared answer pattern generalises to held-out rows
+
+
+def test_held_out_evaluation_is_on_by_default(make_cfg, sft_file):
+    """Issue 17: by default a fifth of a small stream (at most 32 samples) is held out, evaluated every
+    tenth of the run; eval_every=0 keeps only the start and the end."""
+    t = Trainer(make_cfg(data={"text": [str(sft_file)]}, optim={"max_steps": 25}))
+    assert len(t.held_out["text"]) == 3 and t.eval_every == 3
+    t._release()
+    t = Trainer(make_cfg(data={"text": [str(sft_file)]}, run={"eval_every": 0}))
+    assert t.eval_every == 0
+    t._release()
 
 
 def test_sharded_strategies_are_refused_up_front():
@@ -280,3 +328,35 @@ def test_step_by_hand_matches_fit(make_cfg, sft_file, tmp_path):
     t._release()
     fitted = train(make_cfg(data={"text": [str(sft_file)]}, run={"out_dir": str(tmp_path / "b")}))
     assert [r.loss for r in steps] == fitted.losses
+
+
+def test_export_keeps_a_16_bit_llm_in_16_bits(tiny_llm, tmp_path):
+    """Issue 17: an LLM stored in bfloat16 and trained in float32 on CPU is exported in bfloat16."""
+    from galla.config import ModelConfig
+    from galla.model.llm import load_llm
+
+    llm, tok = load_llm(str(tiny_llm), dtype="bfloat16")
+    llm.save_pretrained(tmp_path / "bf16")
+    tok.save_pretrained(tmp_path / "bf16")
+    cfg = ModelConfig.from_dict({"llm": str(tmp_path / "bf16"), "encoder": TINY_ENCODER,
+                                 "adapter": {"num_tokens": 4, "num_heads": 4}})  # fmt: skip
+    model = GraphLLM.from_config(cfg)
+    assert next(model.llm.parameters()).dtype == torch.float32  # auto on CPU
+    out = model.save_pretrained(tmp_path / "final")
+    saved = load_file(out / "llm" / "model.safetensors")
+    assert {v.dtype for v in saved.values()} == {torch.bfloat16}
+    assert json.loads((out / "llm" / "config.json").read_text())["dtype"] == "bfloat16"
+    for k, v in model.llm.state_dict().items():
+        assert torch.equal(saved[k], v.to(torch.bfloat16)), k
+    assert next(model.llm.parameters()).dtype == torch.float32  # the model itself is not cast
+    back = GraphLLM.from_pretrained(out)
+    assert torch.equal(back.llm.get_input_embeddings().weight, model.llm.get_input_embeddings().weight)
+    # a float32 LLM stays float32
+    plain = GraphLLM.from_config(dataclasses_replace(cfg, llm=str(tiny_llm))).export(tmp_path / "plain")
+    assert {v.dtype for v in load_file(plain / "model.safetensors").values()} == {torch.float32}
+
+
+def dataclasses_replace(cfg, **kw):
+    import dataclasses
+
+    return dataclasses.replace(cfg, **kw)
