@@ -26,6 +26,7 @@ from galla.eval.generate import (
     RESPONSES_FILE,
     Generation,
     GenerationError,
+    GenerationStats,
     Prompt,
     check_chat_template,
     generate_batched,
@@ -101,31 +102,17 @@ def paper_name(spec: str) -> str | None:
     return name if any(r.model == name for r in PAPER_ROWS) else None
 
 
-@dataclass
-class GenerationSummary:
-    """What ``run_generation`` did; ``score`` is the scoring of the whole responses file."""
+@dataclass(kw_only=True)
+class GenerationSummary(GenerationStats):
+    """What ``run_generation`` did (the counts of :class:`GenerationStats`); ``score`` is the scoring of
+    the whole responses file."""
 
     model: str
     setting: str
     responses: Path
     selected: int
     already_done: int
-    generated: int = 0
-    too_long: int = 0
-    truncated: int = 0
-    """Replies cut at ``max_new_tokens`` (no stop token)."""
-    new_tokens: int = 0
-    seconds: float = 0.0
-    """Generation wall time (model loading and scoring excluded)."""
     score: RunResult | None = None
-
-    @property
-    def items_per_second(self) -> float:
-        return self.generated / self.seconds if self.seconds else 0.0
-
-    @property
-    def tokens_per_second(self) -> float:
-        return self.new_tokens / self.seconds if self.seconds else 0.0
 
 
 def run_generation(
@@ -165,7 +152,13 @@ def run_generation(
     responses = out / RESPONSES_FILE
     done = read_finished(responses, model_id, setting)
     todo = [it for it in selected if (it.subset, it.index) not in done]
-    summary = GenerationSummary(model_id, setting, responses, len(selected), len(selected) - len(todo))
+    summary = GenerationSummary(
+        model=model_id,
+        setting=setting,
+        responses=responses,
+        selected=len(selected),
+        already_done=len(selected) - len(todo),
+    )
     if todo:
         model, tokenizer = load_for_generation(model_id, device, dtype)
         requests = [
