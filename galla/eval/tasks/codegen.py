@@ -74,11 +74,7 @@ class HumanEval(Task):
     def score(
         self, examples: Sequence[TaskExample], responses: Mapping[int, str | None]
     ) -> list[dict[str, Any]]:
-        runs = run_python_replies(examples, responses, workers=self.workers, timeout_s=self.timeout_s)
-        return [
-            {"index": ex.index, "id": ex.meta["id"], "pass@1": float(r["passed"]), "status": r["status"]}
-            for ex, r in runs
-        ]
+        return pass_at_1_rows(examples, responses, workers=self.workers, timeout_s=self.timeout_s)
 
 
 def run_python_replies(
@@ -101,3 +97,14 @@ def run_python_replies(
         timeout_s=timeout_s,
     )
     return list(zip(todo, results, strict=True))
+
+
+def pass_at_1_rows(
+    examples: Sequence[TaskExample], responses: Mapping[int, str | None], *, workers: int, timeout_s: float
+) -> list[dict[str, Any]]:
+    """``index``, ``id``, ``pass@1`` and ``status`` per answered example (humaneval, translate_rs2py)."""
+    runs = run_python_replies(examples, responses, workers=workers, timeout_s=timeout_s)
+    return [
+        {"index": ex.index, "id": ex.meta["id"], "pass@1": float(r["passed"]), "status": r["status"]}
+        for ex, r in runs
+    ]

@@ -27,7 +27,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from galla.eval.tasks.base import Task, TaskExample, TaskSkipped
-from galla.eval.tasks.codegen import run_python_replies
+from galla.eval.tasks.codegen import pass_at_1_rows
 
 RS2PY = (
     "Translate this Rust function to Python. Name the Python function `{entry}` with the signature "
@@ -117,11 +117,7 @@ class TranslateRs2Py(_Translate):
     def score(
         self, examples: Sequence[TaskExample], responses: Mapping[int, str | None]
     ) -> list[dict[str, Any]]:
-        runs = run_python_replies(examples, responses, workers=self.workers, timeout_s=self.timeout_s)
-        return [
-            {"index": ex.index, "id": ex.meta["id"], "pass@1": float(r["passed"]), "status": r["status"]}
-            for ex, r in runs
-        ]
+        return pass_at_1_rows(examples, responses, workers=self.workers, timeout_s=self.timeout_s)
 
 
 class TranslatePy2Rs(_Translate):
