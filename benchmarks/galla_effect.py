@@ -189,7 +189,10 @@ def evaluate(cfg: dict[str, Any], arm: str, run: Path, data: dict[str, Any]) -> 
         results["items"][name] = read_jsonl(res.files["scores"])
     surge = ev.get("surge")
     if surge and not Path(surge["data"]).is_dir():
-        print(f"galla_effect: SURGE left out: {surge['data']} is not a folder (eval.surge.data)", file=sys.stderr)
+        print(
+            f"galla_effect: SURGE left out: {surge['data']} is not a folder (eval.surge.data)",
+            file=sys.stderr,
+        )
     elif surge:
         from galla.eval.surge.generate import run_generation
 

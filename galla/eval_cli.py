@@ -370,6 +370,14 @@ def _print_summary(result: RunResult) -> None:
         table.add_row(col, "n/a" if value is None else f"{value:.2f}", str(result.row.counts.get(col, 0)))
     table.add_row("Avg", f"{result.row.avg:.2f}", str(result.scored), style="bold")
     console.print(table)
+    zero = [c for c in COLUMNS if result.row.scores[c] == 0]
+    if zero:
+        console.print(
+            f"Avg leaves out {', '.join(zero)} (scored, all 0), as the paper's Avg does; read the columns "
+            "too: a column that drops to 0 does not lower Avg.",
+            style="yellow",
+            markup=False,
+        )
     partial = [
         f"{s} {c['scored']}/{c['total']}" for s, c in result.coverage.items() if c["scored"] != c["total"]
     ]

@@ -198,7 +198,7 @@ def score_responses_file(
     row = scorer.columns.row(name, setting)
     coverage = scorer.coverage()
     rows = [row, *compared]
-    notes = _notes(responses, coverage, scorer, setting)
+    notes = _notes(responses, coverage, scorer, setting, row)
     title = f"SURGE: {name}" + (f" ({setting})" if setting else "")
     write_markdown(files["markdown"], rows, title, notes)
     write_csv(files["csv"], rows)
@@ -219,12 +219,22 @@ def score_responses_file(
 
 
 def _notes(
-    responses: Path, coverage: Mapping[str, Mapping[str, int]], scorer: ResponseScorer, setting: str | None
+    responses: Path,
+    coverage: Mapping[str, Mapping[str, int]],
+    scorer: ResponseScorer,
+    setting: str | None,
+    row: TableRow,
 ) -> list[str]:
     notes = [
         f"Scored {sum(scorer.scored.values())} responses from `{responses.name}` with the official SURGE "
         "rules; columns are mean item score × 100, Avg leaves out columns equal to 0 (as the paper)."
     ]
+    zero = [c for c, v in row.scores.items() if v == 0]
+    if zero:
+        notes.append(
+            f"Avg leaves out {', '.join(zero)} (scored, all 0): the paper averages only non-zero columns, "
+            "so a column that drops to 0 does not lower Avg; read the columns, not only Avg."
+        )
     partial = [f"{s} {c['scored']}/{c['total']}" for s, c in coverage.items() if c["scored"] != c["total"]]
     if partial:
         notes.append(f"Incomplete subsets (means over the items scored): {', '.join(partial)}.")

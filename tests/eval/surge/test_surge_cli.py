@@ -91,6 +91,9 @@ def test_scores_file_with_problems(tiny: Path, tmp_path: Path, capsys: pytest.Ca
     assert table["coverage"]["fl"] == {"scored": 1, "total": 2}
     assert [r["source"] for r in table["rows"][1:]] == ["paper"] * 5
     assert "Incomplete subsets" in (out / "table.md").read_text()
+    # the zero columns Avg skipped are named, with the reason
+    assert "Avg leaves out ML-Others, RL (scored, all 0)" in (out / "table.md").read_text()
+    assert "Avg leaves out ML-Others, RL (scored, all 0)" in " ".join(err.split())
     assert (out / "table.csv").is_file() and (out / "chart.png").stat().st_size > 1000
 
 
