@@ -160,6 +160,8 @@ class RowReader:
         self.columns = columns
         self.path_columns: list[str] = []
         self.kind = ""
+        self.flags = ("--content-column", "--path-column", "--language-column")
+        """How the user names the columns, for messages (flags here, keywords for the map function)."""
 
     def wanted(self, names: Iterable[str], where: str) -> list[str]:
         """The columns to read from a part whose columns are ``names``; DatasetError if one is missing."""
@@ -169,14 +171,15 @@ class RowReader:
         if missing:
             shown = ", ".join(sorted(have)) or "none"
             raise DatasetError(
-                f"--from-dataset '{where}' has no column {missing[0]!r} (its columns: {shown}); "
-                "name the right one with --content-column / --path-column / --language-column"
+                f"{where} has no column {missing[0]!r} (its columns: {shown}); "
+                f"name the right one with {' / '.join(self.flags)}"
             )
         self.path_columns = cols.path_columns() or (["path"] if "path" in have else [])
         if not self.path_columns and not cols.language:
+            _, path_flag, lang_flag = self.flags
             raise DatasetError(
-                f"--from-dataset '{where}' has no 'path' column and no --language-column, so no row's "
-                "language can be known; pass --path-column or --language-column"
+                f"{where} has no 'path' column and no {lang_flag}, so no row's "
+                f"language can be known; pass {path_flag} or {lang_flag}"
             )
         return [cols.content, *self.path_columns, *([cols.language] if cols.language else [])]
 
@@ -219,7 +222,7 @@ class _FilesReader(RowReader):
                 f"--from-dataset '{f}' could not be read as parquet ({err}); check the file "
                 "or leave it out of the folder"
             ) from None
-        cols = self.wanted(names, str(f))
+        cols = self.wanted(names, f"--from-dataset '{f}'")
         return self._parquet_rows(f, pf, cols)
 
     def _parquet_rows(self, f: Path, pf: Any, cols: list[str]) -> Iterator[tuple[int, list, list, list]]:
@@ -245,7 +248,7 @@ class _FilesReader(RowReader):
         except (OSError, UnicodeDecodeError, EOFError) as err:
             raise DatasetError(f"--from-dataset '{f}' could not be read ({err}); check the file") from None
         if head:
-            self.wanted(self._json_row(f, line_no, head), str(f))
+            self.wanted(self._json_row(f, line_no, head), f"--from-dataset '{f}'")
         return self._jsonl_rows(f) if head else iter(())
 
     def _json_row(self, f: Path, line_no: int, line: str) -> dict:
@@ -312,7 +315,7 @@ class _DatasetsReader(RowReader):
                 names = []
             except Exception as err:
                 raise _hub_error(source, err) from None
-        self._cols = self.wanted(names, source)
+        self._cols = self.wanted(names, f"--from-dataset '{source}'")
 
     def batches(self) -> Iterator[tuple[int, list, list, list, str]]:
         i = 0
@@ -510,7 +513,8 @@ def graph_rows_from_batch(
     if isinstance(batch, pa.Table):
         batch = batch.to_pydict()
     reader = RowReader("datasets.map", DatasetColumns(content_column, path_column, language_column))
-    reader.wanted(batch.keys(), "the mapped dataset")
+    reader.flags = ("content_column=", "path_column=", "language_column=")
+    reader.wanted(batch.keys(), "graph_rows_from_batch: the batch")
     n = len(batch[content_column])
     contents, paths, langs = reader.split_batch(batch, n)
     namer = RowNamer(extension_map(), opts.languages, max_file_bytes, include_generated)

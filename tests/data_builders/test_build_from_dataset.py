@@ -17,6 +17,7 @@ import pytest
 
 from data_builders.build import BuildError, BuildOptions, build_graphs, load_graphs
 from data_builders.formats import DATA_FILE
+from data_builders.from_dataset import DatasetError
 from galla.cli import main as cli_main
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
@@ -267,3 +268,60 @@ def test_a_hub_id_is_streamed_and_offline_says_so(tmp_path):
     assert "'bigcode/the-stack-smol' is not a local file or folder, and the Hugging Face hub" in lines[0]
     assert "Offline" in lines[0]  # the hub's own reason, from datasets.load_dataset(..., streaming=True)
     assert not (tmp_path / "o").exists()
+
+
+# --- datasets.map ------------------------------------------------------------------------------
+
+
+def test_graph_rows_from_batch_with_two_processes_gives_build_graphs_rows(corpus):
+    from datasets import Dataset, load_from_disk
+
+    from data_builders.from_dataset import graph_rows_from_batch
+
+    lib, rows, expected = corpus
+    ds = Dataset.from_dict(rows)
+    out = ds.map(
+        graph_rows_from_batch,
+        batched=True,
+        batch_size=3,
+        num_proc=2,
+        remove_columns=ds.column_names,
+        fn_kwargs={"content_column": "content", "path_column": "path"},
+    )
+    built = load_from_disk(str(lib.parent / "dir-build"))
+    assert out.features == built.features  # the row schema's types (int16 kinds, int8 edge types)
+    assert out.data.table.equals(expected)
+    # an arrow-formatted dataset hands the function tables; options reach it through fn_kwargs
+    calls = ds.with_format("arrow").map(
+        graph_rows_from_batch,
+        batched=True,
+        remove_columns=ds.column_names,
+        fn_kwargs={"edges": "ast", "unit": "class"},
+    )
+    table = calls.data.table
+    assert set(table.column("unit_kind").to_pylist()) == {"class"} and len(calls) > 0
+    assert {t for r in table.column("edge_type").to_pylist() for t in r} == {0, 1}  # CHILD, NEXT_TOKEN
+
+
+def test_graph_rows_from_batch_names_pathless_rows_by_their_index(tmp_path):
+    from datasets import Dataset
+
+    from data_builders.from_dataset import graph_rows_from_batch
+
+    ds = Dataset.from_dict({"code": ["x = 1\n", CPP, CPP], "lang": ["python", "C++", "Haskell"]})
+    out = ds.map(
+        graph_rows_from_batch,
+        batched=True,
+        batch_size=1,
+        with_indices=True,
+        remove_columns=ds.column_names,
+        fn_kwargs={"content_column": "code", "language_column": "lang"},
+    )
+    assert out["id"] == ["row-1::add@1"]  # the Haskell row and the unit-less one give no rows
+    pq.write_table(ds.data.table, tmp_path / "s.parquet")
+    build_graphs(
+        from_dataset(tmp_path / "s.parquet", tmp_path / "o", content_column="code", language_column="lang")
+    )
+    assert table_of(tmp_path / "o").equals(out.data.table)
+    with pytest.raises(DatasetError, match=r"the batch has no column 'content' .*content_column="):
+        graph_rows_from_batch({"code": ["x = 1\n"], "lang": ["python"]})
