@@ -325,3 +325,63 @@ def test_graph_rows_from_batch_names_pathless_rows_by_their_index(tmp_path):
     assert table_of(tmp_path / "o").equals(out.data.table)
     with pytest.raises(DatasetError, match=r"the batch has no column 'content' .*content_column="):
         graph_rows_from_batch({"code": ["x = 1\n"], "lang": ["python"]})
+
+
+# --- datatrove ---------------------------------------------------------------------------------
+
+
+def test_datatrove_pipeline_on_two_tasks_gives_build_graphs_rows(corpus, tmp_path):
+    pytest.importorskip("datatrove")
+    from datatrove.executor import LocalPipelineExecutor
+    from datatrove.pipeline.readers import JsonlReader, ParquetReader
+
+    from data_builders.datatrove_steps import graph_pipeline
+
+    _, rows, expected = corpus
+    table = pa.table(rows)
+    (tmp_path / "in").mkdir()
+    half = table.num_rows // 2
+    pq.write_table(table.slice(0, half), tmp_path / "in" / "a.parquet")  # a file per task
+    pq.write_table(table.slice(half), tmp_path / "in" / "b.parquet")
+    reader = ParquetReader(str(tmp_path / "in"), text_key="content")
+    pipeline = graph_pipeline(reader, str(tmp_path / "out"))
+    LocalPipelineExecutor(pipeline, tasks=2, workers=2, logging_dir=str(tmp_path / "logs")).run()
+    parts = sorted((tmp_path / "out").glob("*.parquet"))
+    assert len(parts) == 2  # one per task
+    got = pa.concat_tables([pq.read_table(p) for p in parts])
+    assert got.schema == expected.schema
+    assert got.sort_by("id").equals(expected.sort_by("id"))
+    # and a language key with options, on JSONL: rows galla cannot parse are counted by reason
+    docs = [{"text": CPP, "id": "1", "file": "a", "lang": "C++"}, {"text": "x", "id": "2", "lang": "Haskell"}]
+    (tmp_path / "j").mkdir()
+    (tmp_path / "j" / "d.jsonl").write_text("".join(json.dumps(d) + "\n" for d in docs))
+    pipeline = graph_pipeline(
+        JsonlReader(str(tmp_path / "j")),
+        str(tmp_path / "jout"),
+        path_key="file",
+        language_key="lang",
+        edges="cfg",
+    )
+    LocalPipelineExecutor(pipeline, tasks=1, workers=1, logging_dir=str(tmp_path / "jlogs")).run()
+    (part,) = (tmp_path / "jout").glob("*.parquet")
+    got = pq.read_table(part)
+    assert got.column("id").to_pylist() == ["a::add@1"] and got.column("language").to_pylist() == ["cpp"]
+    stats = json.loads((tmp_path / "jlogs" / "stats.json").read_text())
+    step = next(s for s in stats if "galla" in s["name"])
+    assert step["stats"] == {"files": 2, "units": 1, "skipped: unknown-language": 1}
+
+
+def test_datatrove_steps_import_without_datatrove():
+    code = (
+        "import sys; sys.modules['datatrove'] = None\n"
+        "import data_builders.datatrove_steps as m\n"
+        "try:\n    m.GraphExtractor\nexcept ImportError as e:\n    print(e)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+        check=True,
+    )
+    assert "pip install 'galla[datatrove]'" in proc.stdout
