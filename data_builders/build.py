@@ -14,6 +14,7 @@ written to a temporary directory and moved into place only when complete.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 import hashlib
 import json
@@ -70,7 +71,7 @@ class BuildOptions:
     """Options of ``galla build-graphs``; every field maps to a command-line flag."""
 
     paths: list[str]
-    """Repository directories and/or source files."""
+    """Repository directories and/or source files (none with ``from_dataset``)."""
     out: Path
     """Output directory (created; an existing dataset there is replaced when the build completes)."""
     unit: Unit = "function"
@@ -99,6 +100,17 @@ class BuildOptions:
     include_generated: bool = False
     """Keep files marked as generated (``*_pb2.py``, ``DO NOT EDIT`` headers) instead of skipping them."""
     cache: bool = True
+    from_dataset: str = ""
+    """Read files from a dataset's rows instead of ``paths``: a parquet or JSONL file or folder, a
+    ``datasets.save_to_disk`` folder, or a hub dataset id (streamed); see
+    :mod:`data_builders.from_dataset`."""
+    content_column: str = "content"
+    path_column: str = ""
+    """Column(s), comma-separated and joined with "/", giving each row's relpath; "" = ``path`` if present."""
+    language_column: str = ""
+    """Column naming each row's language ("Python", "C++", ...); else the path's extension decides."""
+    split: str = ""
+    """Split of a hub dataset (default ``train``) or of a saved ``DatasetDict`` (default: its only one)."""
 
     def validate(self) -> None:
         if self.unit not in UNITS:
@@ -121,8 +133,16 @@ class BuildOptions:
             parse_edge_types(self.edges)
         except ValueError as err:
             raise BuildError(str(err)) from None
-        if not self.paths:
-            raise BuildError("no input path given; pass one or more repository directories or files")
+        if self.from_dataset and self.paths:
+            raise BuildError(
+                "--from-dataset reads files from a dataset's rows: pass it or repository paths, not both"
+            )
+        if not self.paths and not self.from_dataset:
+            raise BuildError(
+                "no input path given; pass one or more repository directories or files, or --from-dataset"
+            )
+        if self.from_dataset and not self.content_column:
+            raise BuildError("--content-column must name the column that holds each file's text")
 
     def signature(self) -> str:
         """What a cached file result depends on besides the file itself."""
@@ -407,20 +427,44 @@ def process_file(sf: SourceFile) -> FileOutcome:
     opts, cache, spool = _OPTS, _CACHE, _SPOOL
     assert opts is not None and spool is not None
     out = FileOutcome(sf.relpath, sf.language, sf.size)
-    try:
-        data = sf.path.read_bytes()
-    except OSError as err:
-        out.failure = f"unreadable: {err.strerror or err}"
-        return out
+    if sf.data is not None:
+        data = sf.data
+    else:
+        assert sf.path is not None
+        try:
+            data = sf.path.read_bytes()
+        except OSError as err:
+            out.failure = f"unreadable: {err.strerror or err}"
+            return out
     key = _cache_key(sf.relpath, data) if cache is not None else ""
     if cache is not None and _read_entry(cache, key, out):
         return out  # (a damaged entry is rebuilt)
+    batch = extract_into(out, data, opts)
+    if batch is None:
+        return out
+    stream = serialize_batch(batch)
+    out.batch_bytes = sum(len(p) for p in stream)
+    if cache is not None:
+        try:
+            _write_entry(cache, key, out, stream)
+            return out
+        except (sqlite3.Error, OSError):  # e.g. a full disk: this file goes uncached, the build goes on
+            pass
+    path, out.batch_offset = _append_to(_SPOOLS, spool, stream)
+    out.batch_file = str(path)
+    return out
+
+
+def extract_into(out: FileOutcome, data: bytes, opts: BuildOptions) -> pa.RecordBatch | None:
+    """Extract the units of ``data`` (the file ``out`` describes) as a batch of the row schema and
+    count them into ``out``; None, with ``out.failure`` set, when the engine fails. Every input path
+    runs this (the build's workers, ``datasets.map``, the datatrove step), so all give the same rows."""
     try:
         fg = extract_file(
             data,
-            sf.language,
+            out.language,
             unit=opts.unit,
-            path=sf.relpath,
+            path=out.relpath,
             edges=_edge_types(opts.edges),
             max_nodes=opts.max_nodes,
             max_edges=opts.max_edges,
@@ -428,13 +472,13 @@ def process_file(sf: SourceFile) -> FileOutcome:
     except Exception as err:  # an engine bug must not lose the rest of the corpus
         tb = traceback.format_exception_only(type(err), err)[-1].strip()
         out.failure = f"extractor error: {tb}"
-        return out
+        return None
     keep = None
     errors = np.asarray(fg.unit_has_error, dtype=bool)
     if opts.skip_errors and errors.any():
         keep = ~errors
         out.skipped_error_units = int(errors.sum())
-    batch = file_batch(fg, sf.relpath, keep)
+    batch = file_batch(fg, out.relpath, keep)
     # counted on the numpy columns (``to_numpy`` on Arrow would import pandas in every worker)
     units = np.arange(len(fg)) if keep is None else np.flatnonzero(keep)
     out.units = batch.num_rows
@@ -454,17 +498,7 @@ def process_file(sf: SourceFile) -> FileOutcome:
         1 for a, b in zip(fg.truncated_nodes, fg.truncated_edges, strict=True) if a or b
     )
     out.replaced_invalid_utf8 = fg.replaced_invalid_utf8
-    stream = serialize_batch(batch)
-    out.batch_bytes = sum(len(p) for p in stream)
-    if cache is not None:
-        try:
-            _write_entry(cache, key, out, stream)
-            return out
-        except (sqlite3.Error, OSError):  # e.g. a full disk: this file goes uncached, the build goes on
-            pass
-    path, out.batch_offset = _append_to(_SPOOLS, spool, stream)
-    out.batch_file = str(path)
-    return out
+    return batch
 
 
 # --- the build --------------------------------------------------------------------------------
@@ -487,19 +521,7 @@ def build_graphs(
     """
     opts.validate()
     t0 = time.perf_counter()
-    try:
-        walk = iter_repository(
-            opts.paths,
-            extensions=extension_map(),
-            language_overrides=opts.languages,
-            max_file_bytes=opts.max_file_bytes,
-            respect_gitignore=opts.respect_gitignore,
-            include_vendored=opts.include_vendored,
-            include_generated=opts.include_generated,
-            exclude=opts.exclude,
-        )
-    except WalkError as err:
-        raise BuildError(str(err)) from None
+    walk = _inputs(opts)
     files: list[SourceFile] = []
     skipped: list[Skipped] = []
     walk_done = [False]
@@ -512,7 +534,8 @@ def build_graphs(
             if isinstance(w, Skipped):
                 skipped.append(w)
             else:
-                files.append(w)
+                # kept for the manifest without a dataset row's content (which only the worker needs)
+                files.append(w if w.data is None else dataclasses.replace(w, data=None))
                 yield w
         walk_done[0] = True
         if on_files is not None:
@@ -528,6 +551,49 @@ def build_graphs(
         return _build_locked(opts, out, this_shard(), files, skipped, walk_done, progress, t0)
     finally:
         release(out)
+
+
+def _inputs(opts: BuildOptions) -> Iterator[SourceFile | Skipped]:
+    """The files to build: the walk of ``opts.paths``, or the rows of ``opts.from_dataset`` (opened
+    and checked now, so that a bad source stops the build before anything is written)."""
+    try:
+        if opts.from_dataset:
+            from data_builders.from_dataset import DatasetColumns, DatasetError, iter_dataset
+
+            try:
+                rows = iter_dataset(
+                    opts.from_dataset,
+                    DatasetColumns(opts.content_column, opts.path_column, opts.language_column),
+                    extensions=extension_map(),
+                    language_overrides=opts.languages,
+                    max_file_bytes=opts.max_file_bytes,
+                    include_generated=opts.include_generated,
+                    exclude=opts.exclude,
+                    split=opts.split,
+                )
+            except DatasetError as err:
+                raise BuildError(str(err)) from None
+
+            def checked() -> Iterator[SourceFile | Skipped]:
+                """The rows, a source failing half-way (a later file unreadable) as a BuildError."""
+                try:
+                    yield from rows
+                except DatasetError as err:
+                    raise BuildError(str(err)) from None
+
+            return checked()
+        return iter_repository(
+            opts.paths,
+            extensions=extension_map(),
+            language_overrides=opts.languages,
+            max_file_bytes=opts.max_file_bytes,
+            respect_gitignore=opts.respect_gitignore,
+            include_vendored=opts.include_vendored,
+            include_generated=opts.include_generated,
+            exclude=opts.exclude,
+        )
+    except WalkError as err:
+        raise BuildError(str(err)) from None
 
 
 def _build_locked(
@@ -926,6 +992,19 @@ def _manifest(
             "include_vendored": opts.include_vendored,
             "include_generated": opts.include_generated,
             "format": opts.format,
+            **(
+                {
+                    "from_dataset": {
+                        "source": opts.from_dataset,
+                        "content_column": opts.content_column,
+                        "path_column": opts.path_column,
+                        "language_column": opts.language_column,
+                        "split": opts.split,
+                    }
+                }
+                if opts.from_dataset
+                else {}
+            ),
         },
         "totals": totals,
         "languages": {k: dict(sorted(v.items())) for k, v in sorted(per_lang.items())},

@@ -63,10 +63,35 @@ def add_build_graphs(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "build-graphs",
         help="parse repositories into code graphs (AST, control flow, data flow) and write a dataset",
-        description="Walk repositories (honouring .gitignore), parse every supported source file with "
-        "tree-sitter and write one graph per unit as a Hugging Face `datasets` dataset plus manifest.json.",
+        description="Walk repositories (honouring .gitignore), or read a dataset's rows (--from-dataset), "
+        "parse every supported source file with tree-sitter and write one graph per unit as a Hugging Face "
+        "`datasets` dataset plus manifest.json.",
     )
-    p.add_argument("paths", nargs="+", help="repository directories and/or source files")
+    p.add_argument("paths", nargs="*", help="repository directories and/or source files")
+    p.add_argument(
+        "--from-dataset",
+        default="",
+        metavar="SOURCE",
+        help="read files from a dataset's rows instead: a parquet or JSONL file or folder, a save_to_disk "
+        "folder, or a hub dataset id (streamed)",
+    )
+    p.add_argument(
+        "--content-column", default="content", help="--from-dataset: column holding each file's text"
+    )
+    p.add_argument(
+        "--path-column",
+        default="",
+        help="--from-dataset: column(s) giving each file's path, comma-separated and joined with '/' "
+        "(default: 'path' if present, else rows are named row-N)",
+    )
+    p.add_argument(
+        "--language-column",
+        default="",
+        help="--from-dataset: column naming each row's language (Python, C++, js, ...; else by extension)",
+    )
+    p.add_argument(
+        "--split", default="", help="--from-dataset: split of a hub dataset (train) or saved DatasetDict"
+    )
     p.add_argument("--out", required=True, type=Path, help="output directory")
     p.add_argument(
         "--unit", default="function", choices=["function", "class", "file"], help="what one graph covers"
@@ -150,6 +175,11 @@ def cmd_build_graphs(args: argparse.Namespace) -> int:
         include_vendored=args.include_vendored,
         include_generated=args.include_generated,
         cache=not args.no_cache,
+        from_dataset=args.from_dataset,
+        content_column=args.content_column,
+        path_column=args.path_column,
+        language_column=args.language_column,
+        split=args.split,
     )
     try:
         opts.validate()  # before the progress bar, so that a bad option is the only line
