@@ -282,6 +282,7 @@ def report(cfg: dict[str, Any], out: Path, finished: dict[str, list[dict[str, An
         for arm, runs in finished.items()
     }
     payload = {
+        "held_out": _held_out(finished),
         "experiment": cfg["name"],
         "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, {_cores()} cores, Python "
         f"{platform.python_version()}",
@@ -306,6 +307,30 @@ def _cores() -> int:
 def _curves(run: dict[str, Any]) -> dict[str, Any]:
     """Held-out loss per stream at each evaluation step, per stage."""
     return {f"stage{i + 1}": s.get("eval") or [] for i, s in enumerate(run["train"])}
+
+
+def _held_out(finished: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, dict[str, float]]]:
+    """Per arm, stage and stream: the held-out loss at the first and the last evaluation, mean over seeds.
+
+    The last stage of every arm is the downstream one; an earlier stage is graph alignment (Graph2Code)."""
+    import numpy as np
+
+    acc: dict[str, dict[str, list[tuple[float, float]]]] = {}
+    for arm, runs in finished.items():
+        for r in runs:
+            for i, s in enumerate(r["train"]):
+                stage = "downstream" if i == len(r["train"]) - 1 else "alignment"
+                evals = s.get("eval") or []
+                for key in sorted({k for e in evals for k in e if k != "step"}):
+                    pts = [e[key] for e in evals if key in e]
+                    acc.setdefault(arm, {}).setdefault(f"{stage}/{key}", []).append((pts[0], pts[-1]))
+    return {
+        arm: {
+            k: {"first": float(np.mean([a for a, _ in v])), "last": float(np.mean([b for _, b in v]))}
+            for k, v in streams.items()
+        }
+        for arm, streams in acc.items()
+    }
 
 
 def _fmt(metric: str, x: float) -> str:
@@ -359,6 +384,14 @@ def _markdown(p: dict[str, Any]) -> str:
             for a, c in p["compute"].items()
         ),
         "",
+        "Held-out loss, first → last evaluation of each stage (mean over seeds; `text`: the downstream "
+        "records, `graph`: the graph-alignment records): "
+        + "; ".join(
+            f"{a}: "
+            + ", ".join(f"{k} {v['first']:.3f} → {v['last']:.3f}" for k, v in sorted(streams.items()))
+            for a, streams in p.get("held_out", {}).items()
+        ),
+        "",
     ]
     return "\n".join(lines)
 
@@ -371,7 +404,7 @@ def _figure(p: dict[str, Any], path: Path) -> None:
 
     rows = [r for r in p["table"] if r["arms"]]
     arms = list(p["arms"])
-    fig, axes = plt.subplots(1, 2, figsize=(14, 4.5), gridspec_kw={"width_ratios": [2, 1]})
+    fig, axes = plt.subplots(1, 3, figsize=(19, 4.5), gridspec_kw={"width_ratios": [2, 1, 1]})
     ax = axes[0]
     width = 0.8 / max(len(arms), 1)
     for j, a in enumerate(arms):
@@ -398,6 +431,19 @@ def _figure(p: dict[str, Any], path: Path) -> None:
     ax.set_ylabel("held-out downstream loss")
     ax.legend(fontsize=7)
     ax.set_title("learning curves")
+    ax = axes[2]
+    for name, curves in p["curves"].items():
+        offset = 0
+        for i in range(1, len(curves) + 1):
+            stage = curves.get(f"stage{i}") or []
+            pts = [(offset + e["step"], e["graph"]) for e in stage if "graph" in e]
+            if pts:
+                ax.plot(*zip(*pts, strict=True), marker="o", label=f"{name} stage {i}")
+            offset += max((e["step"] for e in stage), default=0)
+    ax.set_xlabel("optimizer step (stage 1, then stage 2)")
+    ax.set_ylabel("held-out graph-stream loss")
+    ax.legend(fontsize=7)
+    ax.set_title("graph alignment (Graph2Code / GraphQA)")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

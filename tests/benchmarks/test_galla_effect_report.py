@@ -1,0 +1,54 @@
+"""benchmarks/galla_effect.py's report: per-arm means over seeds, paired differences, held-out losses."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from benchmarks.galla_effect import report
+
+
+def _run(arm: str, seed: int, scores: list[float], stages: list[list[dict]]) -> dict:
+    items = [{"index": i, "pass@1": s} for i, s in enumerate(scores)]
+    mean = sum(scores) / len(scores)
+    return {
+        "arm": arm,
+        "seed": seed,
+        "train": [{"steps": 10, "seconds": 60.0, "eval": ev} for ev in stages],
+        "eval": {
+            "tasks": {"humaneval": {"pass@1": {"mean": mean, "lo": 0.0, "hi": 1.0, "n": len(scores)}}},
+            "items": {"humaneval": items},
+        },
+    }
+
+
+def test_report_pairs_items_and_averages_seeds(tmp_path: Path) -> None:
+    sft = [[{"step": 0, "text": 1.4}, {"step": 10, "text": 1.2}]]
+    galla = [
+        [{"step": 0, "graph": 3.2}, {"step": 10, "graph": 2.9}],
+        [{"step": 0, "text": 1.3, "graph": 1.9}, {"step": 10, "text": 1.1, "graph": 1.7}],
+    ]
+    finished = {
+        "A": [_run("A", 0, [0, 0, 1, 0], sft), _run("A", 1, [0, 1, 1, 0], sft)],
+        "B": [_run("B", 0, [1, 1, 1, 0], galla)],
+    }
+    p = report({"name": "t"}, tmp_path, finished)
+    row = p["table"][0]
+    assert (row["task"], row["metric"]) == ("humaneval", "pass@1")
+    assert row["arms"]["A"]["mean"] == pytest.approx(0.375) and row["arms"]["A"]["seeds"] == [0, 1]
+    assert row["arms"]["A"]["std"] == pytest.approx(0.1767767, rel=1e-5)  # sample std of 0.25, 0.5
+    # per item, A's seeds averaged: 0, .5, 1, 0 against B's 1, 1, 1, 0
+    assert row["vs_A"]["B"]["diff"] == pytest.approx((1 + 0.5 + 0 + 0) / 4) and row["vs_A"]["B"]["n"] == 4
+    held = p["held_out"]
+    assert held["A"] == {"downstream/text": {"first": 1.4, "last": 1.2}}
+    assert held["B"]["alignment/graph"] == {"first": 3.2, "last": 2.9}
+    assert held["B"]["downstream/graph"]["last"] == pytest.approx(1.7)
+    assert p["compute"]["B"]["train_steps"] == 20
+    md = (tmp_path / "report.md").read_text()
+    assert (
+        "alignment/graph 3.200 → 2.900" in md and "| humaneval | pass@1 | 37.5 ± 17.7 | 75.0 ± 0.0 |" in md
+    )
+    assert json.loads((tmp_path / "report.json").read_text())["held_out"] == held
+    assert (tmp_path / "report.png").stat().st_size > 10_000
