@@ -80,7 +80,9 @@ TASK_FEATURES = Features(
     {**{k: Value("string") for k in _TEXT_COLUMNS}, **{k: List(Value(t)) for k, t in _GRAPH_COLUMNS.items()}}
 )
 """The one schema of every task record (see the module docstring)."""
-_REQUIRED = ("id", "language", "source", "node_kind", "edge_src", "edge_dst", "edge_type")
+REQUIRED_GRAPH_COLUMNS = ("id", "language", "source", "node_kind", "edge_src", "edge_dst", "edge_type")
+"""The graph-row columns every task builder reads."""
+_REQUIRED = REQUIRED_GRAPH_COLUMNS
 
 LANGUAGE_NAMES = {
     "python": "Python", "java": "Java", "javascript": "JavaScript", "typescript": "TypeScript",
