@@ -279,11 +279,18 @@ class DatasetWriter:
         write_dataset_metadata(self.dir, fingerprint)
 
 
-def write_dataset_metadata(directory: Path, fingerprint: str) -> None:
+def write_dataset_metadata(
+    directory: Path,
+    fingerprint: str,
+    features: dict | None = None,
+    description: str = "galla code graphs (see manifest.json)",
+) -> None:
+    """``dataset_info.json`` and ``state.json`` beside ``DATA_FILE``, so ``datasets.load_from_disk``
+    opens a file galla streamed itself; ``features``: a ``Features.to_dict()`` (default: graph rows)."""
     info = {
         "citation": "",
-        "description": "galla code graphs (see manifest.json)",
-        "features": features_dict(),
+        "description": description,
+        "features": features_dict() if features is None else features,
         "homepage": "",
         "license": "",
     }

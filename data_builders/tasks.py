@@ -23,6 +23,7 @@ and a seed, with one RNG per row and subtask, so output does not depend on row o
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import random
@@ -36,9 +37,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 from datasets import Dataset, Features, List, Value
 
-from data_builders.formats import KIND_VOCAB, json_records, official_language, read_official
+from data_builders.formats import (
+    DATA_FILE,
+    KIND_VOCAB,
+    json_records,
+    official_language,
+    read_official,
+    write_dataset_metadata,
+)
 from parsers.graph import CodeGraph, EdgeType
 from parsers.vocab import kind_name, kind_names
 
@@ -47,6 +56,10 @@ QA_SUBTASKS = ("edge_exists", "parent", "children", "reaching_defs")
 MANIFEST = "tasks_manifest.json"
 MAX_TEXT = 40
 """Longest node text quoted in a question or answer (longer ones end in an ellipsis)."""
+WRITE_BATCH = 1024
+"""Records :func:`build_tasks` holds before writing them as one Arrow record batch."""
+ROWS_PER_READ = 256
+"""Graph rows :func:`build_tasks` reads from a dataset at a time."""
 
 _TEXT_COLUMNS = (
     "task",
@@ -67,7 +80,9 @@ TASK_FEATURES = Features(
     {**{k: Value("string") for k in _TEXT_COLUMNS}, **{k: List(Value(t)) for k, t in _GRAPH_COLUMNS.items()}}
 )
 """The one schema of every task record (see the module docstring)."""
-_REQUIRED = ("id", "language", "source", "node_kind", "edge_src", "edge_dst", "edge_type")
+REQUIRED_GRAPH_COLUMNS = ("id", "language", "source", "node_kind", "edge_src", "edge_dst", "edge_type")
+"""The graph-row columns every task builder reads."""
+_REQUIRED = REQUIRED_GRAPH_COLUMNS
 
 LANGUAGE_NAMES = {
     "python": "Python", "java": "Java", "javascript": "JavaScript", "typescript": "TypeScript",
@@ -708,6 +723,70 @@ def _open_graphs(graphs: str | Path | Iterable) -> tuple[Iterable, str]:
     return ds, str(p)
 
 
+def _each_row(rows: Iterable) -> Iterator[Mapping[str, Any]]:
+    """The rows of a ``Dataset`` read ``ROWS_PER_READ`` at a time (the rest stays in the Arrow file), or
+    of any other iterable as they are."""
+    if not isinstance(rows, Dataset):
+        yield from rows
+        return
+    for batch in rows.iter(batch_size=ROWS_PER_READ):
+        cols = list(batch)
+        yield from (dict(zip(cols, values, strict=True)) for values in zip(*batch.values(), strict=True))
+
+
+class _Tally:
+    """What the manifest says about the records, counted as they stream past."""
+
+    def __init__(self) -> None:
+        self.records = 0
+        self.counts: Counter = Counter()
+        self.by_subtask: dict[str, Counter] = defaultdict(Counter)
+        self.edge: Counter = Counter()
+
+    def __call__(self, records: Iterable[dict]) -> Iterator[dict]:
+        for r in records:
+            self.records += 1
+            self.counts[r["task"]] += 1
+            if r["subtask"]:
+                self.by_subtask[r["task"]][r["subtask"]] += 1
+            if r["subtask"] == "edge_exists":
+                self.edge["yes" if r["answer"].startswith("Yes") else "no"] += 1
+            yield r
+
+
+def write_task_dataset(records: Iterable[dict], directory: Path, batch_size: int = WRITE_BATCH) -> int:
+    """Write records of :data:`TASK_FEATURES` to ``directory`` as a ``datasets.load_from_disk`` folder,
+    ``batch_size`` records at a time, so memory stays flat however many there are; returns the count.
+
+    The folder is what ``to_dataset(records).save_to_disk(directory)`` writes (one Arrow stream file and
+    the ``datasets`` metadata), without ever holding the records or their table whole."""
+    directory.mkdir(parents=True, exist_ok=True)
+    schema = TASK_FEATURES.arrow_schema
+    digest = hashlib.blake2b(digest_size=8)
+    n = 0
+    with pa.OSFile(str(directory / DATA_FILE), "wb") as sink, pa.ipc.new_stream(sink, schema) as writer:
+        chunk: list[dict] = []
+        for rec in records:
+            chunk.append(rec)
+            if len(chunk) == batch_size:
+                n += _write_batch(writer, chunk, schema, digest)
+                chunk = []
+        if chunk or not n:
+            n += _write_batch(writer, chunk, schema, digest)
+    write_dataset_metadata(directory, digest.hexdigest(), TASK_FEATURES.to_dict(), "galla task records")
+    return n
+
+
+def _write_batch(writer: pa.ipc.RecordBatchStreamWriter, chunk: list[dict], schema: pa.Schema, digest) -> int:
+    batch = pa.RecordBatch.from_pylist(chunk, schema=schema)
+    for column in batch.columns:  # the fingerprint: a hash of every buffer written
+        for buf in column.buffers():
+            if buf is not None:
+                digest.update(buf)
+    writer.write_batch(batch)
+    return len(chunk)
+
+
 def build_tasks(
     graph_dir_or_dataset: str | Path | Iterable[Mapping[str, Any]],
     out_dir: str | Path,
@@ -720,16 +799,22 @@ def build_tasks(
     max_nodes_in_answer: int = 16,
     max_source_chars: int = 4000,
     downstream: Sequence[str | Path] = (),
+    batch_size: int = WRITE_BATCH,
 ) -> dict:
-    """Build task records from a graph dataset and write them to ``out_dir`` atomically.
+    """Build task records from a graph dataset and write them to ``out_dir`` atomically, streamed.
+
+    Records are made row by row and written ``batch_size`` at a time (:func:`write_task_dataset`), so
+    memory does not grow with the corpus; the output is the same records in the same order as
+    ``to_dataset(graph2code_records(rows) + graph_qa_records(rows) + downstream)``.
 
     Args:
         graph_dir_or_dataset: a ``galla build-graphs`` output directory, or rows (a ``datasets.Dataset``,
             a list of rows or :class:`CodeGraph` objects).
-        out_dir: written with ``Dataset.save_to_disk`` plus ``tasks_manifest.json``; an existing task
+        out_dir: a ``datasets.load_from_disk`` folder plus ``tasks_manifest.json``; an existing task
             directory is replaced, anything else there is refused.
         tasks: graph tasks to build, of ``graph2code`` and ``graph_qa``.
         downstream: .jsonl/.json files read with :func:`read_task_file` and appended.
+        batch_size: records per written Arrow batch.
         Other arguments: see :func:`graph2code_records` and :func:`graph_qa_records`.
 
     Returns:
@@ -742,6 +827,8 @@ def build_tasks(
         )
     if per_graph < 1:
         raise ValueError(f"per_graph must be at least 1, got {per_graph}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise ValueError(f"'{out}' is a file, not a folder; choose a folder for the task dataset")
@@ -753,38 +840,35 @@ def build_tasks(
     if not isinstance(rows, (Dataset, Sequence)):
         rows = list(rows)  # read twice (graph2code, graph_qa)
     skipped: Counter = Counter()
-    records: list[dict] = []
-    if "graph2code" in tasks:
-        records += graph2code_records(rows, with_question=with_question, seed=seed, skipped=skipped)
-    if "graph_qa" in tasks:
-        records += graph_qa_records(
-            rows, per_graph=per_graph, seed=seed, subtasks=subtasks, max_nodes_in_answer=max_nodes_in_answer,
-            max_source_chars=max_source_chars, skipped=skipped,
-        )  # fmt: skip
-    files = []
-    for f in downstream:
-        recs = read_task_file(f)
-        files.append({"path": str(f), "records": len(recs)})
-        records += recs
-    counts = Counter(r["task"] for r in records)
-    by_subtask: dict[str, Counter] = defaultdict(Counter)
-    for r in records:
-        if r["subtask"]:
-            by_subtask[r["task"]][r["subtask"]] += 1
-    edge = Counter(
-        "yes" if r["answer"].startswith("Yes") else "no" for r in records if r["subtask"] == "edge_exists"
-    )
-    manifest = {
-        "format": "galla-tasks-v1", "graphs": source, "graph_units": len(rows), "records": len(records),
-        "counts": dict(sorted(counts.items())), "subtask_counts": {t: dict(c) for t, c in by_subtask.items()},
-        "edge_exists_answers": dict(sorted(edge.items())), "skipped": dict(sorted(skipped.items())),
-        "downstream": files, "seed": seed, "tasks": list(tasks), "subtasks": list(subtasks),
-        "per_graph": per_graph, "with_question": with_question, "max_nodes_in_answer": max_nodes_in_answer,
-        "max_source_chars": max_source_chars,
-    }  # fmt: skip
+    files: list[dict] = []
+
+    def records() -> Iterator[dict]:
+        # one row at a time: a unit's records are written before the next unit's are made
+        for row in _each_row(rows) if "graph2code" in tasks else ():
+            yield from graph2code_records([row], with_question=with_question, seed=seed, skipped=skipped)
+        for row in _each_row(rows) if "graph_qa" in tasks else ():
+            yield from graph_qa_records(
+                [row], per_graph=per_graph, seed=seed, subtasks=subtasks,
+                max_nodes_in_answer=max_nodes_in_answer, max_source_chars=max_source_chars, skipped=skipped,
+            )  # fmt: skip
+        for f in downstream:
+            recs = read_task_file(f)
+            files.append({"path": str(f), "records": len(recs)})
+            yield from recs
+
+    tally = _Tally()
     tmp = out.with_name(f".{out.name}.tmp-{uuid.uuid4().hex[:8]}")
     try:
-        to_dataset(records).save_to_disk(str(tmp))
+        write_task_dataset(tally(records()), tmp, batch_size)
+        manifest = {
+            "format": "galla-tasks-v1", "graphs": source, "graph_units": len(rows), "records": tally.records,
+            "counts": dict(sorted(tally.counts.items())),
+            "subtask_counts": {t: dict(c) for t, c in tally.by_subtask.items()},
+            "edge_exists_answers": dict(sorted(tally.edge.items())), "skipped": dict(sorted(skipped.items())),
+            "downstream": files, "seed": seed, "tasks": list(tasks), "subtasks": list(subtasks),
+            "per_graph": per_graph, "with_question": with_question,
+            "max_nodes_in_answer": max_nodes_in_answer, "max_source_chars": max_source_chars,
+        }  # fmt: skip
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
         old = out.with_name(f".{out.name}.old-{uuid.uuid4().hex[:8]}")
         if out.exists():

@@ -106,7 +106,6 @@ def cmd_build_tasks(args: argparse.Namespace) -> int:
     from data_builders.outputs import output_problem, write_failure
     from data_builders.tasks import build_tasks
     from galla.config import ConfigError
-    from galla.train.streams import graph_rows
 
     problem = output_problem(args.out, "--out")
     if problem:
@@ -126,7 +125,9 @@ def cmd_build_tasks(args: argparse.Namespace) -> int:
             f"({', '.join(f'{k} {v:,}' for k, v in m['counts'].items())})"
         )
         if args.docstrings:
-            recs = docstring_records(graph_rows([str(args.graphs)]))
+            from galla.train.streams import iter_graph_rows  # imports torch: only where it is needed
+
+            recs = docstring_records(row for rows in iter_graph_rows([str(args.graphs)]) for row in rows)
             n = write_jsonl(recs, args.out / "docstrings.jsonl")
             k = write_jsonl(docstring_pairs(recs, seed=args.seed), args.out / "docstring_pairs.jsonl")
             console.print(f"galla build-tasks: {n:,} SFT and {k:,} DPO docstring records -> {args.out}")

@@ -105,11 +105,13 @@ class DataConfig(_Checked):
     """The data streams: graph alignment data and text (downstream SFT or DPO preference) data."""
 
     graphs: list[str] = field(default_factory=list)
-    """Graph datasets written by ``galla build-graphs``; ``graph_tasks`` are built from them at start."""
+    """Graph rows (``galla build-graphs`` outputs or any ``save_to_disk`` folder, parquet files or folders
+    of shards, hub dataset ids, streamed); ``graph_tasks`` are built from them as they are read."""
     graph_tasks: list[str] = field(default_factory=lambda: ["graph2code"])
     """Alignment tasks built from ``graphs``: ``graph2code`` and/or ``graph_qa``."""
     task_files: list[str] = field(default_factory=list)
-    """Prebuilt task datasets (``galla build-tasks``) or official GALLa JSONL files (graph records)."""
+    """Prebuilt task records (``galla build-tasks`` folders, parquet of them, hub ids) or official GALLa
+    JSONL files (graph records)."""
     text: list[str] = field(default_factory=list)
     """Downstream data, JSONL with ``human``/``bot`` (or ``prompt``/``completion``): the text stream."""
     preference: list[str] = field(default_factory=list)

@@ -4,14 +4,17 @@
   prebuilt ``data.task_files`` (``galla build-tasks`` output or official GALLa JSONL);
 - ``text``: downstream ``data.text`` (SFT) or ``data.preference`` (DPO).
 
-Paths that do not exist fail in :func:`open_streams`, naming the config key, before any model is
-trained. Graph records are produced chunk by chunk (:meth:`Streams.graph`): the trainer encodes each
-record as it comes, so only the encoded samples of a corpus are held in memory, never its rows.
+``data.graphs`` and the dataset entries of ``data.task_files`` are read by
+:func:`data_builders.sources.open_rows`: ``save_to_disk`` folders and parquet files or folders of
+shards (memory-mapped), or hub dataset ids (streamed). Paths that do not exist fail in
+:func:`open_streams`, naming the config key, before any model is trained. Graph records are produced
+chunk by chunk (:meth:`Streams.graph`): the trainer encodes each record as it comes, so only the
+encoded samples of a corpus are held in memory, never its rows.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,20 +45,66 @@ ROWS_PER_CHUNK = 256
 """Graph rows materialised at a time while records are built (the rest stays in the Arrow file)."""
 
 
-def _open_graphs(paths: list[str]):
-    from data_builders.build import load_graphs
+def _open(key: str, value: str):
+    """``value`` as rows (:func:`~data_builders.sources.open_rows`); failures name ``data.<key>``."""
+    from data_builders.sources import SourceError, open_rows
 
-    for p in paths:
-        _exists("graphs", p)
     try:
-        return load_graphs(*paths)
-    except FileNotFoundError as err:
-        raise ConfigError(f"data.graphs: {err}") from None
+        return open_rows(value)
+    except SourceError as err:
+        raise ConfigError(f"data.{key}: {err}") from None
 
 
-def _chunks(ds, idx: list[int], size: int = ROWS_PER_CHUNK) -> Iterator[list[dict[str, Any]]]:
-    for a in range(0, len(idx), size):
-        yield ds.select(idx[a : a + size]).to_list()
+def _check_columns(key: str, value: str, ds, needed) -> None:
+    names = getattr(ds, "column_names", None)  # None: a hub stream, checked row by row instead
+    missing = [c for c in needed if names is not None and c not in names]
+    if missing:
+        raise ConfigError(f"data.{key}: '{value}' lacks the columns {missing}")
+
+
+def _open_graphs(paths: list[str]):
+    """The ``data.graphs`` entries as one dataset (an ``IterableDataset`` when any is a hub stream)."""
+    from datasets import Dataset, concatenate_datasets
+
+    from data_builders.tasks import REQUIRED_GRAPH_COLUMNS
+
+    parts = []
+    for p in paths:
+        ds = _open("graphs", p)
+        _check_columns("graphs", p, ds, REQUIRED_GRAPH_COLUMNS)
+        parts.append(ds)
+    if len(parts) == 1:
+        return parts[0]
+    if not all(isinstance(ds, Dataset) for ds in parts):
+        parts = [ds.to_iterable_dataset() if isinstance(ds, Dataset) else ds for ds in parts]
+    return concatenate_datasets(parts)
+
+
+def _streamed(ds) -> bool:
+    from datasets import IterableDataset
+
+    return isinstance(ds, IterableDataset)
+
+
+def _chunks(ds, idx: list[int] | None, size: int = ROWS_PER_CHUNK) -> Iterator[list[dict[str, Any]]]:
+    """Rows ``idx`` of a memory-mapped dataset ``size`` at a time, or (``idx`` None) a stream's rows."""
+    if idx is not None:
+        for a in range(0, len(idx), size):
+            yield ds.select(idx[a : a + size]).to_list()
+        return
+    for batch in ds.iter(batch_size=size):
+        cols = list(batch)
+        yield [dict(zip(cols, values, strict=True)) for values in zip(*batch.values(), strict=True)]
+
+
+def _index(ds, limit: int, seed: int) -> list[int] | None:
+    """The rows one pass reads: all, or a seeded subset of ``limit``; ``None`` for a stream (whose
+    length is unknown: a limit takes its first rows, :func:`_limited`)."""
+    return None if _streamed(ds) else _subset(list(range(len(ds))), limit, seed)
+
+
+def _limited(ds, limit: int):
+    return ds.take(limit) if limit and _streamed(ds) else ds
 
 
 def iter_graph_rows(
@@ -64,7 +113,7 @@ def iter_graph_rows(
     """The rows of one or more ``galla build-graphs`` outputs in chunks of ``size`` (a seeded subset of
     ``limit`` rows if set), so a corpus never sits in memory as Python objects all at once."""
     ds = _open_graphs(paths)
-    yield from _chunks(ds, _subset(list(range(len(ds))), limit, seed), size)
+    yield from _chunks(_limited(ds, limit), _index(ds, limit, seed), size)
 
 
 def graph_rows(paths: list[str], limit: int = 0, seed: int = 0) -> list[dict[str, Any]]:
@@ -80,32 +129,44 @@ class Streams:
     cfg: TrainConfig
     text: list[dict[str, Any]]
     graphs: Any
-    """The ``data.graphs`` datasets as one memory-mapped ``datasets.Dataset`` (None without graphs)."""
-    graph_index: list[int]
-    """Rows of :attr:`graphs` one pass reads (all, or the seeded ``data.max_graphs`` subset)."""
+    """The ``data.graphs`` datasets as one memory-mapped ``datasets.Dataset``, or an
+    ``IterableDataset`` when one is a hub stream (None without graphs)."""
+    graph_index: list[int] | None
+    """Rows of :attr:`graphs` one pass reads (all, or the seeded ``data.max_graphs`` subset); None for
+    a stream, read from its start (its first ``data.max_graphs`` rows)."""
     task_sources: list[Any]
-    """Each ``data.task_files`` entry in order: a task ``Dataset`` (a directory) or the records of a
-    JSONL/JSON file (read and checked up front)."""
+    """Each ``data.task_files`` entry in order: a task ``Dataset`` (a folder or parquet), an
+    ``IterableDataset`` (a hub id) or the records of a JSONL/JSON file (read and checked up front)."""
     rows_per_chunk: int = ROWS_PER_CHUNK
 
     @property
-    def graph_rows(self) -> int:
-        return len(self.graph_index)
+    def graph_rows(self) -> int | None:
+        """Graph rows one pass reads (None: a stream of unknown length)."""
+        if self.graphs is None:
+            return 0
+        return None if self.graph_index is None else len(self.graph_index)
 
     @property
-    def task_rows(self) -> int:
+    def task_rows(self) -> int | None:
+        if any(_streamed(src) for src in self.task_sources):
+            return None
         return sum(len(src) for src in self.task_sources)
 
     @property
     def graph_passes(self) -> int:
         return (
-            sum(t in self.cfg.data.graph_tasks for t in ("graph2code", "graph_qa")) if self.graph_rows else 0
+            sum(t in self.cfg.data.graph_tasks for t in ("graph2code", "graph_qa"))
+            if self.graph_rows != 0
+            else 0
         )
 
     @property
-    def graph_work(self) -> int:
-        """Rows :meth:`graph` reads in all (for a progress bar)."""
-        return self.graph_rows * self.graph_passes + self.task_rows
+    def graph_work(self) -> int | None:
+        """Rows :meth:`graph` reads in all (for a progress bar; None when a stream's length is unknown)."""
+        rows, tasks = self.graph_rows, self.task_rows
+        if (rows is None and self.graph_passes) or tasks is None:
+            return None
+        return (rows or 0) * self.graph_passes + tasks
 
     def graph(self, on_rows: Callable[[int], None] | None = None) -> Iterator[dict[str, Any]]:
         """Graph records in a fixed order: Graph2Code of every row, GraphQA of every row, then the
@@ -119,23 +180,28 @@ class Streams:
             "graph2code": lambda rows: tasks.graph2code_records(rows, with_question=with_question, seed=seed),
             "graph_qa": lambda rows: tasks.graph_qa_records(rows, per_graph=d.qa_per_graph, seed=seed),
         }
-        donors = _derangement(self.graph_index, seed) if d.graph_ablation == "shuffled" else None
+        donors = None
+        if d.graph_ablation == "shuffled" and self.graph_index is not None:
+            donors = _derangement(self.graph_index, seed)
+        graphs = _limited(self.graphs, d.max_graphs)
         for task in ("graph2code", "graph_qa"):
-            if task in d.graph_tasks and self.graph_rows:
-                for a in range(0, self.graph_rows, self.rows_per_chunk):
-                    idx = self.graph_index[a : a + self.rows_per_chunk]
-                    rows = self.graphs.select(idx).to_list()
-                    records = builders[task](rows)
-                    if d.graph_ablation == "no_graph":
-                        records = [{**r, **{c: [] for c in GRAPH_COLUMNS}} for r in records]
-                    elif donors is not None:
-                        records = _swap_graphs(records, rows, self.graphs.select(donors[a : a + len(idx)]))
-                    yield from records
-                    tick(len(rows))
+            if task not in d.graph_tasks or not self.graph_passes:
+                continue
+            a = 0
+            for rows in _chunks(graphs, self.graph_index, self.rows_per_chunk):
+                records = builders[task](rows)
+                if d.graph_ablation == "no_graph":
+                    records = [{**r, **{c: [] for c in GRAPH_COLUMNS}} for r in records]
+                elif donors is not None:
+                    records = _swap_graphs(records, rows, self.graphs.select(donors[a : a + len(rows)]))
+                yield from records
+                tick(len(rows))
+                a += len(rows)
         for src in self.task_sources:
-            chunks = (
-                [src] if isinstance(src, list) else _chunks(src, list(range(len(src))), self.rows_per_chunk)
-            )
+            if isinstance(src, list):
+                chunks: Iterable[list[dict[str, Any]]] = [src]
+            else:
+                chunks = _chunks(src, None if _streamed(src) else list(range(len(src))), self.rows_per_chunk)
             for rows in chunks:
                 yield from rows
                 tick(len(rows))
@@ -167,19 +233,25 @@ def open_streams(cfg: TrainConfig, rows_per_chunk: int = ROWS_PER_CHUNK) -> Stre
     from data_builders import tasks
 
     d, seed = cfg.data, cfg.run.seed
-    graphs, index = None, []
+    graphs, index = None, None
     if d.graphs:
         graphs = _open_graphs(d.graphs)
-        index = _subset(list(range(len(graphs))), d.max_graphs, seed)
+        index = _index(graphs, d.max_graphs, seed)
+        if index is None and d.graph_ablation == "shuffled":
+            raise ConfigError(
+                "data.graph_ablation: 'shuffled' draws donor graphs from anywhere in the corpus and needs "
+                "random access; a hub dataset in data.graphs is streamed: save it locally (parquet or "
+                "save_to_disk) and name that instead"
+            )
     sources: list[Any] = []
     for path in d.task_files:
-        p = _exists("task_files", path)
-        if p.is_dir():
-            from datasets import load_from_disk
-
-            sources.append(load_from_disk(str(p)))
-        else:
+        p = Path(path)
+        if p.is_file() and p.suffix != ".parquet":  # official GALLa / galla JSONL or JSON
             sources.append(tasks.read_task_file(p))
+            continue
+        src = _open("task_files", path)
+        _check_columns("task_files", path, src, list(tasks.TASK_FEATURES))
+        sources.append(src)
     text: list[dict[str, Any]] = []
     for path in d.text:
         text += tasks.sft_records(_exists("text", path))

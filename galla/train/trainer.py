@@ -374,7 +374,7 @@ class Trainer:
         )
         self.streams: dict[str, list[Example]] = {}
         with _encode_progress(cfg.run.progress and self.acc.is_main_process) as progress:
-            bar = progress.add_task("graph rows", total=streams.graph_work, visible=streams.graph_work > 0)
+            bar = progress.add_task("graph rows", total=streams.graph_work, visible=streams.graph_work != 0)
             graph = streams.graph(lambda n: progress.advance(bar, n))
             text_bar = progress.add_task("text records", total=len(streams.text), visible=bool(streams.text))
 

@@ -425,6 +425,38 @@ def test_build_tasks_writes_a_dataset_with_its_manifest(tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".tasks")]
 
 
+def test_build_tasks_streams_what_the_in_memory_dataset_held(tmp_path):
+    """Streamed in batches of 3, the folder holds the records (and Arrow table) the old writer did:
+    ``to_dataset`` of every record in memory, then ``save_to_disk``."""
+    import pyarrow as pa
+
+    repo = tmp_path / "repo"
+    (repo / "sub").mkdir(parents=True)
+    (repo / "m.py").write_text(PY)
+    (repo / "sub" / "loop.py").write_text(LOOP.replace("def f", "def h"))
+    (repo / "Acc.java").write_text(JAVA)
+    graphs = tmp_path / "graphs"
+    build_graphs(BuildOptions(paths=[str(repo)], out=graphs, workers=1))
+    down = write_lines(tmp_path / "down.jsonl", [{"human": "h", "bot": "b"}, {"human": "x", "bot": "y"}])
+    manifest = build_tasks(
+        graphs, tmp_path / "streamed", seed=3, per_graph=3, downstream=[down], batch_size=3
+    )
+    rows = load_from_disk(str(graphs)).to_list()
+    held = graph2code_records(rows, seed=3) + graph_qa_records(rows, per_graph=3, seed=3) + sft_records(down)
+    to_dataset(held).save_to_disk(str(tmp_path / "old"))
+    old, streamed = load_from_disk(str(tmp_path / "old")), load_from_disk(str(tmp_path / "streamed"))
+    assert streamed.features == old.features == TASK_FEATURES and manifest["records"] == len(held) > 20
+    assert streamed.to_list() == old.to_list() == held  # same records, same order, same ids
+    assert streamed.data.table.equals(old.data.table)
+    with pa.ipc.open_stream(str(tmp_path / "streamed" / "data-00000-of-00001.arrow")) as reader:
+        sizes = [b.num_rows for b in reader]
+    assert sizes == [3] * (len(held) // 3) + ([len(held) % 3] if len(held) % 3 else [])
+    assert build_tasks(graphs, tmp_path / "again", seed=3, per_graph=3, downstream=[down]) == manifest
+    assert load_from_disk(str(tmp_path / "again")).to_list() == held  # the batch size changes nothing
+    with pytest.raises(ValueError, match="batch_size"):
+        build_tasks(graphs, tmp_path / "none", batch_size=0)
+
+
 def test_build_tasks_rejects_bad_inputs(tmp_path):
     with pytest.raises(FileNotFoundError, match=str(tmp_path / "missing")):
         build_tasks(tmp_path / "missing", tmp_path / "out")
