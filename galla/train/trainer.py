@@ -41,14 +41,9 @@ from data_builders.outputs import output_problem, write_failure
 from galla.config import ConfigError
 from galla.model import GraphLLM
 from galla.model.llm import llm_spec_problem
+from galla.run_layout import GRAPH_LLM_CONFIG, GraphLLMDir, RunDir
 from galla.train import methods, sharding
-from galla.train.checkpoint import (
-    checkpoint_dir,
-    latest_checkpoint,
-    load_checkpoint,
-    save_checkpoint,
-    set_rng_state,
-)
+from galla.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint, set_rng_state
 from galla.train.config import TrainConfig
 from galla.train.data import Encoder, Example, collate
 from galla.train.errors import TrainingError
@@ -127,10 +122,10 @@ INIT_FROM_KEYS = ("encoder", "adapter")
 def _init_from_meta(src: Path) -> dict[str, Any]:
     import json
 
-    file = src / "galla_config.json"
+    file = GraphLLMDir(src).config
     if not file.is_file():
         raise ConfigError(
-            f"init_from: '{src}' is not a GraphLLM directory (no galla_config.json); "
+            f"init_from: '{src}' is not a GraphLLM directory (no {GRAPH_LLM_CONFIG}); "
             "point it at a previous run's final/ directory"
         )
     try:
@@ -167,7 +162,7 @@ def resolve_init_from(cfg: TrainConfig) -> TrainConfig:
         value, theirs = get(mine, section, key), get(saved, section, key)
         if value != theirs and value != get(default, section, key):
             name = ".".join(["model", *([section] if section else []), key])
-            conflicts.append(f"{name}: {value!r} in the config, {theirs!r} in init_from's galla_config.json")
+            conflicts.append(f"{name}: {value!r} in the config, {theirs!r} in init_from's {GRAPH_LLM_CONFIG}")
     if conflicts:
         raise ConfigError(
             f"init_from '{cfg.init_from}' was trained with other model settings than this config asks "
@@ -319,7 +314,7 @@ class Trainer:
         self.checkpoint = latest_checkpoint(self.out) if resume else None
         if resume and self.checkpoint is None:
             raise TrainingError(
-                f"--resume: no checkpoint in {self.out / 'checkpoints'}; start without --resume"
+                f"--resume: no checkpoint in {RunDir(self.out).checkpoints}; start without --resume"
             )
         if not resume and latest_checkpoint(self.out) is not None:
             raise TrainingError(
@@ -493,10 +488,11 @@ class Trainer:
         cfg, acc = self.cfg, self.acc
         self.start()
         start, total, history = self.done, self.total_steps, self.history
-        writer = SummaryWriter(str(self.out / "tb")) if acc.is_main_process else None
+        run = RunDir(self.out)
+        writer = SummaryWriter(str(run.tensorboard)) if acc.is_main_process else None
         if acc.is_main_process:
             self.out.mkdir(parents=True, exist_ok=True)
-            (self.out / "config.yaml").write_text(_yaml(cfg))
+            run.config.write_text(_yaml(cfg))
         progress = _progress(cfg.run.progress and acc.is_main_process)
         bar = progress.add_task("train", total=total, completed=start, loss=float("nan"), lr=0.0, tps=0.0)
         if self.held_out and not self.evals:
@@ -687,7 +683,7 @@ class Trainer:
                 else "no earlier checkpoint was written"
             )
             raise TrainingError(
-                f"could not write checkpoint {checkpoint_dir(self.out) / f'step-{step:06d}'}: {reason}; free "
+                f"could not write checkpoint {RunDir(self.out).checkpoint(step)}: {reason}; free "
                 f"space or change run.out_dir; {kept}"
             ) from None
 
