@@ -41,6 +41,8 @@ from typing import Any
 
 import yaml
 
+from galla.run_layout import RunDir
+
 ARMS = ("A", "B", "C", "D")
 ARM_NAMES = {"A": "SFT", "B": "GALLa", "C": "GALLa, no graph tokens", "D": "GALLa, shuffled graphs"}
 
@@ -128,15 +130,16 @@ def stage_configs(cfg: dict[str, Any], arm: str, seed: int, run: Path, data: dic
         return [_merge(sft, {"name": f"{cfg['name']}-A-s{seed}", "run": {"out_dir": str(run / "train")}})]
     ablation = {"B": "none", "C": "no_graph", "D": "shuffled"}[arm]
     s2 = _merge(stage2, {"data": {"graph_ablation": ablation}, "name": f"{cfg['name']}-{arm}-s{seed}"})
-    s2["run"]["out_dir"] = str(run / "stage2")
+    s2["run"]["out_dir"] = str(RunDir(run).stage(2).path)
     if arm == "C":
         return [s2]
     s1 = _merge(cfg["stage1"], common)
     s1 = _merge(
         s1, {"model": {**model, "llm_trainable": False}, "data": {**graphs, "graph_ablation": ablation}}
     )
-    s1 = _merge(s1, {"name": f"{cfg['name']}-{arm}-s{seed}-stage1", "run": {"out_dir": str(run / "stage1")}})
-    s2["init_from"] = str(run / "stage1" / "final")
+    stage1 = RunDir(run).stage(1)
+    s1 = _merge(s1, {"name": f"{cfg['name']}-{arm}-s{seed}-stage1", "run": {"out_dir": str(stage1.path)}})
+    s2["init_from"] = str(stage1.final)
     return [s1, s2]
 
 
@@ -149,15 +152,16 @@ def train_arm(cfg: dict[str, Any], arm: str, seed: int, run: Path, data: dict[st
     for stage in stage_configs(cfg, arm, seed, run, data):
         tc = TrainConfig.from_dict(stage)
         out = Path(tc.run.out_dir)
-        done = out / "summary.json"
+        done = RunDir(out).summary
         if not done.is_file():
             train(tc, resume=latest_checkpoint(out) is not None)
         summaries.append(json.loads(done.read_text()))
     return summaries
 
 
-def final_model(run: Path, arm: str) -> Path:
-    return run / ("train" if arm == "A" else "stage2")
+def final_model(run: Path, arm: str) -> RunDir:
+    """The run directory of the arm's last (or only) stage."""
+    return RunDir(run / "train") if arm == "A" else RunDir(run).stage(2)
 
 
 # --- evaluation -----------------------------------------------------------------------------------------
@@ -170,7 +174,8 @@ def evaluate(cfg: dict[str, Any], arm: str, run: Path, data: dict[str, Any]) -> 
     ev = cfg["eval"]
     # B and D are evaluated through their run dir (generation from export/, the probe also with the trained
     # encoder); A and C trained no encoder, so they are evaluated as the plain LLMs they export
-    model = final_model(run, arm) if arm in ("B", "D") else final_model(run, arm) / "export"
+    last = final_model(run, arm)
+    model = last.path if arm in ("B", "D") else last.export
     limits = ev.get("limit", {})
     results: dict[str, Any] = {"tasks": {}, "items": {}}
     for name in ev["tasks"]:
@@ -197,7 +202,7 @@ def evaluate(cfg: dict[str, Any], arm: str, run: Path, data: dict[str, Any]) -> 
         from galla.eval.surge.generate import run_generation
 
         s = run_generation(
-            str(final_model(run, arm) / "export"),
+            str(final_model(run, arm).export),
             surge["data"],
             run / "eval" / "surge",
             "0shot",

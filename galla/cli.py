@@ -379,8 +379,8 @@ FREEZE_AT_EXIT = frozenset({"build-graphs", "show-graph"})
 def program() -> int:
     """The ``galla`` executable: :func:`main`; after the short commands of :data:`FREEZE_AT_EXIT`
     (whose files are all closed by then) everything left goes to the collector's permanent generation,
-    so the interpreter's shutdown does not walk the whole heap only for it to be freed (0.1 s after a
-    standard-library build, 5% of it). Long commands keep the ordinary shutdown."""
+    so the interpreter's shutdown does not walk the whole heap only for it to be freed. Long commands
+    keep the ordinary shutdown."""
     command, rc = _dispatch(None)
     if command in FREEZE_AT_EXIT:
         gc.freeze()

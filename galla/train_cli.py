@@ -235,6 +235,7 @@ def run_default(out: Path, overrides: list[str], *, resume: bool = False) -> int
 
     from data_builders.outputs import output_problem
     from galla.config import ConfigError
+    from galla.run_layout import RunDir
     from galla.train.checkpoint import latest_checkpoint
     from galla.train.config import TrainConfig, apply_overrides
     from galla.train.trainer import train
@@ -245,22 +246,21 @@ def run_default(out: Path, overrides: list[str], *, resume: bool = False) -> int
     graphs, text = default_data(out)
     s1 = copy.deepcopy(STAGE1)
     s1["data"]["graphs"] = [str(graphs)]
-    s1["run"].update(out_dir=str(out / "stage1"), save_every=10)
+    stage1, stage2 = RunDir(out).stage(1), RunDir(out).stage(2)
+    s1["run"].update(out_dir=str(stage1.path), save_every=10)
     s2 = copy.deepcopy(STAGE2)
     s2["data"].update(graphs=[str(graphs)], text=[str(text)])
-    s2["init_from"] = str(out / "stage1" / "final")
-    s2["run"].update(out_dir=str(out / "stage2"), save_every=10)
+    s2["init_from"] = str(stage1.final)
+    s2["run"].update(out_dir=str(stage2.path), save_every=10)
     for stage in (s1, s2):
         cfg = apply_overrides(TrainConfig.from_dict(stage), overrides)
         run_dir = Path(cfg.run.out_dir)
-        if (run_dir / "summary.json").exists():
+        if RunDir(run_dir).summary.exists():
             console.print(f"galla train: {run_dir} is complete; skipping (delete it to train again)")
             continue
         result = train(cfg, resume=resume or latest_checkpoint(run_dir) is not None)
         print_summary(result.summary)
-    console.print(
-        f"galla train: the trained LLM is in {out / 'stage2' / 'export'} (plain Hugging Face model)"
-    )
+    console.print(f"galla train: the trained LLM is in {stage2.export} (plain Hugging Face model)")
     return 0
 
 

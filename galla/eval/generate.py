@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from galla.run_layout import GRAPH_LLM_CONFIG, GraphLLMDir, RunDir
+
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
@@ -48,7 +50,6 @@ __all__ = [
 ]
 
 RESPONSES_FILE = "responses.jsonl"
-_GRAPH_LLM_CONFIG = "galla_config.json"  # galla.model.graph_llm.CONFIG_FILE (not imported: pulls in PyG)
 
 
 class GenerationError(ValueError):
@@ -186,22 +187,22 @@ def resolve_model(spec: str) -> str:
         if problem:
             raise GenerationError(f"--model: {problem}")
         return spec
-    if (path / _GRAPH_LLM_CONFIG).is_file():
-        if not (path / "llm" / "config.json").is_file():
-            raise GenerationError(f"{path} has {_GRAPH_LLM_CONFIG} but no llm/config.json (incomplete save?)")
-        return str((path / "llm").resolve())
+    saved = GraphLLMDir(path)
+    if saved.exists():
+        if not (saved.llm / "config.json").is_file():
+            raise GenerationError(f"{path} has {GRAPH_LLM_CONFIG} but no llm/config.json (incomplete save?)")
+        return str(saved.llm.resolve())
     if (path / "config.json").is_file():
         return str(path.resolve())
-    for sub in ("export", "final"):
-        if (path / sub).is_dir():
-            return resolve_model(str(path / sub))
-    stages = sorted(
-        (p for p in path.glob("stage*") if p.is_dir() and p.name[5:].isdigit()), key=lambda p: int(p.name[5:])
-    )
-    if stages:
-        return resolve_model(str(stages[-1]))
+    run = RunDir(path)
+    for sub in (run.export, run.final):
+        if sub.is_dir():
+            return resolve_model(str(sub))
+    last = run.last_stage()
+    if last is not None:
+        return resolve_model(str(last.path))
     raise GenerationError(
-        f"--model: {path} is not a model directory (no config.json, no {_GRAPH_LLM_CONFIG}, no export/, "
+        f"--model: {path} is not a model directory (no config.json, no {GRAPH_LLM_CONFIG}, no export/, "
         "final/ or stageN/); point it at a Hugging Face model folder, a galla train run or its final/ or "
         "export/"
     )
@@ -214,8 +215,10 @@ def model_label(resolved: str) -> str:
         return resolved
     if path.suffix == ".gguf":
         return path.stem
-    parts = list(path.parts[:-1] if path.name == "llm" else path.parts)
-    return "/".join(parts[-2:]) if parts[-1] in ("final", "export") else parts[-1]
+    if path == GraphLLMDir(path.parent).llm:
+        path = path.parent
+    run = RunDir(path.parent)
+    return f"{run.path.name}/{path.name}" if path in (run.final, run.export) else path.name
 
 
 def load_for_generation(

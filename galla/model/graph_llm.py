@@ -32,8 +32,7 @@ from galla.constants import IGNORE_INDEX
 from galla.model.adapter import Adapter, build_adapter
 from galla.model.encoder import GraphEncoder, GraphInput, as_batch, build_encoder
 from galla.model.llm import add_graph_token, load_llm
-
-CONFIG_FILE = "galla_config.json"
+from galla.run_layout import GraphLLMDir
 
 
 def splice_graph_tokens(
@@ -252,10 +251,11 @@ class GraphLLM(nn.Module):
         if self.config is None:
             raise ValueError("GraphLLM.save_pretrained needs the ModelConfig the parts were built from")
         path = Path(path)
-        self.export(path / "llm")
+        saved = GraphLLMDir(path)
+        self.export(saved.llm)
         for name in ("encoder", "adapter"):
             state = {k: v.detach().contiguous() for k, v in getattr(self, name).state_dict().items()}
-            save_file(state, path / f"{name}.safetensors")
+            save_file(state, saved.weights(name))
         config = dataclasses.replace(
             self.config,
             llm_trainable=self.llm_trainable,
@@ -263,7 +263,7 @@ class GraphLLM(nn.Module):
             adapter_trainable=self.adapter_trainable,
         )
         meta = {"format": 1, "graph_token_id": self.graph_token_id, "config": config.to_dict()}
-        (path / CONFIG_FILE).write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
+        saved.config.write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
         return path
 
     @classmethod
@@ -281,25 +281,26 @@ class GraphLLM(nn.Module):
         say true (a downloaded stage-1 output, say), but a directory must not switch on running the
         Python it ships with, so its stored value is replaced by the caller's."""
         path = Path(path)
-        meta = json.loads((path / CONFIG_FILE).read_text())
+        saved = GraphLLMDir(path)
+        meta = json.loads(saved.config.read_text())
         config = dataclasses.replace(
             ModelConfig.from_dict(meta["config"]), trust_remote_code=bool(trust_remote_code)
         )
         llm, tokenizer = load_llm(
-            str(path / "llm"),
+            str(saved.llm),
             dtype=dtype or config.dtype,
             device=device,
             attn_implementation=config.attn_implementation,
             trust_remote_code=config.trust_remote_code,
         )
-        encoder_state = load_file(path / "encoder.safetensors")
+        encoder_state = load_file(saved.weights("encoder"))
         model = cls.from_llm(llm, tokenizer, config, kind_table=encoder_state.get("features.table"))
         if model.graph_token_id != meta["graph_token_id"]:
             raise ValueError(
                 f"{path}: graph token id {model.graph_token_id} != saved {meta['graph_token_id']}"
             )
         model.encoder.load_state_dict(encoder_state)
-        model.adapter.load_state_dict(load_file(path / "adapter.safetensors"))
+        model.adapter.load_state_dict(load_file(saved.weights("adapter")))
         return model
 
     def export(self, path: str | Path) -> Path:

@@ -31,6 +31,7 @@ from rich.console import Console
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
 from galla.constants import CACHE_ENV, GRAPH_TOKEN
+from galla.run_layout import GRAPH_LLM_CONFIG, GraphLLMDir
 
 console = Console(stderr=True)
 
@@ -111,9 +112,9 @@ def llm_spec_problem(spec: str) -> str | None:
     if path.is_dir():
         if (path / "config.json").is_file():
             return None
-        if (path / "galla_config.json").is_file():
+        if GraphLLMDir(path).exists():
             return (
-                f"'{spec}' is a GraphLLM folder (galla_config.json), not a plain model; use its llm/ "
+                f"'{spec}' is a GraphLLM folder ({GRAPH_LLM_CONFIG}), not a plain model; use its llm/ "
                 "subfolder or the run's export/"
             )
         return (

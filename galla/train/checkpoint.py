@@ -17,7 +17,6 @@ import json
 import os
 import pickle
 import random
-import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-LATEST = "latest"
+from galla.run_layout import LATEST, STEP_NAME, RunDir
 
 
 class CheckpointError(ValueError):
@@ -34,7 +33,7 @@ class CheckpointError(ValueError):
 
 
 def checkpoint_dir(run_dir: Path) -> Path:
-    return run_dir / "checkpoints"
+    return RunDir(run_dir).checkpoints
 
 
 def latest_checkpoint(run_dir: Path) -> Path | None:
@@ -57,8 +56,6 @@ def latest_checkpoint(run_dir: Path) -> Path | None:
     return None
 
 
-STEP_NAME = re.compile(r"step-[0-9]{1,12}")
-"""The checkpoint directory names :func:`save_checkpoint` writes (``step-000120``)."""
 CHECKPOINT_FILES = ("trainer_state.json", "model.safetensors", "optimizer.pt", "scheduler.pt")
 
 
@@ -182,7 +179,7 @@ def save_checkpoint(
 
     ``optimizer``: the optimizer, or its state dict already gathered (FSDP)."""
     root = checkpoint_dir(run_dir)
-    name = name or f"step-{step:06d}"
+    name = name or RunDir(run_dir).checkpoint(step).name
     if not STEP_NAME.fullmatch(name):
         raise ValueError(f"checkpoint name {name!r}: must be step-N (what latest_checkpoint follows)")
     final, tmp = root / name, root / f".{name}.tmp"

@@ -325,6 +325,16 @@ class TrainConfig(_Checked):
             self.data.has_graph_stream or self.data.has_text_stream,
             "no data: give data.graphs, data.task_files, data.text or data.preference",
         )
+        # node-text embeddings come only from attach_node_text on graphs a caller builds; no training
+        # stream computes them (official records carry no spans), so the first graph batch would fail
+        if self.model.encoder.node_text and self.data.has_graph_stream:
+            source = " (here it comes from init_from's galla_config.json)" if self.init_from else ""
+            raise ConfigError(
+                f"model.encoder.node_text: true is not supported by galla train{source}: its graph streams "
+                "carry node kinds, not the per-node text embeddings (x_text) the encoder would read; set "
+                "model.encoder.node_text to false and choose the node vectors with "
+                "model.encoder.node_features (kind_text, table or learned)"
+            )
         from galla.train.methods import METHODS
 
         if self.method is None:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from galla.run_layout import RunDir
 from galla.train import sharding
 from galla.train.params import trainable_summary
 
@@ -69,13 +70,14 @@ def finish(trainer: Trainer, result: TrainResult) -> dict[str, Any]:
     info = summary(t, result)
     model, params = unsharded(t) if t.fsdp else (t.model, t.params)
     if t.acc.is_main_process:
+        run = RunDir(t.out)
         if params.kind == "lora":
-            params.peft_model.save_pretrained(t.out / "lora_adapter")
+            params.peft_model.save_pretrained(run.lora_adapter)
         params.merge()
-        model.save_pretrained(t.out / "final")
+        model.save_pretrained(run.final)
         if t.cfg.run.export:
-            model.export(t.out / "export")
-        (t.out / "summary.json").write_text(json.dumps(info, indent=2) + "\n")
+            model.export(run.export)
+        run.summary.write_text(json.dumps(info, indent=2) + "\n")
     t.acc.wait_for_everyone()
     return info
 

@@ -217,10 +217,9 @@ class SVFTLinear(nn.Module):
     def core(self) -> Tensor:
         """The dense ``(n, n)`` matrix ``diag(S) + M`` in fp32, differentiable in ``m``.
 
-        Scattering the k trainable values into an n x n matrix costs n^2 numbers (1.3 MB at n = 576), and
-        the product with it is one GEMM. A gather/scatter over the ``(tokens, k)`` products instead
-        (k ~ 33n at d = 16) took 468 ms against 85 ms for forward + backward of one 576 -> 1536 layer on
-        680 tokens (2-core CPU), and allocated a ``(tokens, k)`` temporary per layer.
+        Scattering the k trainable values into an n x n matrix costs n^2 numbers, and the product with it
+        is one GEMM; a gather/scatter over the ``(tokens, k)`` products (k ~ 33n at d = 16) is several
+        times slower per layer and allocates a ``(tokens, k)`` temporary.
         """
         n = self.S.numel()
         flat = torch.zeros(n * n, dtype=torch.float32, device=self.S.device)

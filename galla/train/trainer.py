@@ -13,66 +13,56 @@ the newest one and ends at the same weights as an uninterrupted run. A non-finit
 the run before the optimizer step, with a checkpoint of the last good weights.
 
 What differs between methods (the loss, DPO's reference, what is logged) is the run's method object
-(``method:``, :mod:`galla.train.methods`); the trainer never asks which one it is. Which samples a step
-trains on is :mod:`galla.train.plan`, the end of a run (``final/``, ``export/``, FSDP gather)
-:mod:`galla.train.finish`. :meth:`Trainer.step` runs one optimizer step, for callers that drive the loop
-themselves (``benchmarks/train_speed.py``).
+(``method:``, :mod:`galla.train.methods`); the trainer never asks which one it is. This module is the loop
+and the run's state; the parts it calls own the rest: :mod:`~galla.train.accel` (accelerate, the run
+directory's lock), :mod:`~galla.train.init_from` (building the GraphLLM, from a previous run or not),
+:mod:`~galla.train.optim` (AdamW, the schedule), :mod:`~galla.train.plan` (which samples a step trains on),
+:mod:`~galla.train.resume` (checkpoints: which one to continue, restoring, writing),
+:mod:`~galla.train.evaluate` (held-out loss), :mod:`~galla.train.log` (console, progress, tensorboard) and
+:mod:`~galla.train.finish` (``final/``, ``export/``, FSDP gather). :meth:`Trainer.step` runs one optimizer
+step, for callers that drive the loop themselves (``benchmarks/train_speed.py``).
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import math
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-import numpy as np
 import torch
-from rich.console import Console
 
-from data_builders.lock import FolderBusy
-from data_builders.lock import acquire as acquire_folder
-from data_builders.lock import release as release_folder
-from data_builders.outputs import output_problem, write_failure
+from data_builders.outputs import output_problem
 from galla.config import ConfigError
 from galla.model import GraphLLM
 from galla.model.llm import llm_spec_problem
+from galla.run_layout import RunDir
 from galla.train import methods, sharding
-from galla.train.checkpoint import (
-    checkpoint_dir,
-    latest_checkpoint,
-    load_checkpoint,
-    save_checkpoint,
-    set_rng_state,
-)
+from galla.train.accel import lock_run_dir, make_accelerator, unlock_run_dir
+from galla.train.checkpoint import load_checkpoint
 from galla.train.config import TrainConfig
 from galla.train.data import Encoder, Example, collate
 from galla.train.errors import TrainingError
+from galla.train.evaluate import evaluate, split_held_out
 from galla.train.finish import TrainResult, finish
+from galla.train.init_from import build_model, resolve_init_from
+from galla.train.log import config_yaml, console, encode_progress, log_step, train_progress
 from galla.train.objective import Objective
+from galla.train.optim import cosine_lr, make_optimizer, make_scheduler
 from galla.train.params import Parameterisation, apply_params
 from galla.train.plan import BatchPlan, MicroBatch
+from galla.train.resume import (
+    RESUME_KEYS,
+    check_resume_config,
+    checkpoint_to_resume,
+    load_model_state,
+    restore,
+    save,
+)
 from galla.train.sharding import check_strategy
 from galla.train.streams import check_graph_records, open_streams
-
-console = Console(stderr=True)
-RESUME_KEYS = (
-    "run.eval_every",
-    "optim.max_steps",
-    "optim.epochs",
-    "run.save_every",
-    "run.keep_checkpoints",
-    "run.progress",
-    "run.log_every",
-    "run.export",
-    "run.out_dir",
-)
-"""Config keys a resumed run may change (run length and bookkeeping, not what is computed; ``out_dir``
-so that a moved or copied run directory resumes)."""
 
 
 @dataclass
@@ -95,145 +85,6 @@ class StepResult:
     """Of which ``optimizer.step()``."""
 
 
-def cosine_lr(step: int, *, lr: float, min_lr: float, warmup: int, total: int) -> float:
-    """Linear warmup from 0, then cosine decay from ``lr`` to the floor ``min_lr`` at ``total``."""
-    if warmup and step < warmup:
-        return lr * (step + 1) / warmup
-    progress = min(max(step - warmup, 0) / max(total - warmup, 1), 1.0)
-    return min_lr + (lr - min_lr) * 0.5 * (1.0 + math.cos(math.pi * progress))
-
-
-def _flat(cfg: TrainConfig) -> dict[str, Any]:
-    out = {}
-
-    def walk(prefix: str, value: Any) -> None:
-        if isinstance(value, dict):
-            for k, v in value.items():
-                walk(f"{prefix}.{k}" if prefix else k, v)
-        else:
-            out[prefix] = value
-
-    walk("", cfg.to_dict())
-    return out
-
-
-# --- building the pieces ------------------------------------------------------------------------
-
-
-INIT_FROM_KEYS = ("encoder", "adapter")
-"""The ``model`` sections ``init_from`` always takes from its directory (``init_llm`` adds the LLM)."""
-
-
-def _init_from_meta(src: Path) -> dict[str, Any]:
-    import json
-
-    file = src / "galla_config.json"
-    if not file.is_file():
-        raise ConfigError(
-            f"init_from: '{src}' is not a GraphLLM directory (no galla_config.json); "
-            "point it at a previous run's final/ directory"
-        )
-    try:
-        meta = json.loads(file.read_text())
-        saved = meta["config"]
-        if not isinstance(saved, dict):
-            raise TypeError("'config' is not a mapping")
-        return saved
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        raise ConfigError(f"init_from: {file} is unreadable ({err}); point it at a run's final/") from None
-
-
-def resolve_init_from(cfg: TrainConfig) -> TrainConfig:
-    """``cfg`` with the model settings ``init_from`` takes from its directory (``model.encoder`` and
-    ``model.adapter``; with ``init_llm`` also ``model.graph_token``) set to the values in that directory's
-    ``galla_config.json``, so that the run's ``config.yaml`` says what was trained. A value the config sets
-    to something other than the default and the directory's value is refused (ConfigError naming both),
-    rather than silently replaced."""
-    if cfg.init_from is None:
-        return cfg
-    from galla.config import ModelConfig
-
-    saved = ModelConfig.from_dict(_init_from_meta(Path(cfg.init_from))).to_dict()
-    default, mine = ModelConfig().to_dict(), cfg.model.to_dict()
-    keys = [(s, k) for s in INIT_FROM_KEYS for k in default[s]]
-    if cfg.init_llm:
-        keys.append((None, "graph_token"))
-
-    def get(d: dict[str, Any], section: str | None, key: str) -> Any:
-        return d[section][key] if section else d[key]
-
-    conflicts = []
-    for section, key in keys:
-        value, theirs = get(mine, section, key), get(saved, section, key)
-        if value != theirs and value != get(default, section, key):
-            name = ".".join(["model", *([section] if section else []), key])
-            conflicts.append(f"{name}: {value!r} in the config, {theirs!r} in init_from's galla_config.json")
-    if conflicts:
-        raise ConfigError(
-            f"init_from '{cfg.init_from}' was trained with other model settings than this config asks "
-            f"for ({'; '.join(conflicts)}); drop those keys from the config (init_from decides them) or "
-            "set them to init_from's values"
-        )
-    for section in INIT_FROM_KEYS:
-        mine[section] = saved[section]
-    if cfg.init_llm:
-        mine["graph_token"] = saved["graph_token"]
-    return dataclasses.replace(cfg, model=ModelConfig.from_dict(mine))
-
-
-def build_model(cfg: TrainConfig, device: torch.device) -> GraphLLM:
-    """The GraphLLM of ``cfg``; with ``init_from``, stage 1's encoder and adapter (and optionally LLM)."""
-    torch.manual_seed(cfg.run.seed)
-    if cfg.init_from is None:
-        return GraphLLM.from_config(cfg.model, device=device)
-    src = Path(cfg.init_from)
-    _init_from_meta(src)
-    # remote code only if this run's own config asks for it, never because the saved directory says so
-    saved = GraphLLM.from_pretrained(
-        src, device=device, dtype=cfg.model.dtype, trust_remote_code=cfg.model.trust_remote_code
-    )
-    if cfg.init_llm:
-        model = saved
-    else:
-        model = GraphLLM.from_config(
-            dataclasses.replace(cfg.model, encoder=saved.config.encoder, adapter=saved.config.adapter),
-            device=device,
-        )
-        model.encoder.load_state_dict(saved.encoder.state_dict())
-        model.adapter.load_state_dict(saved.adapter.state_dict())
-    model.set_trainable(
-        llm=cfg.model.llm_trainable, encoder=cfg.model.encoder_trainable, adapter=cfg.model.adapter_trainable
-    )
-    model.config = dataclasses.replace(cfg.model, encoder=saved.config.encoder, adapter=saved.config.adapter)
-    return model
-
-
-def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
-    decay, no_decay = [], []
-    for p in model.parameters():
-        if p.requires_grad:
-            (decay if p.ndim >= 2 else no_decay).append(p)
-    if not decay and not no_decay:
-        raise ConfigError("model: nothing is trainable; check the *_trainable flags and params.kind")
-    groups = [
-        {"params": decay, "weight_decay": cfg.optim.weight_decay},
-        {"params": no_decay, "weight_decay": 0.0},
-    ]
-    params = decay + no_decay
-    # the fused kernel: one pass per tensor instead of a chain of foreach ops (~20x faster on CPU here)
-    fused = all(p.device.type in ("cpu", "cuda") and p.dtype.is_floating_point for p in params)
-    return torch.optim.AdamW(
-        [g for g in groups if g["params"]],
-        lr=cfg.optim.lr,
-        betas=tuple(cfg.optim.betas),
-        eps=cfg.optim.eps,
-        fused=fused,
-    )
-
-
-# --- the run ------------------------------------------------------------------------------------
-
-
 class Trainer:
     """Holds one run's state; :meth:`fit` runs it (or :meth:`start`, then :meth:`step` per step).
     Most users call :func:`train`."""
@@ -249,34 +100,13 @@ class Trainer:
 
         ``parameterise``: applies ``params`` to the built model (default :func:`apply_params`; a caller
         may wrap it, e.g. to measure its time and memory)."""
-        from accelerate import Accelerator
-        from accelerate.utils import DistributedDataParallelKwargs
-
         cfg = resolve_init_from(cfg)  # config.yaml and checkpoints say what init_from sets
         self.cfg, self.out = cfg, Path(cfg.run.out_dir)
         self.method = methods.get(cfg.method)(cfg)
         self._parameterise = parameterise
-        cpu = not torch.cuda.is_available()
-        precision = cfg.run.precision
-        if precision == "auto":
-            precision = "fp32" if cpu else "bf16"
-        self.acc = Accelerator(
-            cpu=cpu,  # without it accelerate ignores a torchrun/accelerate launch on CPU (gloo)
-            mixed_precision="bf16" if precision == "bf16" else "no",
-            # stage 2: text batches leave the encoder and adapter without gradients
-            kwargs_handlers=[
-                DistributedDataParallelKwargs(
-                    find_unused_parameters=cfg.data.has_graph_stream and cfg.data.has_text_stream
-                )
-            ],
-        )
-        check_strategy(self.acc.distributed_type)
+        self.acc = make_accelerator(cfg)
         self.rank, self.world = self.acc.process_index, self.acc.num_processes
         self.fsdp = cfg.run.strategy.startswith("fsdp") and self.world > 1
-        if cfg.run.strategy != "ddp" and self.world == 1:
-            console.print(
-                f"galla train: one process, so run.strategy={cfg.run.strategy} has nothing to shard"
-            )
         problem = output_problem(self.out, "run.out_dir")
         if problem:  # every process sees the same answer, so they all stop here together
             raise TrainingError(problem)
@@ -284,23 +114,8 @@ class Trainer:
             problem = llm_spec_problem(cfg.model.llm)  # deep in transformers after run.out_dir exists
             if problem:
                 raise ConfigError(f"model.llm: {problem}")
-        # one run per directory: a second `galla train` into it stops here (the main process holds it)
-        self._locked, created, busy = False, not self.out.exists(), None
-        if self.rank == 0:
-            try:
-                acquire_folder(self.out, "galla train run.out_dir")
-                self._locked = True
-            except FolderBusy as err:
-                busy = TrainingError(str(err))
-            except OSError as err:  # a folder that cannot be created (read-only mount, no room)
-                busy = TrainingError(write_failure(err, "run.out_dir", self.out))
-        if self.world > 1:  # every process stops together, or the others would wait in a collective
-            flag = torch.tensor(0.0 if busy is None else 1.0, device=self.acc.device)
-            if self.acc.reduce(flag, reduction="sum").item() and busy is None:
-                busy = TrainingError(f"{self.out}: in use by another run (see the main process's message)")
-        if busy is not None:
-            self._release()
-            raise busy
+        created = not self.out.exists()
+        self._locked = lock_run_dir(self.acc, self.out)  # one run per directory
         try:
             self._setup(resume)
         except BaseException:
@@ -313,23 +128,14 @@ class Trainer:
     def _release(self) -> None:
         if self._locked:
             self._locked = False
-            release_folder(self.out)
+            unlock_run_dir(self.out)
 
     def _setup(self, resume: bool) -> None:
-        self.checkpoint = latest_checkpoint(self.out) if resume else None
-        if resume and self.checkpoint is None:
-            raise TrainingError(
-                f"--resume: no checkpoint in {self.out / 'checkpoints'}; start without --resume"
-            )
-        if not resume and latest_checkpoint(self.out) is not None:
-            raise TrainingError(
-                f"{self.out} already holds a run with checkpoints; pass --resume to continue it or set "
-                "run.out_dir to a new directory (nothing was changed)"
-            )
+        self.checkpoint = checkpoint_to_resume(self.out, resume)
         self._resume_state = None  # the checkpoint, read once here and consumed by start()
         if self.checkpoint is not None:
             self._resume_state = load_checkpoint(self.checkpoint, self.rank)
-            self._check_resume_config(self._resume_state["state"]["config"])
+            check_resume_config(self.cfg, self._resume_state["state"]["config"])
         self.model, self.params = self.build(self.acc.device, init=self.checkpoint is None)
         self.model.to(self.acc.device)
         self.method.check_reference(self.params.kind)
@@ -348,17 +154,6 @@ class Trainer:
         self.method.prepare_model(model)
         return model, self._parameterise(model, cfg.params, seed=cfg.run.seed, init=init)
 
-    def _check_resume_config(self, saved: dict) -> None:
-        now = _flat(self.cfg)
-        then = _flat(TrainConfig.from_dict(saved))
-        diff = [k for k in sorted(now) if now[k] != then.get(k) and k not in RESUME_KEYS]
-        if diff:
-            changes = ", ".join(f"{k}: {then.get(k)!r} -> {now[k]!r}" for k in diff[:6])
-            raise TrainingError(
-                f"--resume with a different config ({changes}); only {', '.join(RESUME_KEYS)} "
-                "may change between a run and its resumption"
-            )
-
     # --- data -------------------------------------------------------------------------------------
 
     def _load_data(self) -> None:
@@ -373,7 +168,7 @@ class Trainer:
             cfg.run.seed,
         )
         self.streams: dict[str, list[Example]] = {}
-        with _encode_progress(cfg.run.progress and self.acc.is_main_process) as progress:
+        with encode_progress(cfg.run.progress and self.acc.is_main_process) as progress:
             bar = progress.add_task("graph rows", total=streams.graph_work, visible=streams.graph_work != 0)
             graph = streams.graph(lambda n: progress.advance(bar, n))
             text_bar = progress.add_task("text records", total=len(streams.text), visible=bool(streams.text))
@@ -389,13 +184,7 @@ class Trainer:
             }
         check_graph_records(cfg, records["graph"])
         self.dropped = dict(enc.dropped)
-        self.held_out: dict[str, list[Example]] = {}
-        if cfg.run.eval_samples:
-            for name, examples in self.streams.items():
-                order = np.random.default_rng([cfg.run.seed, 7]).permutation(len(examples))
-                k = min(cfg.run.eval_samples, len(examples) // 5)
-                self.held_out[name] = [examples[i] for i in order[:k]]
-                self.streams[name] = [examples[i] for i in np.sort(order[k:])]
+        self.streams, self.held_out = split_held_out(cfg, self.streams)
         self.stream_sizes = {k: v for k, v in records.items() if v}
         self.plan = BatchPlan(cfg, self.streams, self.world)
 
@@ -451,28 +240,16 @@ class Trainer:
         objective = self.objective = Objective(self.model, self.method, reference)
         ck, self._resume_state = self._resume_state, None
         if ck is not None:
-            self._load_model_state(ck["model"])  # before sharding: plain tensors take the saved values
+            load_model_state(self.model, ck["model"], self.checkpoint)
         if self.fsdp:
             self.fsdp_units = sharding.shard(
                 objective, self.model.llm, reshard_after_forward=cfg.run.strategy == "fsdp"
             )
         optimizer = make_optimizer(self.model, cfg)
-        total, o = self.total_steps, cfg.optim
-        scheduler = torch.optim.lr_scheduler.LambdaLR(
-            optimizer,
-            lambda s: cosine_lr(s, lr=o.lr, min_lr=o.min_lr, warmup=o.warmup_steps, total=total) / o.lr,
-        )
+        scheduler = make_scheduler(optimizer, cfg, self.total_steps)
         if ck is not None:
-            if self.fsdp:
-                sharding.load_optimizer_state(objective, optimizer, ck["optimizer"])
-            else:
-                optimizer.load_state_dict(ck["optimizer"])
-            scheduler.load_state_dict(ck["scheduler"])
-            set_rng_state(ck["rng"])
-            self.done, self.history = ck["state"]["step"], ck["state"]["losses"]
-            self.tokens_done = ck["state"]["tokens"]
-            self.evals = ck["state"].get("evals", [])
-            console.print(f"galla train: resuming {self.out} at step {self.done}/{total}")
+            restore(self, ck, optimizer, scheduler)
+            console.print(f"galla train: resuming {self.out} at step {self.done}/{self.total_steps}")
         if not self.fsdp:  # FSDP shards and syncs by itself; accelerate would wrap it in DDP
             self._module, optimizer = acc.prepare(objective, optimizer)
         else:
@@ -493,14 +270,15 @@ class Trainer:
         cfg, acc = self.cfg, self.acc
         self.start()
         start, total, history = self.done, self.total_steps, self.history
-        writer = SummaryWriter(str(self.out / "tb")) if acc.is_main_process else None
+        run = RunDir(self.out)
+        writer = SummaryWriter(str(run.tensorboard)) if acc.is_main_process else None
         if acc.is_main_process:
             self.out.mkdir(parents=True, exist_ok=True)
-            (self.out / "config.yaml").write_text(_yaml(cfg))
-        progress = _progress(cfg.run.progress and acc.is_main_process)
+            run.config.write_text(config_yaml(cfg))
+        progress = train_progress(cfg.run.progress and acc.is_main_process)
         bar = progress.add_task("train", total=total, completed=start, loss=float("nan"), lr=0.0, tps=0.0)
         if self.held_out and not self.evals:
-            self._evaluate(0, writer)
+            evaluate(self, 0, writer)
         tokens_run, step_seconds = 0, 0.0  # tokens/s counts the steps only, not evaluation or checkpoints
         with progress:
             for _ in range(start, total):
@@ -510,17 +288,13 @@ class Trainer:
                 tokens_run += r.tokens
                 tps = tokens_run / step_seconds
                 if writer is not None and done % cfg.run.log_every == 0:
-                    writer.add_scalar("train/loss", r.loss, done)
-                    writer.add_scalar("train/lr", lr, done)
-                    writer.add_scalar("train/tokens_per_second", tps, done)
-                    for k, v in r.metrics.items():
-                        writer.add_scalar(f"train/{k}", v, done)
+                    log_step(writer, r, lr, tps)
                 progress.update(bar, advance=1, loss=r.loss, lr=lr, tps=tps)
                 every = self.eval_every
                 if self.held_out and ((every and done % every == 0) or done == total):
-                    self._evaluate(done, writer)
+                    evaluate(self, done, writer)
                 if (cfg.run.save_every and done % cfg.run.save_every == 0) or done == total:
-                    self._save(done, self.optimizer, self.scheduler, history, self.tokens_done)
+                    save(self, done, self.optimizer, self.scheduler, history, self.tokens_done)
                 if stop_after is not None and done >= stop_after:
                     break
         if writer is not None:
@@ -605,36 +379,9 @@ class Trainer:
         tokens = int(acc.reduce(torch.tensor(ntok, device=acc.device), reduction="sum"))
         return micro, float(loss_t), tokens, metrics, opt_s
 
-    @torch.no_grad()
-    def _evaluate(self, step: int, writer) -> dict[str, float]:
-        """Mean loss per supervised token (LM) or per pair (DPO) of each stream's held-out samples."""
-        obj = self.objective  # the training one: its DPO reference (a frozen copy) is the initial model
-        self.model.eval()
-        out: dict[str, float] = {"step": step}
-        bs = self.cfg.optim.batch_size
-        for name, examples in self.held_out.items():
-            total = torch.zeros(2, device=self.acc.device)
-            # every process runs the same number of forwards (under FSDP each one is a collective); a
-            # process whose share of the last global batch is empty runs one sample with weight 0
-            for g in range(0, len(examples), bs * self.world):
-                mine = examples[g + self.rank * bs : g + (self.rank + 1) * bs]
-                weight = 1.0 if mine else 0.0
-                b = collate(mine or examples[:1], self.model.tokenizer.pad_token_id).to(self.acc.device)
-                with self.acc.autocast():
-                    loss_sum, _ = obj(b.input_ids, b.attention_mask, b.labels, b.graphs, b.num_pairs, b.ref)
-                targets = float(sum(e.num_targets for e in mine))
-                total += torch.stack([loss_sum.float() * weight, torch.tensor(targets, device=total.device)])
-            total = self.acc.reduce(total, reduction="sum")
-            out[name] = float(total[0] / total[1])
-            if writer is not None:
-                writer.add_scalar(f"eval/{name}_loss", out[name], step)
-        self.model.train()
-        self.evals.append(out)
-        return out
-
     def _nonfinite(self, step, k, stream, rows, value, optimizer, what="loss") -> None:
         optimizer.zero_grad(set_to_none=True)
-        path = self._save(step, optimizer, self.scheduler, self.history[:step], self.tokens_done)
+        path = save(self, step, optimizer, self.scheduler, self.history[:step], self.tokens_done)
         raise TrainingError(
             f"non-finite {what} ({value}) at step {step + 1}, micro-batch {k} of the {stream} stream "
             f"(samples {rows[:8]}{'...' if len(rows) > 8 else ''}); nothing was applied, the weights before "
@@ -642,96 +389,22 @@ class Trainer:
             "optim.warmup_steps and start again, or --resume once the data is fixed."
         )
 
-    def _load_model_state(self, state: dict[str, torch.Tensor]) -> None:
-        own = dict(self.model.named_parameters()) | dict(self.model.named_buffers())
-        missing = sorted(set(state) - set(own))
-        if missing:
-            raise TrainingError(f"checkpoint {self.checkpoint} holds tensors this model lacks: {missing[:5]}")
-        with torch.no_grad():
-            for k, v in state.items():
-                own[k].copy_(v)
-
-    def _save(self, step, optimizer, scheduler, history, tokens) -> Path:
-        state = {
-            "evals": self.evals,
-            "losses": history,
-            "tokens": tokens,
-            "config": self.cfg.to_dict(),
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
-        }
-        model_state = self.params.checkpoint_state()
-        if self.fsdp:  # gather whole tensors (a collective) so the files match a DDP checkpoint
-            full = sharding.full_model_state(self.objective)
-            model_state = {k: full[f"model.{k}"] for k in model_state} if self.rank == 0 else {}
-            optimizer = sharding.full_optimizer_state(self.objective, optimizer)
-        previous = latest_checkpoint(self.out)
-        try:
-            return save_checkpoint(
-                self.out,
-                step,
-                model_state=model_state,
-                optimizer=optimizer,
-                scheduler=scheduler,
-                trainer_state=state,
-                rank=self.rank,
-                world_size=self.world,
-                barrier=self.acc.wait_for_everyone,
-                keep=self.cfg.run.keep_checkpoints,
-            )
-        except (OSError, RuntimeError) as err:  # a full disk: OSError (safetensors, json), RuntimeError
-            # ("[enforce fail at inline_container.cc] ... file write failed", torch.save)
-            reason = " ".join(str(err).split()) or type(err).__name__
-            kept = (
-                f"the previous checkpoint {previous.name} is intact (--resume continues from it)"
-                if previous is not None
-                else "no earlier checkpoint was written"
-            )
-            raise TrainingError(
-                f"could not write checkpoint {checkpoint_dir(self.out) / f'step-{step:06d}'}: {reason}; free "
-                f"space or change run.out_dir; {kept}"
-            ) from None
-
 
 def train(cfg: TrainConfig, *, resume: bool = False, stop_after: int | None = None) -> TrainResult:
     """Run ``cfg`` (see :class:`Trainer`)."""
     return Trainer(cfg, resume=resume).fit(stop_after=stop_after)
 
 
-# --- small helpers ------------------------------------------------------------------------------
-
-
-def _yaml(cfg: TrainConfig) -> str:
-    import yaml
-
-    return yaml.safe_dump(cfg.to_dict(), sort_keys=False)
-
-
-def _encode_progress(enabled: bool):
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    return Progress(
-        TextColumn("[bold]encode[/] {task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        disable=not enabled,
-        transient=True,
-    )
-
-
-def _progress(enabled: bool):
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    return Progress(
-        TextColumn("[bold]train"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("loss {task.fields[loss]:.4f} · lr {task.fields[lr]:.2e} · {task.fields[tps]:,.0f} tok/s"),
-        TimeRemainingColumn(),
-        console=console,
-        disable=not enabled,
-    )
-
-
-__all__ = ["StepResult", "TrainResult", "Trainer", "TrainingError", "cosine_lr", "train"]
+__all__ = [
+    "RESUME_KEYS",
+    "StepResult",
+    "TrainResult",
+    "Trainer",
+    "TrainingError",
+    "build_model",
+    "check_strategy",
+    "cosine_lr",
+    "make_optimizer",
+    "resolve_init_from",
+    "train",
+]

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from galla.eval import sandbox
 from galla.eval.sandbox import (
     ExecResult,
     find_rustc,
     fs_isolation_available,
+    namespaces,
     network_isolation_available,
     pid_isolation_available,
     run_many,
@@ -223,7 +223,7 @@ def test_per_mount_remount_fallback_without_mount_setattr(tmp_path, monkeypatch)
     def enosys(*args, **kwargs):
         raise OSError(errno.ENOSYS, "mount_setattr forced off")
 
-    monkeypatch.setattr(sandbox, "_mount_setattr", enosys)  # the forked child sees the patched module
+    monkeypatch.setattr(namespaces, "_mount_setattr", enosys)  # the forked child sees the patched module
     src = f"open('mine', 'w').write('1')\nopen({str(tmp_path / 'x')!r}, 'w')\n"
     res = run_program(src)
     assert res.status == "failed" and "Read-only file system" in res.stderr, res.stderr

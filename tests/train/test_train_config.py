@@ -64,6 +64,14 @@ def test_method_defaults_from_the_data_and_a_mismatch_names_the_key():
         load_config(None, ["data.text=[a.jsonl]", "method=ppo"])
 
 
+def test_node_text_is_refused_for_graph_streams_with_what_to_use_instead():
+    """No training stream attaches node-text embeddings, so a run with them would stop at its first
+    graph batch: refused when the config is read, naming the key and the alternative."""
+    with pytest.raises(ConfigError, match=r"model\.encoder\.node_text: true is not supported.*node_features"):
+        load_config(None, ["data.graphs=[g]", "model.encoder.node_text=true"])
+    assert load_config(None, ["data.text=[a.jsonl]", "model.encoder.node_text=true"]).model.encoder.node_text
+
+
 def test_method_registry_raises_on_unknown_names():
     from galla.train import methods
 

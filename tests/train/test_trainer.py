@@ -233,6 +233,20 @@ def test_init_from_refuses_a_conflicting_explicit_setting(make_cfg, tiny_llm, sf
     assert not (tmp_path / "run").exists()  # refused at start-up, before the run directory
 
 
+def test_init_from_with_node_text_is_refused_up_front(make_cfg, tiny_llm, graph_dir, tmp_path):
+    from galla.config import ConfigError
+
+    src = _stage1_dir(tiny_llm, tmp_path)
+    meta = json.loads((src / "galla_config.json").read_text())
+    meta["config"]["encoder"]["node_text"] = True  # a GraphLLM saved from the Python API with node text
+    (src / "galla_config.json").write_text(json.dumps(meta))
+    cfg = make_cfg(model={"llm": str(tiny_llm), "encoder": {}, "adapter": {}}, init_from=str(src),
+                   data={"graphs": [str(graph_dir)]})  # fmt: skip
+    with pytest.raises(ConfigError, match=r"encoder\.node_text: true .*init_from's galla_config\.json"):
+        Trainer(cfg)
+    assert not (tmp_path / "run").exists()
+
+
 def test_held_out_evaluation(make_cfg, sft_file):
     cfg = make_cfg(data={"text": [str(sft_file)]}, optim={"lr": 1e-2, "max_steps": 6},
                    run={"eval_samples": 3, "eval_every": 3})  # fmt: skip

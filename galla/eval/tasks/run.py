@@ -28,6 +28,7 @@ from galla.eval.generate import (
     resolve_model,
 )
 from galla.eval.tasks.base import Task, TaskExample, TaskSkipped, mean_and_interval, read_jsonl, task_data
+from galla.run_layout import GraphLLMDir, RunDir
 
 SETTING = "chat"
 """The ``setting`` of every responses line: the user turn through the chat template, no system prompt."""
@@ -43,14 +44,13 @@ def graph_llm_dir(spec: str) -> Path | None:
     path = Path(spec).expanduser()
     if not path.is_dir():
         return None
-    if (path / "galla_config.json").is_file():
+    if GraphLLMDir(path).exists():
         return path
-    if (path / "final" / "galla_config.json").is_file():
-        return path / "final"
-    stages = sorted(
-        (p for p in path.glob("stage*") if p.is_dir() and p.name[5:].isdigit()), key=lambda p: int(p.name[5:])
-    )
-    return graph_llm_dir(str(stages[-1])) if stages else None
+    run = RunDir(path)
+    if GraphLLMDir(run.final).exists():
+        return run.final
+    last = run.last_stage()
+    return graph_llm_dir(str(last.path)) if last is not None else None
 
 
 def write_task_data(out: Path, names: Sequence[str]) -> dict[str, Path]:
