@@ -91,7 +91,7 @@ def main() -> int:
         return worker(*args.worker, args.steps)
     import yaml
 
-    from galla.train_cli import default_data
+    from galla.recipes.default import default_data
 
     tmp = Path(tempfile.mkdtemp(prefix="galla-sharding-"))
     _, text = default_data(REPO / "runs" / "default-data")

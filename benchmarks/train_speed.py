@@ -8,7 +8,7 @@ Run from the repository root (``pip install trl`` once for the TRL reference)::
 Model: SmolLM2-135M-Instruct (``smollm2-135m``, offline), fp32, CPU, sdpa attention, full batch of
 ``--batch-size`` samples per optimizer step (no gradient accumulation), no gradient checkpointing, no
 packing. Data: real code. Graphs of the standard-library modules of ``galla train``'s embedded default
-(``galla.train_cli.default_data``), and from them docstring-summarisation SFT records
+(``galla.recipes.default.default_data``), and from them docstring-summarisation SFT records
 (``data_builders.downstream.docstring_records``: human = "summarise this function" + its code without the
 docstring, bot = the docstring's first sentence). Records longer than ``--max-length`` tokens in either
 prompt layout are left out beforehand, so no side drops or truncates anything. Everything is written
@@ -226,8 +226,8 @@ def prepare_data(out: Path, llm: str, max_length: int) -> tuple[Path, Path]:
     """Graphs of the default stdlib modules and the SFT records that fit ``max_length`` in both layouts."""
     from data_builders.downstream import write_jsonl
     from data_builders.tasks import sft_records
+    from galla.recipes.default import default_data
     from galla.train.data import Encoder
-    from galla.train_cli import default_data
 
     graphs, text = default_data(out / "data")
     fitted = out / "data" / f"docstrings-fit{max_length}.jsonl"

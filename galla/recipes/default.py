@@ -14,6 +14,7 @@ import sysconfig
 from collections.abc import Callable
 from pathlib import Path
 
+from galla.run_layout import RunDir
 from galla.train.config import TrainConfig
 
 __all__ = ["DEFAULT_MODULES", "PRESETS", "default_data", "run_default", "stage_configs"]
@@ -80,12 +81,13 @@ def stage_configs(
     def path(key: str, value: object) -> str:  # JSON is YAML, so any path survives the override parser
         return f"{key}={json.dumps(value)}"
 
-    stage1 = [path("data.graphs", [str(graphs)]), path("run.out_dir", str(out / "stage1"))]
+    first, second = RunDir(out).stage(1), RunDir(out).stage(2)
+    stage1 = [path("data.graphs", [str(graphs)]), path("run.out_dir", str(first.path))]
     stage2 = [
         path("data.graphs", [str(graphs)]),
         path("data.text", [str(text)]),
-        path("init_from", str(out / "stage1" / "final")),
-        path("run.out_dir", str(out / "stage2")),
+        path("init_from", str(first.final)),
+        path("run.out_dir", str(second.path)),
     ]
     user = list(overrides or [])
     return [load_config(PRESETS["stage1"], stage1 + user), load_config(PRESETS["stage2"], stage2 + user)]
@@ -112,9 +114,9 @@ def run_default(
     graphs, text = default_data(out, log)
     for cfg in stage_configs(out, graphs, text, overrides):
         run_dir = Path(cfg.run.out_dir)
-        if (run_dir / "summary.json").exists():
+        if RunDir(run_dir).summary.exists():
             log(f"galla train: {run_dir} is complete; skipping (delete it to train again)")
             continue
         result = train(cfg, resume=resume or latest_checkpoint(run_dir) is not None)
         on_summary(result.summary)
-    return out / "stage2" / "export"
+    return RunDir(out).stage(2).export

@@ -124,7 +124,7 @@ def test_cli_prints_pass_at_1(tiny_chat: Path, data_dir: Path, tmp_path: Path, c
 
 
 def test_cli_task_names_match_the_registry() -> None:
-    from galla import eval_cli
+    from galla.cli import eval as eval_cli
     from galla.eval.tasks import _registry
 
     assert tuple(_registry()) == eval_cli.TASK_NAMES

@@ -1,60 +1,15 @@
-"""The ``galla`` command: a dispatch table from subcommand to an importable function.
-
-Each ``cmd_*`` function takes parsed arguments and returns an exit code; the work itself lives in the
-library (``data_builders``, ``parsers``), so tests and notebooks call the same code.
-"""
+"""``galla build-graphs`` and ``galla show-graph``: flags in, a call into ``data_builders`` / ``parsers``
+out, and the summary printed."""
 
 from __future__ import annotations
 
 import argparse
-import gc
-import os
-import sys
-from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from rich.console import Console
-
-# numpy's OpenBLAS would start a thread per core in the CLI and in every build-graphs worker; galla does
-# no BLAS work through numpy (torch has its own), so one thread saves their start-up and spinning.
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-
-from galla.eval_cli import add_eval
-from galla.train_cli import add_build_tasks, add_train
-
-console = Console(stderr=True, soft_wrap=True)  # paths and messages stay on one line
-
-
-def _error(message: str) -> None:
-    """One red line, printed as it is: a path or an error text with ``[...]`` in it is not markup."""
-    console.print(message, style="red", markup=False, highlight=False)
-
-
-def _key_values(items: Sequence[str], flag: str) -> dict[str, str]:
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key or not value:
-            raise SystemExit(f"galla: {flag} expects PATTERN=LANGUAGE (e.g. '*.h=cpp'), got {item!r}")
-        out[key] = value
-    return out
-
-
-def _at_least(low: int) -> Callable[[str], int]:
-    """An argparse type: an integer >= ``low`` (argparse turns the ValueError into its usage message)."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-        if value < low:
-            raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
-        return value
-
-    parse.__name__ = f"integer >= {low}"
-    return parse
-
+from galla.cli._common import at_least as _at_least
+from galla.cli._common import console
+from galla.cli._common import error as _error
+from galla.cli._common import key_values as _key_values
 
 # --- build-graphs -----------------------------------------------------------------------------
 
@@ -339,53 +294,3 @@ def cmd_show_graph(args: argparse.Namespace) -> int:
         return 2
     console.print(f"wrote {args.out} ({g.name}: {g.num_nodes} nodes, {g.num_edges} edges)", markup=False)
     return 0
-
-
-# --- entry point ------------------------------------------------------------------------------
-
-COMMANDS: dict[str, Callable[[argparse._SubParsersAction], None]] = {
-    "build-graphs": add_build_graphs,
-    "show-graph": add_show_graph,
-    "build-tasks": add_build_tasks,
-    "train": add_train,
-    "eval": add_eval,
-}
-
-
-def make_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="galla", description="Graph-augmented fine-tuning of code LLMs (GALLa)."
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
-    for add in COMMANDS.values():
-        add(sub)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    return _dispatch(argv)[1]
-
-
-def _dispatch(argv: Sequence[str] | None) -> tuple[str, int]:
-    """Run the command ``argv`` names: (its name, its exit code)."""
-    args = make_parser().parse_args(argv)
-    return args.command, int(args.func(args) or 0)
-
-
-FREEZE_AT_EXIT = frozenset({"build-graphs", "show-graph"})
-"""Commands after which the ``galla`` executable freezes the heap (see :func:`program`)."""
-
-
-def program() -> int:
-    """The ``galla`` executable: :func:`main`; after the short commands of :data:`FREEZE_AT_EXIT`
-    (whose files are all closed by then) everything left goes to the collector's permanent generation,
-    so the interpreter's shutdown does not walk the whole heap only for it to be freed. Long commands
-    keep the ordinary shutdown."""
-    command, rc = _dispatch(None)
-    if command in FREEZE_AT_EXIT:
-        gc.freeze()
-    return rc
-
-
-if __name__ == "__main__":
-    sys.exit(program())

@@ -17,8 +17,8 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rich.console import Console
-
+from galla.cli._common import console
+from galla.cli._common import error as _error
 from galla.eval.surge.data import SETTINGS
 from galla.eval.surge.paper import DEFAULT_COMPARE
 
@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from galla.eval.surge.generate import GenerationSummary
     from galla.eval.surge.run import RunResult
 
-console = Console(stderr=True, soft_wrap=True)  # paths and messages stay on one line
 
 RESPONSES_FORMAT = """\
 responses file: JSON Lines, one object per model reply, e.g.
@@ -239,10 +238,6 @@ def _positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
     return value
-
-
-def _error(message: str) -> None:
-    console.print(message, style="red", markup=False, highlight=False)
 
 
 def cmd_eval_surge(args: argparse.Namespace) -> int:

@@ -1,69 +1,17 @@
-"""``galla train [CONFIG.yaml] [key.sub=value ...] [--resume]`` and the embedded default run.
+"""``galla train [CONFIG.yaml] [key.sub=value ...] [--resume]`` and ``galla build-tasks``.
 
-With no config, ``galla train`` runs the embedded default: graphs of a few standard-library modules,
-a docstring-summarisation text stream made from the same functions, GALLa stage 1 (encoder + adapter
-learn Graph2Code, SmolLM2-135M frozen) and stage 2 (everything trains on GraphQA + Graph2Code mixed with
-the text stream), then a summary; ``runs/default/stage2/export`` is a plain Hugging Face model.
+With no config, ``galla train`` runs the embedded default, the recipe ``galla.recipes.default`` (graphs of
+a few standard-library modules, GALLa stage 1 then stage 2; ``runs/default/stage2/export`` is a plain
+Hugging Face model); this module only parses flags and prints summaries.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
-import sysconfig
 from pathlib import Path
 
-from rich.console import Console
-
-console = Console(stderr=True, soft_wrap=True)  # paths and messages stay on one line
-
-
-def _error(message: str) -> None:
-    """One red line, printed as it is: a path or an error text with ``[...]`` in it is not markup."""
-    console.print(message, style="red", markup=False, highlight=False)
-
-
-DEFAULT_MODULES = (
-    "json",
-    "textwrap",
-    "string",
-    "shlex",
-    "fnmatch",
-    "glob",
-    "calendar",
-    "colorsys",
-    "csv.py",
-    "difflib.py",
-    "heapq.py",
-    "bisect.py",
-    "statistics.py",
-    "fractions.py",
-    "tomllib",
-    "graphlib.py",
-    "html",
-    "ipaddress.py",
-    "pprint.py",
-    "queue.py",
-)
-"""Standard-library modules the embedded default reads (small, stable, plain Python)."""
-
-STAGE1 = {
-    "name": "default-stage1",
-    "model": {"llm": "smollm2-135m", "llm_trainable": False, "adapter": {"num_tokens": 32}},
-    "data": {"graph_tasks": ["graph2code"], "max_graphs": 512, "max_length": 256},
-    "optim": {"lr": 1e-3, "min_lr": 1e-4, "warmup_steps": 3, "batch_size": 4, "max_steps": 30},
-    "run": {"eval_samples": 16},
-}  # fmt: skip
-STAGE2 = {
-    "name": "default-stage2",
-    "model": {"llm": "smollm2-135m", "llm_trainable": True},
-    "data": {"graph_tasks": ["graph2code", "graph_qa"], "max_graphs": 256, "qa_per_graph": 1,
-             "max_length": 384, "max_text": 256},
-    "optim": {"lr": 2e-5, "min_lr": 2e-6, "warmup_steps": 3, "batch_size": 2, "max_steps": 20},
-    "run": {"eval_samples": 16},
-}  # fmt: skip
-"""The embedded default's two stages (sized for minutes on a 2-core CPU; the presets in configs/ are the
-full-size versions)."""
+from galla.cli._common import console
+from galla.cli._common import error as _error
 
 
 def add_train(sub: argparse._SubParsersAction) -> None:
@@ -211,60 +159,10 @@ def print_summary(summary: dict) -> None:
     console.print(table)
 
 
-def default_data(out: Path) -> tuple[Path, Path]:
-    """Build (once) the default run's graphs and docstring text stream under ``out``."""
-    from data_builders.build import BuildOptions, build_graphs
-    from data_builders.downstream import docstring_records, write_jsonl
-    from galla.train.streams import graph_rows
-
-    graphs, text = out / "graphs", out / "docstrings.jsonl"
-    stdlib = Path(sysconfig.get_paths()["stdlib"])
-    paths = [str(stdlib / m) for m in DEFAULT_MODULES if (stdlib / m).exists()]
-    if not (graphs / "manifest.json").exists():
-        console.print(f"galla train: building graphs of {len(paths)} standard-library modules -> {graphs}")
-        build_graphs(BuildOptions(paths=paths, out=graphs, exclude=["test/", "tests/"]))
-    if not text.exists():
-        n = write_jsonl(docstring_records(graph_rows([str(graphs)])), text)
-        console.print(f"galla train: {n} docstring-summarisation records -> {text}")
-    return graphs, text
-
-
 def run_default(out: Path, overrides: list[str], *, resume: bool = False) -> int:
-    """The embedded default: stage 1, then stage 2 from stage 1's encoder and adapter."""
-    import copy
+    """The embedded default (``galla.recipes.default``) with its progress on the console."""
+    from galla.recipes.default import run_default as recipe
 
-    from data_builders.outputs import output_problem
-    from galla.config import ConfigError
-    from galla.run_layout import RunDir
-    from galla.train.checkpoint import latest_checkpoint
-    from galla.train.config import TrainConfig, apply_overrides
-    from galla.train.trainer import train
-
-    problem = output_problem(out, "--out")
-    if problem:
-        raise ConfigError(problem)
-    graphs, text = default_data(out)
-    s1 = copy.deepcopy(STAGE1)
-    s1["data"]["graphs"] = [str(graphs)]
-    stage1, stage2 = RunDir(out).stage(1), RunDir(out).stage(2)
-    s1["run"].update(out_dir=str(stage1.path), save_every=10)
-    s2 = copy.deepcopy(STAGE2)
-    s2["data"].update(graphs=[str(graphs)], text=[str(text)])
-    s2["init_from"] = str(stage1.final)
-    s2["run"].update(out_dir=str(stage2.path), save_every=10)
-    for stage in (s1, s2):
-        cfg = apply_overrides(TrainConfig.from_dict(stage), overrides)
-        run_dir = Path(cfg.run.out_dir)
-        if RunDir(run_dir).summary.exists():
-            console.print(f"galla train: {run_dir} is complete; skipping (delete it to train again)")
-            continue
-        result = train(cfg, resume=resume or latest_checkpoint(run_dir) is not None)
-        print_summary(result.summary)
-    console.print(f"galla train: the trained LLM is in {stage2.export} (plain Hugging Face model)")
+    export = recipe(out, overrides, resume=resume, log=console.print, on_summary=print_summary)
+    console.print(f"galla train: the trained LLM is in {export} (plain Hugging Face model)")
     return 0
-
-
-if __name__ == "__main__":
-    from galla.cli import main
-
-    sys.exit(main(["train", *sys.argv[1:]]))
