@@ -26,10 +26,14 @@ import os, sys, time
 from pathlib import Path
 from data_builders.lock import acquire
 acquire(Path(sys.argv[1]), "test")
+ready_r, ready_w = os.pipe()
 child = os.fork() if len(sys.argv) > 2 else -1  # a child that outlives us, as a stuck worker would
 if child == 0:
+    os.write(ready_w, b"x")  # os.fork returned here, so the at-fork handlers have run in this child
     time.sleep(120)
     os._exit(0)
+if child > 0:
+    os.read(ready_r, 1)  # under load the child may not have run yet: wait until it has
 print("held", child, flush=True)
 time.sleep(120)
 """
