@@ -69,8 +69,8 @@ _NODE = [f.name for f in SCHEMA if f.name.startswith("node_") and f.name != "nod
 _EDGE = ["edge_src", "edge_dst", "edge_type"]
 
 
-# Arrays are built from buffers, not with ``pa.array``: its first call in a process imports pandas
-# (about 0.26 s), which every build-graphs worker would pay.
+# Arrays are built from buffers, not with ``pa.array``: its first call in a process imports pandas,
+# a slow import every build-graphs worker would pay.
 _NUMPY_TYPES = {pa.int8(): np.int8, pa.int16(): np.int16, pa.int32(): np.int32, pa.int64(): np.int64}
 
 
