@@ -24,5 +24,5 @@ def test_stages_read_the_presets_and_fill_in_the_run_paths(tmp_path: Path) -> No
 
 
 def test_a_bad_override_names_the_key(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="optim.nope"):
+    with pytest.raises(ConfigError, match=r"optim\.nope"):
         stage_configs(tmp_path, tmp_path / "g", tmp_path / "t.jsonl", ["optim.nope=1"])
