@@ -278,6 +278,12 @@ def report(cfg: dict[str, Any], out: Path, finished: dict[str, list[dict[str, An
             for arm in ("B", "C", "D"):
                 if arm in finished:
                     row["vs_A"][arm] = _paired(base, _item_means(finished[arm], task, metric))
+        # is it the graph (B - C: the same records without graph tokens) or its structure (B - D)?
+        row["B_vs"] = {
+            ctl: _paired(_item_means(finished[ctl], task, metric), _item_means(finished["B"], task, metric))
+            for ctl in ("C", "D")
+            if "B" in finished and ctl in finished
+        }
         table.append(row)
     compute = {
         arm: {
@@ -342,6 +348,11 @@ def _fmt(metric: str, x: float) -> str:
     return f"{100 * x:.1f}" if metric.startswith(("pass", "acc", "score")) else f"{x:.2f}"
 
 
+def _controls(arms: list[str]) -> list[str]:
+    """The arms B is compared with directly (C: no graph tokens, D: shuffled graphs)."""
+    return [c for c in ("C", "D") if "B" in arms and c in arms]
+
+
 def _markdown(p: dict[str, Any]) -> str:
     arms = list(p["arms"])
     lines = [
@@ -353,9 +364,12 @@ def _markdown(p: dict[str, Any]) -> str:
         "| task | metric | "
         + " | ".join(f"{a}: {p['arms'][a]['name']} (seeds {len(p['arms'][a]['seeds'])})" for a in arms)
         + " | "
-        + " | ".join(f"Δ {a} − A [95% CI]" for a in arms if a != "A")
+        + " | ".join(
+            [f"Δ {a} − A [95% CI]" for a in arms if a != "A"]
+            + [f"Δ B − {c} [95% CI]" for c in ("C", "D") if "B" in arms and c in arms]
+        )
         + " |",
-        "|---|---|" + "---|" * (len(arms) + len([a for a in arms if a != "A"])),
+        "|---|---|" + "---|" * (len(arms) + len([a for a in arms if a != "A"]) + len(_controls(arms))),
     ]
     for row in p["table"]:
         m = row["metric"]
@@ -366,10 +380,9 @@ def _markdown(p: dict[str, Any]) -> str:
             for a in arms
         ]
         diffs = []
-        for a in arms:
-            if a == "A":
-                continue
-            d = row["vs_A"].get(a)
+        pairs = [row["vs_A"].get(a) for a in arms if a != "A"]
+        pairs += [row.get("B_vs", {}).get(c) for c in _controls(arms)]
+        for d in pairs:
             diffs.append(
                 "–"
                 if not d or not d["n"]

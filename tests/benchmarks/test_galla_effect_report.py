@@ -33,6 +33,7 @@ def test_report_pairs_items_and_averages_seeds(tmp_path: Path) -> None:
     finished = {
         "A": [_run("A", 0, [0, 0, 1, 0], sft), _run("A", 1, [0, 1, 1, 0], sft)],
         "B": [_run("B", 0, [1, 1, 1, 0], galla)],
+        "C": [_run("C", 0, [1, 0, 1, 0], galla[1:])],
     }
     p = report({"name": "t"}, tmp_path, finished)
     row = p["table"][0]
@@ -41,6 +42,8 @@ def test_report_pairs_items_and_averages_seeds(tmp_path: Path) -> None:
     assert row["arms"]["A"]["std"] == pytest.approx(0.1767767, rel=1e-5)  # sample std of 0.25, 0.5
     # per item, A's seeds averaged: 0, .5, 1, 0 against B's 1, 1, 1, 0
     assert row["vs_A"]["B"]["diff"] == pytest.approx((1 + 0.5 + 0 + 0) / 4) and row["vs_A"]["B"]["n"] == 4
+    assert row["vs_A"]["C"]["diff"] == pytest.approx((1 - 0.5 + 0 + 0) / 4)
+    assert row["B_vs"]["C"]["diff"] == pytest.approx(0.25) and "D" not in row["B_vs"]  # B - C, per item
     held = p["held_out"]
     assert held["A"] == {"downstream/text": {"first": 1.4, "last": 1.2}}
     assert held["B"]["alignment/graph"] == {"first": 3.2, "last": 2.9}
@@ -48,7 +51,9 @@ def test_report_pairs_items_and_averages_seeds(tmp_path: Path) -> None:
     assert p["compute"]["B"]["train_steps"] == 20
     md = (tmp_path / "report.md").read_text()
     assert (
-        "alignment/graph 3.200 → 2.900" in md and "| humaneval | pass@1 | 37.5 ± 17.7 | 75.0 ± 0.0 |" in md
+        "alignment/graph 3.200 → 2.900" in md
+        and "| humaneval | pass@1 | 37.5 ± 17.7 | 75.0 ± 0.0 | 50.0 ± 0.0 |" in md
+        and "Δ B − C [95% CI]" in md
     )
     assert json.loads((tmp_path / "report.json").read_text())["held_out"] == held
     assert (tmp_path / "report.png").stat().st_size > 10_000
