@@ -30,10 +30,8 @@ def test_default_galla_stage1_and_stage2(tmp_path):
     assert [e["step"] for e in evals] == list(range(0, 31, 3)), evals
     losses = np.asarray(s1["losses"])
     assert np.isfinite(losses).all() and losses[-3:].mean() < losses[:3].mean()  # the training loss falls
-    # The held-out Graph2Code loss is not asserted to fall: in 30 steps it does not reliably (measured
-    # 3.20 -> 3.13, through 2.68 at step 15; the README's results say so), because the fresh adapter's
-    # tokens first push it up. It must stay a finite curve.
-    assert all(np.isfinite(e["graph"]) for e in evals)
+    # held-out Graph2Code loss: measured 3.196 -> 2.678 at the preset's lr 3e-4 (at 1e-3 it ended at 3.125)
+    assert all(np.isfinite(e["graph"]) for e in evals) and evals[-1]["graph"] < evals[0]["graph"] - 0.3, evals
     s2 = json.loads((tmp_path / "stage2" / "summary.json").read_text())
     assert s2["recipe"] == "galla-stage2" and {"graph", "text"} <= set(s2["samples"])
     first, last = s2["eval"][0], s2["eval"][-1]
