@@ -23,7 +23,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 __all__ = ["GraphExtractor", "graph_pipeline", "graph_row"]  # noqa: F822 (defined on first use)
@@ -84,11 +83,10 @@ def _extractor_class() -> type:
             super().__init__()
             self.path_keys = [k.strip() for k in path_key.split(",") if k.strip()]
             self.language_key = language_key
-            self.opts = BuildOptions(
-                paths=[],
-                out=Path("."),
-                from_dataset="datatrove",
-                unit=unit,  # type: ignore[arg-type]
+            # validated here: a bad option fails where the pipeline is written, not in every task
+            self.opts = BuildOptions.for_rows(
+                "datatrove",
+                unit=unit,
                 edges=edges,
                 max_file_bytes=max_file_bytes,
                 max_nodes=max_nodes,
@@ -97,7 +95,6 @@ def _extractor_class() -> type:
                 include_generated=include_generated,
                 languages=dict(languages or {}),
             )
-            self.opts.validate()  # a bad option fails where the pipeline is written, not in every task
 
         def run(self, data: Iterator[Any], rank: int = 0, world_size: int = 1) -> Iterator[Any]:
             opts = self.opts

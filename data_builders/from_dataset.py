@@ -493,23 +493,19 @@ def graph_rows_from_batch(
     """
     from data_builders.build import BuildOptions, FileOutcome, extract_into
     from data_builders.formats import SCHEMA
-    from parsers.extract import DEFAULT_MAX_EDGES, DEFAULT_MAX_NODES
     from parsers.languages import extension_map
 
-    opts = BuildOptions(
-        paths=[],
-        out=Path("."),
-        from_dataset="datasets.map",
-        unit=unit,  # type: ignore[arg-type]
+    opts = BuildOptions.for_rows(
+        "datasets.map",
+        unit=unit,
         edges=edges,
         max_file_bytes=max_file_bytes,
-        max_nodes=max_nodes or DEFAULT_MAX_NODES,
-        max_edges=max_edges or DEFAULT_MAX_EDGES,
+        max_nodes=max_nodes or None,  # 0 or None: the default caps, as before
+        max_edges=max_edges or None,
         skip_errors=skip_errors,
         include_generated=include_generated,
         languages=dict(languages or {}),
     )
-    opts.validate()
     if isinstance(batch, pa.Table):
         batch = batch.to_pydict()
     reader = RowReader("datasets.map", DatasetColumns(content_column, path_column, language_column))

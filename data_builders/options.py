@@ -74,6 +74,38 @@ class BuildOptions:
     split: str = ""
     """Split of a hub dataset (default ``train``) or of a saved ``DatasetDict`` (default: its only one)."""
 
+    @classmethod
+    def for_rows(
+        cls,
+        source: str,
+        *,
+        unit: str = "function",
+        edges: str = "all",
+        max_file_bytes: int = 1_000_000,
+        max_nodes: int | None = None,
+        max_edges: int | None = None,
+        skip_errors: bool = False,
+        include_generated: bool = False,
+        languages: dict[str, str] | None = None,
+    ) -> BuildOptions:
+        """Validated extraction options for rows handled outside a build (``source``: the datasets.map
+        function or the datatrove step); no paths, no output folder. None caps mean the defaults."""
+        opts = cls(
+            paths=[],
+            out=Path("."),
+            from_dataset=source,
+            unit=unit,  # type: ignore[arg-type]
+            edges=edges,
+            max_file_bytes=max_file_bytes,
+            max_nodes=DEFAULT_MAX_NODES if max_nodes is None else max_nodes,
+            max_edges=DEFAULT_MAX_EDGES if max_edges is None else max_edges,
+            skip_errors=skip_errors,
+            include_generated=include_generated,
+            languages=dict(languages or {}),
+        )
+        opts.validate()
+        return opts
+
     def validate(self) -> None:
         if self.unit not in UNITS:
             raise BuildError(f"--unit {self.unit!r} is not one of {', '.join(UNITS)}")
