@@ -25,7 +25,10 @@ B, C and D against A (items paired across arms, seeds averaged) with a bootstrap
 plus each run's held-out downstream loss curve and its graph-loss curve.
 
 The script resumes arm by arm and seed by seed: a finished run (``done.json``) is skipped, a killed
-training run continues from its last checkpoint, a killed evaluation from its responses file.
+training run continues from its last checkpoint, a killed evaluation from its responses file. ``--jobs N``
+runs N arm-seed runs at a time, each in its own process with ``cores / N`` threads (on a 2-core CPU two
+one-thread processes finish sooner than one two-thread process); a run another process holds is left to it,
+so the same command started twice shares the work too.
 """
 
 from __future__ import annotations
@@ -33,7 +36,9 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import os
 import platform
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -470,6 +475,57 @@ def _figure(p: dict[str, Any], path: Path) -> None:
 # --- main -----------------------------------------------------------------------------------------------
 
 
+def run_plan(cfg: dict[str, Any]) -> list[tuple[str, int]]:
+    """Every (arm, seed) of the preset, seed-major (A0, B0, C0, D0, A1, B1, ...), so an interrupted
+    experiment still has every arm paired with A."""
+    return sorted(
+        ((arm, seed) for arm in ARMS for seed in cfg["arms"].get(arm, [])),
+        key=lambda p: (cfg["arms"][p[0]].index(p[1]), ARMS.index(p[0])),
+    )
+
+
+def run_one(cfg: dict[str, Any], arm: str, seed: int, run: Path, data: dict[str, Any]) -> bool:
+    """Train and evaluate one arm and seed unless another process holds it; whether it ran here."""
+    from data_builders.lock import FolderBusy, acquire, release
+
+    try:
+        acquire(run, "galla_effect arm")
+    except FolderBusy:
+        print(f"galla_effect: arm {arm}, seed {seed} runs in another process; left to it", file=sys.stderr)
+        return False
+    try:
+        done = run / "done.json"
+        if done.is_file():  # finished by another process since we looked
+            return False
+        began = time.time()
+        print(f"galla_effect: arm {arm} ({ARM_NAMES[arm]}), seed {seed} -> {run}", file=sys.stderr)
+        summaries = train_arm(cfg, arm, seed, run, data)
+        result = {"arm": arm, "seed": seed, "train": summaries, "eval": evaluate(cfg, arm, run, data)}
+        result["wall_seconds"] = time.time() - began
+        tmp = done.with_suffix(".tmp")
+        tmp.write_text(json.dumps(result, indent=2) + "\n")
+        tmp.replace(done)
+        return True
+    finally:
+        release(run)
+
+
+def spawn_workers(preset: Path, jobs: int, arms: str | None) -> int:
+    """``jobs`` copies of this script, each running the runs no other process holds, with
+    ``cores // jobs`` threads each; the first non-zero exit status, or 0."""
+    threads = str(max(1, _cores() // jobs))
+    env = {**os.environ, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
+    cmd = [sys.executable, str(Path(__file__).resolve()), str(preset), "--no-report"]
+    cmd += ["--arms", arms] if arms else []
+    procs = []
+    for i in range(jobs):
+        print(f"galla_effect: worker {i + 1} of {jobs} ({threads} thread(s))", file=sys.stderr)
+        procs.append(subprocess.Popen(cmd, env=env))
+        time.sleep(2)  # the first takes the first run before the second looks
+    codes = [p.wait() for p in procs]
+    return next((c for c in codes if c), 0)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
@@ -477,32 +533,33 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("preset", type=Path, help="configs/experiments/*.yaml")
     ap.add_argument("--report-only", action="store_true", help="tabulate the finished runs, train nothing")
     ap.add_argument("--arms", help="comma list: only these arms this time (default: all in the preset)")
+    ap.add_argument(
+        "--jobs", type=int, default=1, help="runs at a time, one process each (default 1); 2 on a 2-core CPU"
+    )
+    ap.add_argument("--no-report", action="store_true", help=argparse.SUPPRESS)  # a --jobs worker
     args = ap.parse_args(argv)
+    if args.jobs < 1:
+        ap.error(f"--jobs must be >= 1, got {args.jobs}")
     cfg = load_preset(args.preset)
     out = Path(cfg["out_dir"])
     out.mkdir(parents=True, exist_ok=True)
     only = set(args.arms.split(",")) if args.arms else set(ARMS)
     data = None if args.report_only else prepare_data(cfg, out)
+    if args.jobs > 1 and not args.report_only:
+        code = spawn_workers(args.preset, args.jobs, args.arms)
+        if code:
+            print(f"galla_effect: a worker failed (exit status {code}); see its messages", file=sys.stderr)
     finished: dict[str, list[dict[str, Any]]] = {}
-    # seed-major order (A0, B0, C0, D0, A1, B1, ...), so an interrupted experiment still has every arm
-    # paired with A
-    plan = sorted(
-        ((arm, seed) for arm in ARMS for seed in cfg["arms"].get(arm, [])),
-        key=lambda p: (cfg["arms"][p[0]].index(p[1]), ARMS.index(p[0])),
-    )
-    for arm, seed in plan:
+    for arm, seed in run_plan(cfg):
         run = out / f"{arm}-s{seed}"
         done = run / "done.json"
-        if not done.is_file() and not args.report_only and arm in only:
-            began = time.time()
-            print(f"galla_effect: arm {arm} ({ARM_NAMES[arm]}), seed {seed} -> {run}", file=sys.stderr)
+        if not done.is_file() and not args.report_only and args.jobs == 1 and arm in only:
             assert data is not None
-            summaries = train_arm(cfg, arm, seed, run, data)
-            result = {"arm": arm, "seed": seed, "train": summaries, "eval": evaluate(cfg, arm, run, data)}
-            result["wall_seconds"] = time.time() - began
-            done.write_text(json.dumps(result, indent=2) + "\n")
+            run_one(cfg, arm, seed, run, data)
         if done.is_file():
             finished.setdefault(arm, []).append(json.loads(done.read_text()))
+    if args.no_report:
+        return 0
     if not finished:
         print("galla_effect: no finished run to report", file=sys.stderr)
         return 1

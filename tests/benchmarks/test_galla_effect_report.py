@@ -57,3 +57,39 @@ def test_report_pairs_items_and_averages_seeds(tmp_path: Path) -> None:
     )
     assert json.loads((tmp_path / "report.json").read_text())["held_out"] == held
     assert (tmp_path / "report.png").stat().st_size > 10_000
+
+
+def test_a_run_held_by_another_process_is_left_to_it(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from benchmarks.galla_effect import run_one, run_plan
+
+    assert run_plan({"arms": {"A": [0, 1], "B": [0, 1], "D": [0]}}) == [
+        ("A", 0),
+        ("B", 0),
+        ("D", 0),
+        ("A", 1),
+        ("B", 1),
+    ]
+    run = tmp_path / "A-s0"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from data_builders.lock import acquire; "
+            f"acquire({str(run)!r}, 'test'); print('held', flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        # the run is not touched: no training starts (cfg and data are not even looked at)
+        assert run_one({}, "A", 0, run, {}) is False
+        assert not (run / "done.json").exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    (run / "done.json").write_text("{}")  # finished elsewhere meanwhile: skipped, not redone
+    assert run_one({}, "A", 0, run, {}) is False
