@@ -5,22 +5,28 @@
  * Python, and the parser tests run on both engines (tests/parsers/test_native.py compares them on
  * real files) so both give identical graphs.
  *
- * flatten(language, source, keep, comments): parse with the C runtime (the release of the
- *     py-tree-sitter binding, so the same trees) and walk the tree once with a cursor; the kept nodes
- *     in preorder as int64 buffers (viewed by numpy, and as memoryviews for the scalar lookups of
- *     the Python passes).
- * file_context(...): one file's arrays and its language's tables, for the passes below.
- * events(...): a file's scan events, the identifiers' access modes among them (dataflow.py: events).
- * flow_tables(...), build_cfg(ctx, flow, parent, scope, hint): a language's control-flow tables, and
- *     one scope's CFG built from them exactly as parsers/controlflow.py's _Builder builds it.
- * scope_flows(ctx, flow, parent, scopes, ...): for every scope of a file, build_cfg, then its CFG_NEXT
- *     edges, its points' variable accesses (parsers/dataflow.py: scan_points) and the def-use fixpoint
- *     over them (LAST_WRITE, LAST_READ, LAST_LEXICAL_USE).
- * computed_from(ctx, nodes, fields, type): COMPUTED_FROM edges of assignments.
- * call_edges(ctx, ...): RETURNS_TO, CALLS and FORMAL_ARG_NAME edges (parsers/calls.py), for languages
- *     without qualified names.
+ * Its language tables come as one parsers.compiled.CompiledLanguage, which language() reads by
+ * attribute name and copies once per language; every value the tables share with the Python engine
+ * (flags, roles, edge types) is checked against parsers/abi.py when the module is loaded.
+ *
+ * language(compiled): a language's tables, as a capsule the functions below take.
+ * flatten(lang, source): parse with the C runtime (the release of the py-tree-sitter binding, so the
+ *     same trees) and walk the tree once with a cursor; the kept nodes in preorder as int64 buffers
+ *     (viewed by numpy, and as memoryviews for the scalar lookups of the Python passes).
+ * file_context(lang, source, kind, field, start, end, parent, stop): one file's arrays and its scan
+ *     events, the identifiers' access modes among them (parsers/accesses.py: events), for the passes.
+ * events(ctx): those events, as the int64 columns parsers/accesses.py: Events holds.
+ * build_cfg(ctx, scope, hint): one scope's CFG built exactly as parsers/controlflow.py's _Builder
+ *     builds it.
+ * scope_flows(ctx, scopes, hints, want): for every scope of a file, build_cfg, then its CFG_NEXT edges,
+ *     its points' variable accesses (parsers/accesses.py: scan_points) and the def-use fixpoint over them
+ *     (LAST_WRITE, LAST_READ, LAST_LEXICAL_USE).
+ * computed_from(ctx, nodes): COMPUTED_FROM edges of assignments.
+ * call_edges(ctx, within, want): RETURNS_TO, CALLS and FORMAL_ARG_NAME edges (parsers/calls.py), for
+ *     languages without qualified names.
  * take_edges(ctx): the edges added so far, as int64 buffers, in the order the Python engine
  *     appends them.
+ * slice_units(lang, ...): a file's edges and nodes cut into units (parsers/extract.py).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -31,6 +37,162 @@
 #include <string.h>
 
 #include "tree_sitter/api.h"
+
+/* --- values shared with the Python engine ----------------------------------------------------------
+ *
+ * Each is defined once on the Python side, in parsers/abi.py, under the name it has here minus the
+ * prefix (KB_BLOCK is abi.FlowFlag.BLOCK); the module exports them all as ABI (name -> value) with
+ * ABI_VERSION, and parsers/abi.py: check_abi refuses a core whose values differ. A change to any of
+ * them, to the attributes of parsers.compiled.CompiledLanguage read below, or to a function's arguments
+ * bumps GALLA_ABI_VERSION here and ABI_VERSION there. */
+
+#define GALLA_ABI_VERSION 1
+
+/* Compound roles: the index of the role in parsers.languages.Role. */
+enum { R_IF, R_ELIF, R_ELSE, R_WHILE, R_FOR_EACH, R_FOR, R_DO, R_TRY, R_SWITCH, R_SEQUENCE, R_LABELED, R_CASE };
+
+/* Per grammar kind flags of the control-flow tables (FlowTables' kind sets). */
+enum {
+    KB_BLOCK = 1 << 0, KB_STATEMENT = 1 << 1, KB_FUNCTION = 1 << 2, KB_SCOPE = 1 << 3, KB_RETURN = 1 << 4,
+    KB_BREAK = 1 << 5, KB_CONTINUE = 1 << 6, KB_RAISE = 1 << 7, KB_LOOP = 1 << 8, KB_SWITCH = 1 << 9,
+    KB_LABEL = 1 << 10, KB_INLINE = 1 << 11, KB_SELF_LABELLED = 1 << 12, KB_FALLTHROUGH = 1 << 13,
+    KB_BREAK_TARGET = 1 << 14, KB_GOTO = 1 << 15, KB_NAMED = 1 << 16, KB_LABELED = 1 << 17,
+};
+/* Per compound, per grammar kind: membership in its kind sets. */
+enum { CS_CLAUSE = 1, CS_ELSE = 2, CS_FINALLY = 4, CS_DEFAULT = 8, CS_EMPTY = 16, CS_HEAD = 32 };
+
+/* Field ids that are no grammar field (-1: a field the grammar lacks). */
+#define F_ABSENT (-1)
+#define F_NONE (-2)          /* a compound part given as None in the language table: the last block child */
+#define F_STAR (-3)          /* "*" in a head: a field-less child */
+#define F_NOT_THIS_KIND (-2) /* call tables: no call, member access or keyword argument kind */
+#define F_EVERY_OTHER (-2)   /* assignment tables: the value is every child outside the target field */
+
+/* Per grammar kind flags of the data-flow tables (DataTables.kind_flags). */
+enum {
+    DK_IDENT = 1 << 0, DK_SKIP = 1 << 1, DK_COMPREHENSION = 1 << 2, DK_PATTERN = 1 << 3,
+    DK_FIRST_CHILD_ONLY = 1 << 4, DK_FIRST_CHILD_NOT_VARIABLE = 1 << 5, DK_VALUE_REQUIRED = 1 << 6,
+    DK_DEFINITION_NAME = 1 << 7, DK_DEFINITION = 1 << 8, DK_UPDATE_OPERATOR = 1 << 9,
+};
+/* (parent kind, field) -> access class in the low bits, plus flags (DataTables.pair_class). */
+enum {
+    PC_UNDECIDED = 0, PC_NON_VARIABLE = 1, PC_WRITE = 2, PC_UPDATE = 3, PC_ACCESS_MASK = 7,
+    PC_DEFERRED = 1 << 3, PC_HEADER = 1 << 4,
+};
+/* Flags of a file's scan events. */
+enum { EV_SKIP = 1, EV_DEFER = 2, EV_COMP = 4, EV_IDENT = 8, EV_HEADER = 16 };
+/* Access modes. */
+enum { M_READ = 1, M_WRITE = 2, M_UPDATE = 3 };
+/* Per grammar kind flags of the call tables. */
+enum { CM_FUNCTION = 1, CM_CLASS = 2, CM_SCOPE = 4, CM_IDENT = 8, CM_NAMED = 16, CM_RETURN = 32 };
+/* The edge types the core emits (parsers.graph.EdgeType); `want` arguments are masks of 1 << type. */
+enum {
+    ET_CFG_NEXT = 2, ET_LAST_WRITE = 3, ET_LAST_READ = 4, ET_COMPUTED_FROM = 5, ET_RETURNS_TO = 6, ET_CALLS = 7,
+    ET_FORMAL_ARG_NAME = 8, ET_LAST_LEXICAL_USE = 9,
+};
+#define WANTS(mask, type) (((mask) >> (type)) & 1)
+
+#define ABI_VALUE(name) {#name, name}
+static const struct {
+    const char *name;
+    long long value;
+} abi_values[] = {
+    ABI_VALUE(R_IF), ABI_VALUE(R_ELIF), ABI_VALUE(R_ELSE), ABI_VALUE(R_WHILE), ABI_VALUE(R_FOR_EACH),
+    ABI_VALUE(R_FOR), ABI_VALUE(R_DO), ABI_VALUE(R_TRY), ABI_VALUE(R_SWITCH), ABI_VALUE(R_SEQUENCE),
+    ABI_VALUE(R_LABELED), ABI_VALUE(R_CASE),
+    ABI_VALUE(KB_BLOCK), ABI_VALUE(KB_STATEMENT), ABI_VALUE(KB_FUNCTION), ABI_VALUE(KB_SCOPE),
+    ABI_VALUE(KB_RETURN), ABI_VALUE(KB_BREAK), ABI_VALUE(KB_CONTINUE), ABI_VALUE(KB_RAISE), ABI_VALUE(KB_LOOP),
+    ABI_VALUE(KB_SWITCH), ABI_VALUE(KB_LABEL), ABI_VALUE(KB_INLINE), ABI_VALUE(KB_SELF_LABELLED),
+    ABI_VALUE(KB_FALLTHROUGH), ABI_VALUE(KB_BREAK_TARGET), ABI_VALUE(KB_GOTO), ABI_VALUE(KB_NAMED),
+    ABI_VALUE(KB_LABELED),
+    ABI_VALUE(CS_CLAUSE), ABI_VALUE(CS_ELSE), ABI_VALUE(CS_FINALLY), ABI_VALUE(CS_DEFAULT), ABI_VALUE(CS_EMPTY),
+    ABI_VALUE(CS_HEAD),
+    ABI_VALUE(F_ABSENT), ABI_VALUE(F_NONE), ABI_VALUE(F_STAR), ABI_VALUE(F_NOT_THIS_KIND),
+    ABI_VALUE(F_EVERY_OTHER),
+    ABI_VALUE(DK_IDENT), ABI_VALUE(DK_SKIP), ABI_VALUE(DK_COMPREHENSION), ABI_VALUE(DK_PATTERN),
+    ABI_VALUE(DK_FIRST_CHILD_ONLY), ABI_VALUE(DK_FIRST_CHILD_NOT_VARIABLE), ABI_VALUE(DK_VALUE_REQUIRED),
+    ABI_VALUE(DK_DEFINITION_NAME), ABI_VALUE(DK_DEFINITION), ABI_VALUE(DK_UPDATE_OPERATOR),
+    ABI_VALUE(PC_UNDECIDED), ABI_VALUE(PC_NON_VARIABLE), ABI_VALUE(PC_WRITE), ABI_VALUE(PC_UPDATE),
+    ABI_VALUE(PC_ACCESS_MASK), ABI_VALUE(PC_DEFERRED), ABI_VALUE(PC_HEADER),
+    ABI_VALUE(EV_SKIP), ABI_VALUE(EV_DEFER), ABI_VALUE(EV_COMP), ABI_VALUE(EV_IDENT), ABI_VALUE(EV_HEADER),
+    ABI_VALUE(M_READ), ABI_VALUE(M_WRITE), ABI_VALUE(M_UPDATE),
+    ABI_VALUE(CM_FUNCTION), ABI_VALUE(CM_CLASS), ABI_VALUE(CM_SCOPE), ABI_VALUE(CM_IDENT), ABI_VALUE(CM_NAMED),
+    ABI_VALUE(CM_RETURN),
+    ABI_VALUE(ET_CFG_NEXT), ABI_VALUE(ET_LAST_WRITE), ABI_VALUE(ET_LAST_READ), ABI_VALUE(ET_COMPUTED_FROM),
+    ABI_VALUE(ET_RETURNS_TO), ABI_VALUE(ET_CALLS), ABI_VALUE(ET_FORMAL_ARG_NAME), ABI_VALUE(ET_LAST_LEXICAL_USE),
+};
+#undef ABI_VALUE
+
+/* --- a language's tables: parsers.compiled.CompiledLanguage, copied once by language() ------------- */
+
+typedef struct FlowTab FlowTab; /* the control-flow tables, below */
+
+typedef struct {
+    PyObject *grammar; /* the grammar capsule (owned) */
+    const TSLanguage *ts;
+    Py_ssize_t nk;      /* grammar kinds + ERROR */
+    Py_ssize_t nfields; /* columns of pair_class */
+    uint8_t *keep, *comments;
+    int64_t *kind_flags, *pair_class, *value_field; /* nk + 1 rows: the last one is "no parent" */
+    int64_t *comp_clause, *comp_target;             /* comprehension: clause kind, target field */
+    int64_t *assign_target, *assign_value;          /* assignment: target field, value field */
+    int64_t operator_fid, name_fid, definition_body_fid;
+    FlowTab *flow;
+    uint8_t *call_flags;
+    int64_t *call_fids; /* 5 rows: callee, arguments, object, member, keyword name */
+    PyObject *selves;   /* tuple of bytes (owned) */
+    int64_t call_params_fid;
+    int16_t *global_kind;
+    int8_t *named;
+} Lang;
+
+static const Lang *lang_of(PyObject *capsule) { return PyCapsule_GetPointer(capsule, "galla.native.lang"); }
+
+/* obj.<name> as an int64; 0, or -1 with an exception. */
+static int attr_int(PyObject *obj, const char *name, int64_t *out) {
+    PyObject *v = PyObject_GetAttrString(obj, name);
+    if (!v) return -1;
+    long long x = PyLong_AsLongLong(v);
+    Py_DECREF(v);
+    if (x == -1 && PyErr_Occurred()) return -1;
+    *out = x;
+    return 0;
+}
+
+/* obj.<name> as a truth value; 0, or -1 with an exception. */
+static int attr_bool(PyObject *obj, const char *name, int *out) {
+    PyObject *v = PyObject_GetAttrString(obj, name);
+    if (!v) return -1;
+    int r = PyObject_IsTrue(v);
+    Py_DECREF(v);
+    if (r < 0) return -1;
+    *out = r;
+    return 0;
+}
+
+/* obj.<name>, a buffer of `count` items of `size` bytes, copied into a new array; NULL with an exception. */
+static void *attr_array(PyObject *obj, const char *name, Py_ssize_t count, Py_ssize_t size) {
+    PyObject *v = PyObject_GetAttrString(obj, name);
+    if (!v) return NULL;
+    Py_buffer b;
+    void *out = NULL;
+    if (PyObject_GetBuffer(v, &b, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) == 0) {
+        if (b.itemsize != size)
+            PyErr_Format(PyExc_ValueError, "language: %s holds %zd-byte items, not %zd-byte ones", name, b.itemsize,
+                         size);
+        else if (b.len != count * size)
+            PyErr_Format(PyExc_ValueError,
+                         "language: %s has %zd items, not %zd: tables of inconsistent lengths (%s than the grammar's)",
+                         name, b.len / size, count, b.len < count * size ? "shorter" : "longer");
+        else if (!(out = malloc((size_t)b.len + 1)))
+            PyErr_NoMemory();
+        else
+            memcpy(out, b.buf, (size_t)b.len);
+        PyBuffer_Release(&b);
+    }
+    Py_DECREF(v);
+    return out;
+}
 
 /* --- growable int64 columns --------------------------------------------------------------------- */
 
@@ -116,11 +278,6 @@ static TSParser *parser_for(const TSLanguage *lang) {
     }
     PyErr_SetString(PyExc_RuntimeError, "too many languages for the native parser cache");
     return NULL;
-}
-
-static const TSLanguage *language_of(PyObject *capsule) {
-    const TSLanguage *lang = PyCapsule_GetPointer(capsule, "tree_sitter.Language");
-    return lang;
 }
 
 /* --- flatten ------------------------------------------------------------------------------------ */
@@ -272,21 +429,18 @@ static void arena_reset(void) {
 
 static PyObject *native_flatten(PyObject *self, PyObject *args) {
     PyObject *capsule;
-    Py_buffer src, keep, comments;
-    if (!PyArg_ParseTuple(args, "Oy*y*y*", &capsule, &src, &keep, &comments)) return NULL;
+    Py_buffer src;
+    if (!PyArg_ParseTuple(args, "Oy*", &capsule, &src)) return NULL;
     PyObject *result = NULL;
     TSTree *tree = NULL;
     TSParser *arena_parser = NULL; /* set while the arena is the runtime's allocator */
     Vec col[6] = {{0}};   /* kind, field, start, end, parent, stop */
     Vec own = {0}, owners = {0};
-    const TSLanguage *lang = language_of(capsule);
-    if (!lang) goto done;
-    uint32_t nkinds = ts_language_symbol_count(lang);
-    if (keep.len < (Py_ssize_t)nkinds + 1 || comments.len < (Py_ssize_t)nkinds + 1) {
-        PyErr_SetString(PyExc_ValueError, "keep/comments tables shorter than the grammar's kind count");
-        goto done;
-    }
-    const uint8_t *kp = keep.buf, *cm = comments.buf;
+    const Lang *L = lang_of(capsule);
+    if (!L) goto done;
+    const TSLanguage *lang = L->ts;
+    uint32_t nkinds = ts_language_symbol_count(lang); /* language() checked: L->nk == nkinds + 1 */
+    const uint8_t *kp = L->keep, *cm = L->comments;
     if (src.len > UINT32_MAX) {
         PyErr_SetString(PyExc_ValueError, "source larger than 4 GiB");
         goto done;
@@ -377,8 +531,6 @@ done:
     free(own.v);
     free(owners.v);
     PyBuffer_Release(&src);
-    PyBuffer_Release(&keep);
-    PyBuffer_Release(&comments);
     return result;
 }
 
@@ -390,9 +542,6 @@ typedef struct {
     int mode;
     Py_ssize_t wbit, rbit; /* -1 when the access has no write / read role */
 } Access;
-
-#define READ_BIT 1
-#define WRITE_BIT 2
 
 static void clear_range(uint64_t *st, Py_ssize_t lo, Py_ssize_t hi) {
     while (lo < hi && (lo & 63)) {
@@ -508,8 +657,8 @@ static int reaching_core(Access *acc, Py_ssize_t nacc, const Py_ssize_t *aoff, P
     rend = malloc(((size_t)nnames + 1) * sizeof(Py_ssize_t));
     if (!cw || !cr || !wbase || !rbase || !rend) goto nomem;
     for (Py_ssize_t i = 0; i < nacc; i++) {
-        cw[acc[i].name] += (acc[i].mode & WRITE_BIT) != 0;
-        cr[acc[i].name] += (acc[i].mode & READ_BIT) != 0;
+        cw[acc[i].name] += (acc[i].mode & M_WRITE) != 0;
+        cr[acc[i].name] += (acc[i].mode & M_READ) != 0;
     }
     Py_ssize_t nbits = 0;
     for (Py_ssize_t k = 0; k < nnames; k++) {
@@ -524,11 +673,11 @@ static int reaching_core(Access *acc, Py_ssize_t nacc, const Py_ssize_t *aoff, P
     for (Py_ssize_t i = 0; i < nacc; i++) {
         Access *x = &acc[i];
         x->wbit = x->rbit = -1;
-        if (x->mode & WRITE_BIT) {
+        if (x->mode & M_WRITE) {
             x->wbit = wbase[x->name] + cw[x->name]++;
             bit_node[x->wbit] = x->node;
         }
-        if (x->mode & READ_BIT) {
+        if (x->mode & M_READ) {
             x->rbit = rbase[x->name] + cr[x->name]++;
             bit_node[x->rbit] = x->node;
         }
@@ -619,93 +768,82 @@ done:
 
 /* --- variable accesses of a scope -------------------------------------------------------------- */
 
-/* Per-file arrays and language tables for the passes (see parsers/dataflow.py: scan_points). */
+/* Per-file arrays, their scan events and the language's tables, for the passes (see
+ * parsers/accesses.py: scan_points). */
 typedef struct {
-    Py_buffer buf[18];
+    PyObject *lang_obj; /* the language capsule (owned) */
+    const Lang *L;
+    Py_buffer buf[7]; /* source, then the columns kind field start end parent stop */
     int nbuf;
     const char *src;
-    Py_ssize_t n, nev, nkinds;
-    const int64_t *kind, *stop, *field, *start, *end;
+    Py_ssize_t srclen, n, nev, nkinds;
+    const int64_t *kind, *field, *start, *end, *parent, *stop;
+    Vec ev[8]; /* the scan events: node flag mode key parent, then the IDENT events' position start end */
     const int64_t *ev_node, *ev_flag, *ev_mode, *ev_key, *ev_parent;
-    const uint8_t *skip, *defname, *defkind, *ident;
-    const int64_t *comp_clause, *comp_target;
-    int64_t name_fid, body_fid;
     Vec et, es, ed; /* edges scope_flows / computed_from have emitted, until take_edges */
 } Ctx;
 
-#define EV_SKIP 1
-#define EV_DEFER 2
-#define EV_COMP 4
-#define EV_IDENT 8
-#define EV_HEADER 16
-
-static void ctx_free(PyObject *capsule) {
-    Ctx *c = PyCapsule_GetPointer(capsule, "galla.native.ctx");
-    if (!c) return;
+static void ctx_destroy(Ctx *c) {
     for (int i = 0; i < c->nbuf; i++) PyBuffer_Release(&c->buf[i]);
+    for (int i = 0; i < 8; i++) free(c->ev[i].v);
     free(c->et.v);
     free(c->es.v);
     free(c->ed.v);
+    Py_XDECREF(c->lang_obj);
     free(c);
 }
 
+static void ctx_free(PyObject *capsule) {
+    Ctx *c = PyCapsule_GetPointer(capsule, "galla.native.ctx");
+    if (c) ctx_destroy(c);
+}
+
+static int scan_events(Ctx *c);
+
+/* file_context(lang, source, kind, field, start, end, parent, stop) -> capsule: one file's flat tree (int64
+ * columns in the order parsers.tree.flatten has them) with its scan events, for the passes below. */
 static PyObject *native_file_context(PyObject *self, PyObject *args) {
-    PyObject *objs[16];
-    long long name_fid, body_fid;
-    if (!PyArg_ParseTuple(args, "OOOOOOOOOOOOOOOOLL", &objs[0], &objs[1], &objs[2], &objs[3], &objs[4], &objs[5],
-                          &objs[6], &objs[7], &objs[8], &objs[9], &objs[10], &objs[11], &objs[12], &objs[13],
-                          &objs[14], &objs[15], &name_fid, &body_fid))
+    static const char *names[7] = {"source", "kind", "field", "start", "end", "parent", "stop"};
+    PyObject *capsule, *objs[7];
+    if (!PyArg_ParseTuple(args, "OOOOOOOO", &capsule, &objs[0], &objs[1], &objs[2], &objs[3], &objs[4], &objs[5],
+                          &objs[6]))
         return NULL;
+    const Lang *L = lang_of(capsule);
+    if (!L) return NULL;
     Ctx *c = calloc(1, sizeof(Ctx));
     if (!c) return PyErr_NoMemory();
-    for (int i = 0; i < 16; i++) {
+    c->lang_obj = Py_NewRef(capsule);
+    c->L = L;
+    for (int i = 0; i < 7; i++) {
         if (PyObject_GetBuffer(objs[i], &c->buf[i], PyBUF_C_CONTIGUOUS) < 0) {
-            for (int j = 0; j < c->nbuf; j++) PyBuffer_Release(&c->buf[j]);
-            free(c);
+            ctx_destroy(c);
             return NULL;
         }
         c->nbuf++;
     }
-    /* 0 source; 1-5 kind stop field start end (int64, n); 6-10 event node flag mode key parent (int64, nev);
-     * 11-14 per-kind masks skip defname defkind ident (uint8); 15: per kind (clause, target) pairs (int64) */
     c->src = c->buf[0].buf;
+    c->srclen = c->buf[0].len;
     c->n = c->buf[1].len / 8;
-    c->nev = c->buf[6].len / 8;
-    c->nkinds = c->buf[11].len;
-    int ok = 1;
-    for (int i = 2; i <= 5; i++) ok &= c->buf[i].len == c->n * 8;
-    for (int i = 7; i <= 10; i++) ok &= c->buf[i].len == c->nev * 8;
-    for (int i = 12; i <= 14; i++) ok &= c->buf[i].len == c->nkinds;
-    ok &= c->buf[15].len == c->nkinds * 16;
-    if (!ok) {
-        for (int j = 0; j < c->nbuf; j++) PyBuffer_Release(&c->buf[j]);
-        free(c);
-        PyErr_SetString(PyExc_ValueError, "file_context: arrays of inconsistent lengths");
+    c->nkinds = L->nk;
+    for (int i = 1; i < 7; i++)
+        if (c->buf[i].len != c->n * 8) {
+            PyErr_Format(PyExc_ValueError, "file_context: %s array of the wrong length (columns of inconsistent lengths)",
+                         names[i]);
+            ctx_destroy(c);
+            return NULL;
+        }
+    c->kind = c->buf[1].buf;
+    c->field = c->buf[2].buf;
+    c->start = c->buf[3].buf;
+    c->end = c->buf[4].buf;
+    c->parent = c->buf[5].buf;
+    c->stop = c->buf[6].buf;
+    if (scan_events(c) < 0) {
+        ctx_destroy(c);
         return NULL;
     }
-    c->kind = c->buf[1].buf;
-    c->stop = c->buf[2].buf;
-    c->field = c->buf[3].buf;
-    c->start = c->buf[4].buf;
-    c->end = c->buf[5].buf;
-    c->ev_node = c->buf[6].buf;
-    c->ev_flag = c->buf[7].buf;
-    c->ev_mode = c->buf[8].buf;
-    c->ev_key = c->buf[9].buf;
-    c->ev_parent = c->buf[10].buf;
-    c->skip = c->buf[11].buf;
-    c->defname = c->buf[12].buf;
-    c->defkind = c->buf[13].buf;
-    c->ident = c->buf[14].buf;
-    c->comp_clause = c->buf[15].buf;
-    c->comp_target = (const int64_t *)c->buf[15].buf + c->nkinds;
-    c->name_fid = name_fid;
-    c->body_fid = body_fid;
     PyObject *cap = PyCapsule_New(c, "galla.native.ctx", ctx_free);
-    if (!cap) {
-        for (int j = 0; j < c->nbuf; j++) PyBuffer_Release(&c->buf[j]);
-        free(c);
-    }
+    if (!cap) ctx_destroy(c);
     return cap;
 }
 
@@ -801,7 +939,7 @@ typedef struct {
 /* Names a comprehension binds, and the node range of its first iterable (see _bound_names). */
 static int bound_names(const Ctx *c, int64_t comp, CompScope *sc) {
     int64_t k = c->kind[comp];
-    int64_t clause = c->comp_clause[k], target = c->comp_target[k];
+    int64_t clause = c->L->comp_clause[k], target = c->L->comp_target[k];
     sc->stop = c->stop[comp];
     sc->node = comp;
     sc->lo = sc->hi = -1;
@@ -818,7 +956,7 @@ static int bound_names(const Ctx *c, int64_t comp, CompScope *sc) {
                 continue;
             }
             for (int64_t j = t; j < c->stop[t]; j++) {
-                if (c->kind[j] < c->nkinds && c->ident[c->kind[j]]) {
+                if (c->kind[j] < c->nkinds && (c->L->kind_flags[c->kind[j]] & DK_IDENT)) {
                     PyObject *txt = node_text(c, j);
                     if (!txt || PySet_Add(sc->names, txt) < 0) {
                         Py_XDECREF(txt);
@@ -836,7 +974,7 @@ static int scan_roots(const Ctx *c, const int64_t *roots, Py_ssize_t nroots, Raw
 
 /* What running definition n does in the enclosing scope: read its header parts, then write its name. */
 static int definition_accesses(const Ctx *c, int64_t n, const int64_t *prefix, int plen, RawList *out) {
-    int64_t body = child_in_field(c->stop, c->field, n, c->body_fid);
+    int64_t body = child_in_field(c->stop, c->field, n, c->L->definition_body_fid);
     int64_t end = body >= 0 ? body : c->stop[n];
     Vec headers = {0};
     int64_t skip_until = -1;
@@ -872,12 +1010,13 @@ static int definition_accesses(const Ctx *c, int64_t n, const int64_t *prefix, i
     free(headers.v);
     /* the name: a child in the name field of a definition-name kind (functions and classes only) */
     int64_t k = c->kind[n];
-    if (k < c->nkinds && c->defkind[k]) {
+    if (k < c->nkinds && (c->L->kind_flags[k] & DK_DEFINITION)) {
         for (int64_t ch = n + 1; ch < c->stop[n]; ch = c->stop[ch]) {
-            if (c->field[ch] == c->name_fid && c->kind[ch] < c->nkinds && c->defname[c->kind[ch]]) {
+            if (c->field[ch] == c->L->name_fid && c->kind[ch] < c->nkinds &&
+                (c->L->kind_flags[c->kind[ch]] & DK_DEFINITION_NAME)) {
                 PyObject *txt = node_text(c, ch);
                 int64_t key = c->stop[n];
-                if (!txt || raw_add(out, prefix, plen, &key, 1, ch, txt, WRITE_BIT) < 0) return -1;
+                if (!txt || raw_add(out, prefix, plen, &key, 1, ch, txt, M_WRITE) < 0) return -1;
                 break;
             }
         }
@@ -896,7 +1035,7 @@ static int scan_roots(const Ctx *c, const int64_t *roots, Py_ssize_t nroots, Raw
     for (Py_ssize_t r = 0; r < nroots; r++) {
         int64_t root = roots[r];
         if (root < 0) continue;
-        if (c->kind[root] < c->nkinds && c->skip[c->kind[root]]) {
+        if (c->kind[root] < c->nkinds && (c->L->kind_flags[c->kind[root]] & DK_SKIP)) {
             if (definition_accesses(c, root, NULL, 0, out) < 0) goto done;
             sort = 1;
             continue;
@@ -1074,7 +1213,7 @@ done:
 
 /* Identifiers under root (not inside nested scopes) whose mode includes ``want``, in preorder. */
 static int accesses_under(const Ctx *c, int64_t root, int64_t want, Vec *out) {
-    if (c->kind[root] < c->nkinds && c->skip[c->kind[root]]) return 0; /* a nested function or class */
+    if (c->kind[root] < c->nkinds && (c->L->kind_flags[c->kind[root]] & DK_SKIP)) return 0; /* a nested function or class */
     int64_t skip_until = -1;
     for (Py_ssize_t j = ev_lower(c, root), e = ev_lower(c, c->stop[root]); j < e; j++) {
         int64_t i = c->ev_node[j];
@@ -1088,23 +1227,21 @@ static int accesses_under(const Ctx *c, int64_t root, int64_t want, Vec *out) {
     return 0;
 }
 
-/* COMPUTED_FROM of the assignments ``nodes``: each variable a target writes -> each variable the value
- * reads (parsers/dataflow.py: computed_from). ``fields``: per kind, the target field id and the value
- * field id (-2: every other child), as two int64 rows. */
+/* computed_from(ctx, nodes): the COMPUTED_FROM edges of the assignments ``nodes`` (int64), added to ctx:
+ * each variable a target writes -> each variable the value reads (parsers/dataflow.py: computed_from). */
 static PyObject *native_computed_from(PyObject *self, PyObject *args) {
     PyObject *capsule;
-    Py_buffer nodes, fields;
-    long long cf;
-    if (!PyArg_ParseTuple(args, "Oy*y*L", &capsule, &nodes, &fields, &cf)) return NULL;
+    Py_buffer nodes;
+    if (!PyArg_ParseTuple(args, "Oy*", &capsule, &nodes)) return NULL;
     PyObject *result = NULL;
     Vec targets = {0}, reads = {0};
     Ctx *c = PyCapsule_GetPointer(capsule, "galla.native.ctx");
     if (!c) goto done;
-    if (fields.len != c->nkinds * 16 || nodes.len % 8) {
-        PyErr_SetString(PyExc_ValueError, "computed_from: tables do not match the context");
+    if (nodes.len % 8) {
+        PyErr_SetString(PyExc_ValueError, "computed_from: nodes must be an int64 buffer");
         goto done;
     }
-    const int64_t *tf = fields.buf, *vf = (const int64_t *)fields.buf + c->nkinds, *ns = nodes.buf;
+    const int64_t *tf = c->L->assign_target, *vf = c->L->assign_value, *ns = nodes.buf;
     Sink sink = {&c->et, &c->es, &c->ed, 0, 0, 0, 0, 0, 0};
     for (Py_ssize_t q = 0; q < nodes.len / 8; q++) {
         int64_t a = ns[q];
@@ -1117,21 +1254,21 @@ static PyObject *native_computed_from(PyObject *self, PyObject *args) {
         for (int64_t ch = a + 1; ch < c->stop[a]; ch = c->stop[ch]) {
             int64_t f = c->field[ch];
             if (f == tfid) {
-                if (accesses_under(c, ch, WRITE_BIT, &targets) < 0) goto done;
-            } else if (f == vfid || (vfid == -2 && f != tfid)) {
-                if (accesses_under(c, ch, READ_BIT, &reads) < 0) goto done;
+                if (accesses_under(c, ch, M_WRITE, &targets) < 0) goto done;
+            } else if (f == vfid || (vfid == F_EVERY_OTHER && f != tfid)) {
+                if (accesses_under(c, ch, M_READ, &reads) < 0) goto done;
             }
         }
         for (Py_ssize_t i = 0; i < targets.n; i++)
             for (Py_ssize_t j = 0; j < reads.n; j++)
-                if (reads.v[j] != targets.v[i] && sink_add(&sink, cf, targets.v[i], reads.v[j]) < 0) goto done;
+                if (reads.v[j] != targets.v[i] && sink_add(&sink, ET_COMPUTED_FROM, targets.v[i], reads.v[j]) < 0)
+                    goto done;
     }
     result = Py_NewRef(Py_None);
 done:
     free(targets.v);
     free(reads.v);
     PyBuffer_Release(&nodes);
-    PyBuffer_Release(&fields);
     return result;
 }
 
@@ -1164,78 +1301,67 @@ done:
     return out;
 }
 
-/* --- scan events: parsers/dataflow.py's events() and access_modes(), in C ---------------------- */
+/* --- scan events: parsers/accesses.py's events() and access_modes(), in C ---------------------- */
 
-#define M_READ 1
-#define M_WRITE 2
-#define M_UPDATE 3
-
-/* events(kind, parent, field, stop, start, end, source, kind_flags, pair_class, nfields, value_field,
- * op_updates, patterns, operator_field, SKIP, DEFER, COMP, IDENT, HEADER) -> 8 int64 buffers: the event
- * columns (node, flag, mode, defer_key, parent) and the IDENT events' (position, start, end). */
-static PyObject *native_events(PyObject *self, PyObject *args) {
-    Py_buffer b[13];
-    long long nfields, op_fid, f_skip, f_defer, f_comp, f_ident, f_header;
-    memset(b, 0, sizeof b);
-    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*y*y*y*Ly*y*y*LLLLLL", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5], &b[6],
-                          &b[7], &b[8], &nfields, &b[9], &b[10], &b[11], &op_fid, &f_skip, &f_defer, &f_comp,
-                          &f_ident, &f_header))
-        return NULL;
-    PyObject *result = NULL;
-    const int64_t *kind = b[0].buf, *parent = b[1].buf, *field = b[2].buf, *stop = b[3].buf, *start = b[4].buf,
-                  *end = b[5].buf, *kflags = b[7].buf, *pclass = b[8].buf, *vfield = b[9].buf;
-    const char *src = b[6].buf;
-    const uint8_t *op_updates = b[10].buf, *patterns = b[11].buf;
-    Py_ssize_t n = b[0].len / 8, nk1 = b[7].len / 8; /* nk1: kinds + "no parent" */
+/* The scan events of c's file into c->ev (the columns parsers/accesses.py: Events holds); 0, or -1 with
+ * an exception when the tree arrays do not fit the language's tables. */
+static int scan_events(Ctx *c) {
+    const Lang *L = c->L;
+    const int64_t *kind = c->kind, *parent = c->parent, *field = c->field, *stop = c->stop, *start = c->start,
+                  *end = c->end, *kflags = L->kind_flags, *pclass = L->pair_class, *vfield = L->value_field;
+    const char *src = c->src;
+    const Py_ssize_t n = c->n, nk1 = L->nk + 1, nfields = L->nfields; /* nk1: kinds + "no parent" */
     uint8_t *has_value = NULL;
     int64_t *flag = NULL, *mode = NULL, *key = NULL;
-    Vec out[8] = {{0}};
-    int ok = nfields > 0 && b[8].len == nk1 * nfields * 8 && b[9].len == nk1 * 8 && b[10].len >= nk1 - 1 &&
-             b[11].len >= nk1 - 1;
-    for (int i = 1; i <= 5; i++) ok &= b[i].len == n * 8;
+    Vec *out = c->ev;
+    int rc = -1;
+    int ok = 1;
     for (Py_ssize_t i = 0; ok && i < n; i++)
         ok = kind[i] >= 0 && kind[i] < nk1 - 1 && field[i] >= 0 && field[i] < nfields && parent[i] < i &&
              (i == 0 ? parent[i] == -1 : parent[i] >= 0) && stop[i] > i && stop[i] <= n && start[i] >= 0 &&
-             end[i] >= start[i] && end[i] <= b[6].len;
+             end[i] >= start[i] && end[i] <= c->srclen;
     if (!ok) {
-        PyErr_SetString(PyExc_ValueError, "events: tree arrays or tables of inconsistent lengths or values");
-        goto done;
+        PyErr_SetString(PyExc_ValueError,
+                        "file_context: events: tree arrays or tables of inconsistent lengths or values");
+        return -1;
     }
     flag = calloc((size_t)n + 1, 8), mode = calloc((size_t)n + 1, 8), key = calloc((size_t)n + 1, 8);
     if (!flag || !mode || !key) goto nomem;
-    const int64_t to_mode[4] = {M_READ, 0, M_WRITE, M_UPDATE};
+    int64_t to_mode[PC_ACCESS_MASK + 1] = {0};
+    to_mode[PC_UNDECIDED] = M_READ, to_mode[PC_WRITE] = M_WRITE, to_mode[PC_UPDATE] = M_UPDATE;
     const int64_t no_parent = nk1 - 1;
     for (Py_ssize_t i = 0; i < n; i++) {
         int64_t kf = kflags[kind[i]];
-        flag[i] = (kf & 2 ? f_skip : 0) | (kf & 4 ? f_comp : 0);
+        flag[i] = (kf & DK_SKIP ? EV_SKIP : 0) | (kf & DK_COMPREHENSION ? EV_COMP : 0);
         if (i > 0) {
             int64_t pc = pclass[kind[parent[i]] * nfields + field[i]];
-            if (pc & 8) {
-                flag[i] |= f_defer;
+            if (pc & PC_DEFERRED) {
+                flag[i] |= EV_DEFER;
                 key[i] = stop[parent[i]] - 1; /* right after the parent's last node */
             }
-            if (pc & 16) flag[i] |= f_header;
+            if (pc & PC_HEADER) flag[i] |= EV_HEADER;
         }
-        if (!(kf & 1)) continue;
+        if (!(kf & DK_IDENT)) continue;
         /* an identifier: its context is the first ancestor, up through patterns, that decides */
         int64_t cur = i, m = M_READ;
         for (;;) {
             int64_t p = parent[cur];
             int64_t pk = p < 0 ? no_parent : kind[p];
             int64_t pf = kflags[pk];
-            int64_t cls = pclass[pk * nfields + field[cur]] & 7;
+            int64_t cls = pclass[pk * nfields + field[cur]] & PC_ACCESS_MASK;
             int first = cur == p + 1;
-            if (((pf & 16) && !first) || ((pf & 32) && first)) cls = 1;
-            if ((pf & 64) && cls == 2) { /* `x: int`: an annotation without a value writes nothing */
+            if (((pf & DK_FIRST_CHILD_ONLY) && !first) || ((pf & DK_FIRST_CHILD_NOT_VARIABLE) && first))
+                cls = PC_NON_VARIABLE;
+            if ((pf & DK_VALUE_REQUIRED) && cls == PC_WRITE) { /* `x: int`: an annotation without a value */
                 if (!has_value) {
                     if (!(has_value = calloc((size_t)n + 1, 1))) goto nomem;
                     for (Py_ssize_t j = 1; j < n; j++)
                         if (field[j] > 0 && vfield[kind[parent[j]]] == field[j]) has_value[parent[j]] = 1;
                 }
-                if (!has_value[p]) cls = 1;
+                if (!has_value[p]) cls = PC_NON_VARIABLE;
             }
             m = to_mode[cls];
-            if (cls == 0 && (pf & 8)) {
+            if (cls == PC_UNDECIDED && (pf & DK_PATTERN)) {
                 cur = p;
                 continue;
             }
@@ -1243,20 +1369,20 @@ static PyObject *native_events(PyObject *self, PyObject *args) {
         }
         if (m == M_WRITE) { /* `x += 1` in grammars with one assignment kind and an operator token */
             int64_t p = parent[i];
-            while (p >= 0 && patterns[kind[p]]) p = parent[p];
-            if (p >= 0 && op_updates[kind[p]])
-                for (int64_t c = p + 1; c < stop[p]; c = stop[c])
-                    if (field[c] == op_fid) {
-                        if (!(end[c] - start[c] == 1 && src[start[c]] == '=')) m = M_UPDATE;
+            while (p >= 0 && (kflags[kind[p]] & DK_PATTERN)) p = parent[p];
+            if (p >= 0 && (kflags[kind[p]] & DK_UPDATE_OPERATOR))
+                for (int64_t ch = p + 1; ch < stop[p]; ch = stop[ch])
+                    if (field[ch] == L->operator_fid) {
+                        if (!(end[ch] - start[ch] == 1 && src[start[ch]] == '=')) m = M_UPDATE;
                         break;
                     }
         }
         mode[i] = m;
-        if (m > 0) flag[i] |= f_ident;
+        if (m > 0) flag[i] |= EV_IDENT;
     }
     for (Py_ssize_t i = 0; i < n; i++) {
         if (!flag[i]) continue;
-        if (flag[i] & f_ident) {
+        if (flag[i] & EV_IDENT) {
             if (vec_push(&out[5], out[0].n) < 0 || vec_push(&out[6], start[i]) < 0 || vec_push(&out[7], end[i]) < 0)
                 goto nomem;
         }
@@ -1264,29 +1390,36 @@ static PyObject *native_events(PyObject *self, PyObject *args) {
             vec_push(&out[3], key[i]) < 0 || vec_push(&out[4], parent[i]) < 0)
             goto nomem;
     }
-    result = PyTuple_New(8);
-    for (int c = 0; result && c < 8; c++) {
-        PyObject *x = vec_bytes(&out[c]);
-        if (!x) {
-            Py_CLEAR(result);
-            break;
-        }
-        PyTuple_SET_ITEM(result, c, x);
-    }
+    c->nev = out[0].n;
+    c->ev_node = out[0].v, c->ev_flag = out[1].v, c->ev_mode = out[2].v, c->ev_key = out[3].v;
+    c->ev_parent = out[4].v;
+    rc = 0;
     goto done;
 nomem:
     PyErr_NoMemory();
 done:
     free(has_value), free(flag), free(mode), free(key);
-    for (int c = 0; c < 8; c++) free(out[c].v);
-    for (int i = 0; i < 13; i++)
-        if (b[i].obj) PyBuffer_Release(&b[i]);
+    return rc;
+}
+
+/* events(ctx) -> 8 int64 buffers: the scan event columns (node, flag, mode, defer_key, parent) and the
+ * IDENT events' (position, start, end). */
+static PyObject *native_events(PyObject *self, PyObject *capsule) {
+    Ctx *c = PyCapsule_GetPointer(capsule, "galla.native.ctx");
+    if (!c) return NULL;
+    PyObject *result = PyTuple_New(8);
+    for (int i = 0; result && i < 8; i++) {
+        PyObject *x = vec_bytes(&c->ev[i]);
+        if (!x) {
+            Py_CLEAR(result);
+            break;
+        }
+        PyTuple_SET_ITEM(result, i, x);
+    }
     return result;
 }
 
 /* --- call edges: parsers/calls.py's call_edges, in C (languages without qualified names) ----------- */
-
-enum { CM_FUNCTION = 1, CM_CLASS = 2, CM_SCOPE = 4, CM_IDENT = 8, CM_NAMED = 16, CM_RETURN = 32 };
 
 typedef struct {
     const Ctx *c;
@@ -1355,19 +1488,19 @@ typedef struct {
     Py_ssize_t off, n; /* into the formal pool */
 } Formals;
 
-/* call_edges(ctx, parent, within, mask, fids, selves, name_fid, params_fid, want_returns, want_calls,
- * want_formals, RETURNS_TO, CALLS, FORMAL_ARG_NAME) -> (type, src, dst) int64 buffers. mask: per kind
- * CM_* bits; fids: per kind the call's callee and argument fields, the member access's object and member
- * fields and the keyword argument's name field (-2: not such a kind, -1: no such field); within: a
- * node mask of the calls and returns to take (empty: all). */
+/* call_edges(ctx, within, want) -> (type, src, dst) int64 buffers of the RETURNS_TO, CALLS and
+ * FORMAL_ARG_NAME edges in the edge type mask want. The language's call tables: per kind CM_* bits; per
+ * kind the call's callee and argument fields, the member access's object and member fields and the
+ * keyword argument's name field (F_NOT_THIS_KIND: not such a kind, -1: no such field). within: a node
+ * mask of the calls and returns to take (empty: all). */
 static PyObject *native_call_edges(PyObject *self, PyObject *args) {
-    PyObject *capsule, *selves;
-    Py_buffer pb, wb, mb, fb;
-    long long name_fid, params_fid, t_ret, t_call, t_formal;
-    int want_ret, want_call, want_formal;
-    if (!PyArg_ParseTuple(args, "Oy*y*y*y*O!LLpppLLL", &capsule, &pb, &wb, &mb, &fb, &PyTuple_Type, &selves,
-                          &name_fid, &params_fid, &want_ret, &want_call, &want_formal, &t_ret, &t_call, &t_formal))
-        return NULL;
+    PyObject *capsule;
+    Py_buffer wb;
+    long long want;
+    if (!PyArg_ParseTuple(args, "Oy*L", &capsule, &wb, &want)) return NULL;
+    const int want_ret = WANTS(want, ET_RETURNS_TO), want_call = WANTS(want, ET_CALLS),
+              want_formal = WANTS(want, ET_FORMAL_ARG_NAME);
+    const int64_t t_ret = ET_RETURNS_TO, t_call = ET_CALLS, t_formal = ET_FORMAL_ARG_NAME;
     PyObject *result = NULL;
     Vec et = {0}, es = {0}, ed = {0}, owner = {0}, fpool = {0};
     PyObject **fname = NULL;
@@ -1377,17 +1510,15 @@ static PyObject *native_call_edges(PyObject *self, PyObject *args) {
     Py_ssize_t nfn = 0, nfc = 0;
     Ctx *c = PyCapsule_GetPointer(capsule, "galla.native.ctx");
     if (!c) goto done;
-    Py_ssize_t n = c->n, nk = mb.len;
-    const int64_t *parent = pb.buf;
-    int ok = pb.len == n * 8 && (wb.len == 0 || wb.len == n) && fb.len == nk * 5 * 8;
-    for (Py_ssize_t i = 0; ok && i < n; i++) ok = c->kind[i] >= 0 && c->kind[i] < nk && parent[i] < i;
-    for (Py_ssize_t i = 0; ok && i < PyTuple_GET_SIZE(selves); i++) ok = PyBytes_Check(PyTuple_GET_ITEM(selves, i));
-    if (!ok) {
+    const Lang *L = c->L;
+    Py_ssize_t n = c->n, nk = L->nk;
+    const int64_t *parent = c->parent, name_fid = L->name_fid, params_fid = L->call_params_fid;
+    if (wb.len != 0 && wb.len != n) {
         PyErr_SetString(PyExc_ValueError, "call_edges: arrays or tables of inconsistent lengths");
         goto done;
     }
-    const int64_t *fids = fb.buf;
-    CallT t = {c, parent, mb.buf, fids, fids + nk, fids + 2 * nk, fids + 3 * nk, fids + 4 * nk, selves};
+    const int64_t *fids = L->call_fids;
+    CallT t = {c, parent, L->call_flags, fids, fids + nk, fids + 2 * nk, fids + 3 * nk, fids + 4 * nk, L->selves};
     const uint8_t *within = wb.len ? wb.buf : NULL;
     const int64_t *kind = c->kind;
 #define EMIT(type, s, d)                                                                                     \
@@ -1479,7 +1610,7 @@ static PyObject *native_call_edges(PyObject *self, PyObject *args) {
                             raw.v[b] = x;
                         }
                         for (Py_ssize_t a = 0; a < raw.n; a++) {
-                            if (!(raw.v[a].mode & WRITE_BIT)) continue;
+                            if (!(raw.v[a].mode & M_WRITE)) continue;
                             if (fpool.n >= fname_cap) {
                                 fname_cap = fname_cap * 2 + 64;
                                 PyObject **f2 = realloc(fname, (size_t)fname_cap * sizeof(PyObject *));
@@ -1507,7 +1638,7 @@ static PyObject *native_call_edges(PyObject *self, PyObject *args) {
                 for (int64_t a = args_node + 1; a < c->stop[args_node]; a = c->stop[a]) {
                     if (!(t.mask[kind[a]] & CM_NAMED)) continue;
                     int64_t kw = t.kw_fid[kind[a]];
-                    if (kw != -2) { /* a keyword argument: to the formal of that name (the last one) */
+                    if (kw != F_NOT_THIS_KIND) { /* a keyword argument: to the formal of that name (the last one) */
                         int64_t name = ct_child(c, a, kw);
                         if (name < 0) continue;
                         for (Py_ssize_t q = f0 + nf - 1; q >= f0; q--)
@@ -1535,31 +1666,13 @@ done:
     for (Py_ssize_t i = 0; i < fpool.n; i++) Py_XDECREF(fname[i]);
     free(fname), free(fns), free(fcache);
     free(et.v), free(es.v), free(ed.v), free(owner.v), free(fpool.v);
-    PyBuffer_Release(&pb);
     PyBuffer_Release(&wb);
-    PyBuffer_Release(&mb);
-    PyBuffer_Release(&fb);
     return result;
 }
 
 /* --- control flow: parsers/controlflow.py's _Builder, in C ------------------------------------- */
 
-/* Compound roles, in the order of ROLES in parsers/controlflow.py. */
-enum { R_IF, R_ELIF, R_ELSE, R_WHILE, R_FOR_EACH, R_FOR, R_DO, R_TRY, R_SWITCH, R_SEQUENCE, R_LABELED, R_CASE };
-
-#define F_NONE (-2) /* a field given as None in the language table */
-#define F_STAR (-3) /* "*" in a head: a field-less child */
 #define CF_MAXF 8
-
-/* Per grammar kind flags (FlowTables' frozensets). */
-enum {
-    KB_BLOCK = 1 << 0, KB_STATEMENT = 1 << 1, KB_FUNCTION = 1 << 2, KB_SCOPE = 1 << 3, KB_RETURN = 1 << 4,
-    KB_BREAK = 1 << 5, KB_CONTINUE = 1 << 6, KB_RAISE = 1 << 7, KB_LOOP = 1 << 8, KB_SWITCH = 1 << 9,
-    KB_LABEL = 1 << 10, KB_INLINE = 1 << 11, KB_SELF_LABELLED = 1 << 12, KB_FALLTHROUGH = 1 << 13,
-    KB_BREAK_TARGET = 1 << 14, KB_GOTO = 1 << 15, KB_NAMED = 1 << 16, KB_LABELED = 1 << 17,
-};
-/* Per compound, per grammar kind: membership in its kind sets. */
-enum { CS_CLAUSE = 1, CS_ELSE = 2, CS_FINALLY = 4, CS_DEFAULT = 8, CS_EMPTY = 16, CS_HEAD = 32 };
 
 typedef struct {
     int role, nhead, ntail, star_only, fallthrough, has_head_kinds;
@@ -1571,7 +1684,7 @@ typedef struct {
     Py_ssize_t *pfxlen;
 } Comp;
 
-typedef struct {
+struct FlowTab {
     Py_ssize_t nk;
     uint32_t *flags;
     int32_t *comp_of; /* per kind: index into comps, -1 */
@@ -1581,7 +1694,7 @@ typedef struct {
     int64_t params_fid, param_fid, body_fid, jump_fid;
     int nentry, any_label, any_inline;
     int64_t entry[CF_MAXF];
-} FlowTab;
+};
 
 static void flowtab_destroy(FlowTab *t) {
     for (Py_ssize_t i = 0; t->comps && i < t->ncomps; i++) {
@@ -1596,15 +1709,10 @@ static void flowtab_destroy(FlowTab *t) {
     free(t);
 }
 
-static void flowtab_free(PyObject *capsule) {
-    FlowTab *t = PyCapsule_GetPointer(capsule, "galla.native.flow");
-    if (t) flowtab_destroy(t);
-}
-
 /* A tuple of at most CF_MAXF ints into out; its length, or -1 with an exception. */
 static int int_tuple(PyObject *tup, int64_t *out, const char *what) {
     if (!PyTuple_Check(tup) || PyTuple_GET_SIZE(tup) > CF_MAXF) {
-        PyErr_Format(PyExc_ValueError, "flow_tables: %s must be a tuple of at most %d field ids", what, CF_MAXF);
+        PyErr_Format(PyExc_ValueError, "language: %s must be a tuple of at most %d field ids", what, CF_MAXF);
         return -1;
     }
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(tup); i++) {
@@ -1614,43 +1722,33 @@ static int int_tuple(PyObject *tup, int64_t *out, const char *what) {
     return (int)PyTuple_GET_SIZE(tup);
 }
 
-/* flow_tables(flags, comp_of, sets, comps, params, param, body, jump_label, entry_fields) -> capsule.
- * flags: uint32 per kind (KB_*); comp_of: int32 per kind; sets: uint8 per (compound, kind) (CS_*); comps:
- * tuples (role, head, star_only, body, alternative, target, iterable, init, update, label, tail,
- * fallthrough, has_head_kinds, default_prefixes). */
-static PyObject *native_flow_tables(PyObject *self, PyObject *args) {
-    Py_buffer fb, cb, sb;
-    PyObject *comps, *entry;
-    long long params, param, body, jump;
-    if (!PyArg_ParseTuple(args, "y*y*y*O!LLLLO!", &fb, &cb, &sb, &PyList_Type, &comps, &params, &param, &body,
-                          &jump, &PyTuple_Type, &entry))
-        return NULL;
-    PyObject *cap = NULL;
+/* A CompiledLanguage's control-flow tables: flow_flags (uint32 per kind, KB_*), compound_of (int32 per
+ * kind), compound_sets (uint8 per compound and kind, CS_*), compounds (a tuple of objects with role, head,
+ * star_only, body, alternative, target, iterable, init, update, label, tail, fallthrough, has_head_kinds,
+ * default_prefixes), parameters_field, parameter_field, function_body_field, jump_label_field and
+ * entry_fields. NULL with an exception. */
+static FlowTab *flowtab_from(PyObject *obj, Py_ssize_t nk) {
+    static const char *fields[7] = {"body", "alternative", "target", "iterable", "init", "update", "label"};
     FlowTab *t = calloc(1, sizeof(FlowTab));
-    if (!t) {
-        PyErr_NoMemory();
-        goto done;
-    }
-    t->nk = fb.len / 4;
-    t->ncomps = PyList_GET_SIZE(comps);
-    if (cb.len != t->nk * 4 || sb.len != t->nk * t->ncomps) {
-        PyErr_SetString(PyExc_ValueError, "flow_tables: tables of inconsistent lengths");
+    PyObject *comps = NULL, *part = NULL;
+    if (!t) return PyErr_NoMemory(), NULL;
+    t->nk = nk;
+    if (!(comps = PyObject_GetAttrString(obj, "compounds"))) goto fail;
+    if (!PyTuple_Check(comps)) {
+        PyErr_SetString(PyExc_TypeError, "language: compounds must be a tuple");
         goto fail;
     }
-    t->flags = malloc((size_t)fb.len + 4);
-    t->comp_of = malloc((size_t)cb.len + 4);
-    t->sets = malloc((size_t)sb.len + 1);
-    t->comps = calloc((size_t)t->ncomps + 1, sizeof(Comp));
-    if (!t->flags || !t->comp_of || !t->sets || !t->comps) {
+    t->ncomps = PyTuple_GET_SIZE(comps);
+    if (!(t->flags = attr_array(obj, "flow_flags", nk, 4)) || !(t->comp_of = attr_array(obj, "compound_of", nk, 4)) ||
+        !(t->sets = attr_array(obj, "compound_sets", nk * t->ncomps, 1)))
+        goto fail;
+    if (!(t->comps = calloc((size_t)t->ncomps + 1, sizeof(Comp)))) {
         PyErr_NoMemory();
         goto fail;
     }
-    memcpy(t->flags, fb.buf, (size_t)fb.len);
-    memcpy(t->comp_of, cb.buf, (size_t)cb.len);
-    memcpy(t->sets, sb.buf, (size_t)sb.len);
     for (Py_ssize_t k = 0; k < t->nk; k++) {
         if (t->comp_of[k] >= t->ncomps) {
-            PyErr_SetString(PyExc_ValueError, "flow_tables: compound index out of range");
+            PyErr_SetString(PyExc_ValueError, "language: compound index out of range");
             goto fail;
         }
         t->any_label |= (t->flags[k] & KB_LABEL) != 0;
@@ -1658,18 +1756,31 @@ static PyObject *native_flow_tables(PyObject *self, PyObject *args) {
     }
     for (Py_ssize_t i = 0; i < t->ncomps; i++) {
         Comp *m = &t->comps[i];
-        PyObject *head, *tail, *pfx;
-        long long v[7];
-        if (!PyArg_ParseTuple(PyList_GET_ITEM(comps, i), "iO!pLLLLLLLO!ppO!", &m->role, &PyTuple_Type, &head,
-                              &m->star_only, &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &PyTuple_Type, &tail,
-                              &m->fallthrough, &m->has_head_kinds, &PyTuple_Type, &pfx))
+        PyObject *o = PyTuple_GET_ITEM(comps, i);
+        int64_t role, v[7];
+        if (attr_int(o, "role", &role) < 0 || attr_bool(o, "star_only", &m->star_only) < 0 ||
+            attr_bool(o, "fallthrough", &m->fallthrough) < 0 || attr_bool(o, "has_head_kinds", &m->has_head_kinds) < 0)
             goto fail;
+        if (role < R_IF || role > R_CASE) {
+            PyErr_SetString(PyExc_ValueError, "language: compound role out of range");
+            goto fail;
+        }
+        m->role = (int)role;
+        for (int f = 0; f < 7; f++)
+            if (attr_int(o, fields[f], &v[f]) < 0) goto fail;
         m->body = v[0], m->alt = v[1], m->target = v[2], m->iterable = v[3], m->init = v[4], m->update = v[5];
         m->label = v[6];
-        if ((m->nhead = int_tuple(head, m->head, "head")) < 0) goto fail;
-        if ((m->ntail = int_tuple(tail, m->tail, "tail")) < 0) goto fail;
+        if (!(part = PyObject_GetAttrString(o, "head")) || (m->nhead = int_tuple(part, m->head, "head")) < 0) goto fail;
+        Py_CLEAR(part);
+        if (!(part = PyObject_GetAttrString(o, "tail")) || (m->ntail = int_tuple(part, m->tail, "tail")) < 0) goto fail;
+        Py_CLEAR(part);
         m->set = t->sets + i * t->nk;
-        m->npfx = PyTuple_GET_SIZE(pfx);
+        if (!(part = PyObject_GetAttrString(o, "default_prefixes"))) goto fail;
+        if (!PyTuple_Check(part)) {
+            PyErr_SetString(PyExc_TypeError, "language: default_prefixes must be a tuple of bytes");
+            goto fail;
+        }
+        m->npfx = PyTuple_GET_SIZE(part);
         m->pfx = calloc((size_t)m->npfx + 1, sizeof(char *));
         m->pfxlen = calloc((size_t)m->npfx + 1, sizeof(Py_ssize_t));
         if (!m->pfx || !m->pfxlen) {
@@ -1679,25 +1790,29 @@ static PyObject *native_flow_tables(PyObject *self, PyObject *args) {
         }
         for (Py_ssize_t j = 0; j < m->npfx; j++) {
             char *s;
-            if (PyBytes_AsStringAndSize(PyTuple_GET_ITEM(pfx, j), &s, &m->pfxlen[j]) < 0) goto fail;
+            if (PyBytes_AsStringAndSize(PyTuple_GET_ITEM(part, j), &s, &m->pfxlen[j]) < 0) goto fail;
             if (!(m->pfx[j] = malloc((size_t)m->pfxlen[j] + 1))) {
                 PyErr_NoMemory();
                 goto fail;
             }
             memcpy(m->pfx[j], s, (size_t)m->pfxlen[j]);
         }
+        Py_CLEAR(part);
     }
-    t->params_fid = params, t->param_fid = param, t->body_fid = body, t->jump_fid = jump;
-    if ((t->nentry = int_tuple(entry, t->entry, "entry_fields")) < 0) goto fail;
-    cap = PyCapsule_New(t, "galla.native.flow", flowtab_free);
-    if (cap) goto done;
+    if (attr_int(obj, "parameters_field", &t->params_fid) < 0 || attr_int(obj, "parameter_field", &t->param_fid) < 0 ||
+        attr_int(obj, "function_body_field", &t->body_fid) < 0 || attr_int(obj, "jump_label_field", &t->jump_fid) < 0)
+        goto fail;
+    if (!(part = PyObject_GetAttrString(obj, "entry_fields")) ||
+        (t->nentry = int_tuple(part, t->entry, "entry_fields")) < 0)
+        goto fail;
+    Py_DECREF(part);
+    Py_DECREF(comps);
+    return t;
 fail:
-    if (t) flowtab_destroy(t);
-done:
-    PyBuffer_Release(&fb);
-    PyBuffer_Release(&cb);
-    PyBuffer_Release(&sb);
-    return cap;
+    Py_XDECREF(part);
+    Py_XDECREF(comps);
+    flowtab_destroy(t);
+    return NULL;
 }
 
 /* Targets before resolution, as in controlflow.py's Key: node * 8 + tag. */
@@ -2376,7 +2491,7 @@ static void cf_compound(CfgB *b, int64_t n, const Comp *m, Py_ssize_t hoff, Py_s
             int64_t c = parts.v[j];
             has_default = (m->set[b->kind[c]] & CS_DEFAULT) != 0;
             for (Py_ssize_t k = 0; k < m->npfx && !has_default; k++)
-                has_default = b->start[c] + m->pfxlen[k] <= (int64_t)b->c->buf[0].len &&
+                has_default = b->start[c] + m->pfxlen[k] <= (int64_t)b->c->srclen &&
                               memcmp(b->c->src + b->start[c], m->pfx[k], (size_t)m->pfxlen[k]) == 0;
         }
         for (Py_ssize_t j = 0; j < parts.n; j++) PUSH(succ, cf_first(b, parts.v[j]));
@@ -2553,19 +2668,16 @@ static void cfgb_free(CfgB *b) {
     for (size_t i = 0; i < sizeof vs / sizeof vs[0]; i++) free(vs[i]->v);
 }
 
-/* A builder over ctx's file; parent: int64 buffer of the file's parent indices. 0, or -1 with an error. */
-static int cfgb_init(CfgB *b, Ctx *c, FlowTab *t, Py_buffer *parent) {
+/* A builder over ctx's file with its language's control-flow tables. 0, or -1 with an error. */
+static int cfgb_init(CfgB *b, Ctx *c) {
+    const FlowTab *t = c->L->flow;
     memset(b, 0, sizeof *b);
-    if (parent->len != c->n * 8) {
-        PyErr_SetString(PyExc_ValueError, "control flow: parent array of the wrong length");
-        return -1;
-    }
     for (Py_ssize_t i = 0; i < c->n; i++)
         if (c->kind[i] < 0 || c->kind[i] >= t->nk) {
             PyErr_SetString(PyExc_ValueError, "control flow: node kind outside the language's tables");
             return -1;
         }
-    b->c = c, b->t = t, b->parent = parent->buf, b->kind = c->kind, b->stop = c->stop, b->field = c->field;
+    b->c = c, b->t = t, b->parent = c->parent, b->kind = c->kind, b->stop = c->stop, b->field = c->field;
     b->start = c->start, b->n = c->n;
     size_t n = (size_t)c->n + 1;
     b->memo_st = calloc(n, 4), b->pt_st = calloc(n * NTAGS_POINT, 4), b->pt = malloc(n * NTAGS_POINT * 4);
@@ -2586,22 +2698,20 @@ static PyObject *vec_slice_list(const int64_t *v, Py_ssize_t lo, Py_ssize_t hi) 
     return vec_list(&tmp);
 }
 
-/* build_cfg(ctx, flow, parent, scope, hint) -> (anchor, reads, succ): one scope's ScopeCFG as lists. */
+/* build_cfg(ctx, scope, hint) -> (anchor, reads, succ): one scope's ScopeCFG as lists. */
 static PyObject *native_build_cfg(PyObject *self, PyObject *args) {
-    PyObject *capsule, *fcap;
-    Py_buffer parent;
+    PyObject *capsule;
     long long scope, hint;
-    if (!PyArg_ParseTuple(args, "OOy*LL", &capsule, &fcap, &parent, &scope, &hint)) return NULL;
+    if (!PyArg_ParseTuple(args, "OLL", &capsule, &scope, &hint)) return NULL;
     PyObject *result = NULL;
     Ctx *c = PyCapsule_GetPointer(capsule, "galla.native.ctx");
-    FlowTab *t = c ? PyCapsule_GetPointer(fcap, "galla.native.flow") : NULL;
     CfgB b;
-    if (!t || cfgb_init(&b, c, t, &parent) < 0) goto done;
+    if (!c) return NULL;
     if (scope < 0 || scope >= c->n) {
         PyErr_SetString(PyExc_ValueError, "build_cfg: scope out of range");
-        cfgb_free(&b);
-        goto done;
+        return NULL;
     }
+    if (cfgb_init(&b, c) < 0) return NULL;
     cf_build(&b, scope, hint);
     if (b.err) {
         PyErr_NoMemory();
@@ -2622,29 +2732,26 @@ static PyObject *native_build_cfg(PyObject *self, PyObject *args) {
         Py_XDECREF(anchor);
     }
     cfgb_free(&b);
-done:
-    PyBuffer_Release(&parent);
     return result;
 }
 
-/* scope_flows(ctx, flow, parent, scopes, hints, want_cfg, want_lex, want_w, want_r, CFG_NEXT, LAST_WRITE,
- * LAST_READ, LAST_LEXICAL_USE): build_cfg then the flow passes for every scope (int64 buffers; hints may be
- * empty), the edges kept in ctx in the order the Python engine appends them. */
+/* scope_flows(ctx, scopes, hints, want): build_cfg then the flow passes for every scope (int64 buffers;
+ * hints may be empty) for the edge types in the mask want (CFG_NEXT, LAST_WRITE, LAST_READ,
+ * LAST_LEXICAL_USE), the edges kept in ctx in the order the Python engine appends them. */
 static PyObject *native_scope_flows(PyObject *self, PyObject *args) {
-    PyObject *capsule, *fcap;
-    Py_buffer parent, scopes, hints;
-    long long cfg, lw, lr, lex;
-    int want_cfg, want_lex, want_w, want_r;
-    if (!PyArg_ParseTuple(args, "OOy*y*y*ppppLLLL", &capsule, &fcap, &parent, &scopes, &hints, &want_cfg,
-                          &want_lex, &want_w, &want_r, &cfg, &lw, &lr, &lex))
-        return NULL;
+    PyObject *capsule;
+    Py_buffer scopes, hints;
+    long long want;
+    if (!PyArg_ParseTuple(args, "Oy*y*L", &capsule, &scopes, &hints, &want)) return NULL;
+    const int want_cfg = WANTS(want, ET_CFG_NEXT), want_lex = WANTS(want, ET_LAST_LEXICAL_USE),
+              want_w = WANTS(want, ET_LAST_WRITE), want_r = WANTS(want, ET_LAST_READ);
+    const int64_t cfg = ET_CFG_NEXT, lw = ET_LAST_WRITE, lr = ET_LAST_READ, lex = ET_LAST_LEXICAL_USE;
     PyObject *result = NULL;
     Ctx *c = PyCapsule_GetPointer(capsule, "galla.native.ctx");
-    FlowTab *t = c ? PyCapsule_GetPointer(fcap, "galla.native.flow") : NULL;
     Py_ssize_t ns = scopes.len / 8;
     const int64_t *sv = scopes.buf, *hv = hints.buf;
     CfgB b;
-    if (!t) goto done;
+    if (!c) goto done;
     if (hints.len && hints.len != scopes.len) {
         PyErr_SetString(PyExc_ValueError, "scope_flows: hints must be empty or one per scope");
         goto done;
@@ -2654,7 +2761,7 @@ static PyObject *native_scope_flows(PyObject *self, PyObject *args) {
             PyErr_SetString(PyExc_ValueError, "scope_flows: scope out of range");
             goto done;
         }
-    if (cfgb_init(&b, c, t, &parent) < 0) goto done;
+    if (cfgb_init(&b, c) < 0) goto done;
     Sink sink = {&c->et, &c->es, &c->ed, lw, lr, lex, want_lex, want_w, want_r};
     Py_ssize_t i = 0;
     for (; i < ns; i++) {
@@ -2670,7 +2777,6 @@ static PyObject *native_scope_flows(PyObject *self, PyObject *args) {
     if (i == ns) result = Py_NewRef(Py_None);
     cfgb_free(&b);
 done:
-    PyBuffer_Release(&parent);
     PyBuffer_Release(&scopes);
     PyBuffer_Release(&hints);
     return result;
@@ -2698,26 +2804,29 @@ static int line_of(const int64_t *ls, Py_ssize_t nls, int64_t pos) {
  * kind (int16), named (int8), start/end byte relative to the unit (int32), start/end line and column
  * (int32), then edge src/dst relative to the unit (int32) and type (int8). */
 static PyObject *native_slice_units(PyObject *self, PyObject *args) {
-    Py_buffer b[11];
+    PyObject *capsule;
+    Py_buffer b[9];
     long long max_nodes, max_edges;
     memset(b, 0, sizeof(b));
-    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*y*y*y*y*y*LL", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5], &b[6], &b[7],
-                          &b[8], &b[9], &b[10], &max_nodes, &max_edges))
+    if (!PyArg_ParseTuple(args, "Oy*y*y*y*y*y*y*y*y*LL", &capsule, &b[0], &b[1], &b[2], &b[3], &b[4], &b[5], &b[6],
+                          &b[7], &b[8], &max_nodes, &max_edges))
         return NULL;
     /* 0 src 1 dst 2 typ (int64, E); 3 roots (int64, U); 4 stop 5 kind 6 start 7 end (int64, N);
-     * 8 source; 9 global kind (int16 per kind); 10 named (int8 per kind) */
+     * 8 source; the language's global kind (int16 per kind) and named (int8 per kind) tables */
     PyObject *result = NULL;
-    Py_ssize_t E = b[0].len / 8, U = b[3].len / 8, N = b[4].len / 8, K = b[10].len;
+    const Lang *L = lang_of(capsule);
+    Py_ssize_t E = b[0].len / 8, U = b[3].len / 8, N = b[4].len / 8, K = L ? L->nk : 0;
     const int64_t *src = b[0].buf, *dst = b[1].buf, *typ = b[2].buf, *roots = b[3].buf, *stop = b[4].buf;
     const int64_t *kind = b[5].buf, *start = b[6].buf, *end = b[7].buf;
     const char *text = b[8].buf;
-    const int16_t *gk = b[9].buf;
-    const int8_t *named = b[10].buf;
+    const int16_t *gk = L ? L->global_kind : NULL;
+    const int8_t *named = L ? L->named : NULL;
     Py_ssize_t *cnt = NULL, *perm = NULL;
     int64_t *ls = NULL, *node_off = NULL, *edge_off = NULL, *per_unit = NULL, *lo_of = NULL, *cut_of = NULL;
     char *cols[11] = {0};
+    if (!L) goto done;
     if (b[1].len != b[0].len || b[2].len != b[0].len || b[5].len != b[4].len || b[6].len != b[4].len ||
-        b[7].len != b[4].len || b[9].len != 2 * K || max_nodes < 1 || max_edges < 0) {
+        b[7].len != b[4].len || max_nodes < 1 || max_edges < 0) {
         PyErr_SetString(PyExc_ValueError, "slice_units: arrays of inconsistent lengths");
         goto done;
     }
@@ -2838,7 +2947,7 @@ done:
     free(per_unit);
     free(lo_of);
     free(cut_of);
-    for (int i = 0; i < 11; i++)
+    for (int i = 0; i < 9; i++)
         if (b[i].obj) PyBuffer_Release(&b[i]);
     return result;
 }
@@ -2851,31 +2960,88 @@ static PyObject *native_take_edges(PyObject *self, PyObject *capsule) {
     return r;
 }
 
+/* --- language(): a CompiledLanguage into a capsule ------------------------------------------- */
+
+static void lang_destroy(Lang *L) {
+    Py_XDECREF(L->grammar);
+    Py_XDECREF(L->selves);
+    free(L->keep), free(L->comments), free(L->kind_flags), free(L->pair_class), free(L->value_field);
+    free(L->comp_clause), free(L->assign_target), free(L->call_flags), free(L->call_fids);
+    free(L->global_kind), free(L->named);
+    if (L->flow) flowtab_destroy(L->flow);
+    free(L);
+}
+
+static void lang_free(PyObject *capsule) {
+    Lang *L = PyCapsule_GetPointer(capsule, "galla.native.lang");
+    if (L) lang_destroy(L);
+}
+
+/* language(compiled) -> capsule: the tables of a parsers.compiled.CompiledLanguage, read by attribute name
+ * (see there for each one's meaning) and checked against its grammar. */
+static PyObject *native_language(PyObject *self, PyObject *obj) {
+    Lang *L = calloc(1, sizeof(Lang));
+    if (!L) return PyErr_NoMemory();
+    int64_t nk, nf;
+    if (!(L->grammar = PyObject_GetAttrString(obj, "grammar"))) goto fail;
+    if (!(L->ts = PyCapsule_GetPointer(L->grammar, "tree_sitter.Language"))) goto fail;
+    if (attr_int(obj, "n_kinds", &nk) < 0 || attr_int(obj, "n_fields", &nf) < 0) goto fail;
+    if (nk != (int64_t)ts_language_symbol_count(L->ts) + 1 || nf < 1) {
+        PyErr_Format(PyExc_ValueError, "language: %lld kinds, %lld fields, for a grammar of %u kinds and ERROR",
+                     (long long)nk, (long long)nf, ts_language_symbol_count(L->ts));
+        goto fail;
+    }
+    L->nk = nk, L->nfields = nf;
+    if (!(L->keep = attr_array(obj, "keep", nk, 1)) || !(L->comments = attr_array(obj, "comments", nk, 1)) ||
+        !(L->kind_flags = attr_array(obj, "kind_flags", nk + 1, 8)) ||
+        !(L->pair_class = attr_array(obj, "pair_class", (nk + 1) * nf, 8)) ||
+        !(L->value_field = attr_array(obj, "value_field", nk + 1, 8)) ||
+        !(L->comp_clause = attr_array(obj, "comprehension", 2 * nk, 8)) ||
+        !(L->assign_target = attr_array(obj, "assignment", 2 * nk, 8)) ||
+        !(L->call_flags = attr_array(obj, "call_flags", nk, 1)) ||
+        !(L->call_fids = attr_array(obj, "call_fields", 5 * nk, 8)) ||
+        !(L->global_kind = attr_array(obj, "global_kind", nk, 2)) || !(L->named = attr_array(obj, "named", nk, 1)))
+        goto fail;
+    L->comp_target = L->comp_clause + nk;
+    L->assign_value = L->assign_target + nk;
+    if (attr_int(obj, "operator_field", &L->operator_fid) < 0 || attr_int(obj, "name_field", &L->name_fid) < 0 ||
+        attr_int(obj, "definition_body_field", &L->definition_body_fid) < 0 ||
+        attr_int(obj, "call_parameters_field", &L->call_params_fid) < 0)
+        goto fail;
+    if (!(L->selves = PyObject_GetAttrString(obj, "self_names"))) goto fail;
+    int ok = PyTuple_Check(L->selves);
+    for (Py_ssize_t i = 0; ok && i < PyTuple_GET_SIZE(L->selves); i++) ok = PyBytes_Check(PyTuple_GET_ITEM(L->selves, i));
+    if (!ok) {
+        PyErr_SetString(PyExc_TypeError, "language: self_names must be a tuple of bytes");
+        goto fail;
+    }
+    if (!(L->flow = flowtab_from(obj, nk))) goto fail;
+    PyObject *cap = PyCapsule_New(L, "galla.native.lang", lang_free);
+    if (cap) return cap;
+fail:
+    lang_destroy(L);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
-    {"flatten", native_flatten, METH_VARARGS,
-     "flatten(language, source, keep, comments) -> (lists, int64 buffers, error ranges)"},
-    {"file_context", native_file_context, METH_VARARGS, "file_context(...) -> per-file arrays for the passes"},
-    {"events", native_events, METH_VARARGS,
-     "events(kind, parent, field, stop, start, end, source, kind_flags, pair_class, nfields, value_field, "
-     "op_updates, patterns, operator_field, SKIP, DEFER, COMP, IDENT, HEADER) -> a file's scan events"},
+    {"language", native_language, METH_O,
+     "language(compiled) -> the C core's copy of a parsers.compiled.CompiledLanguage's tables"},
+    {"flatten", native_flatten, METH_VARARGS, "flatten(lang, source) -> (int64 buffers, error ranges)"},
+    {"file_context", native_file_context, METH_VARARGS,
+     "file_context(lang, source, kind, field, start, end, parent, stop) -> one file's arrays and scan events"},
+    {"events", native_events, METH_O, "events(ctx) -> the file's scan events as 8 int64 buffers"},
     {"computed_from", native_computed_from, METH_VARARGS,
-     "computed_from(ctx, nodes, fields, COMPUTED_FROM): add the COMPUTED_FROM edges of assignments to ctx"},
+     "computed_from(ctx, nodes): add the COMPUTED_FROM edges of assignments to ctx"},
     {"scan_accesses", native_scan_accesses, METH_VARARGS,
      "scan_accesses(ctx, roots) -> [(node, name, mode)] of one point whose subtrees are roots"},
     {"slice_units", native_slice_units, METH_VARARGS,
-     "slice_units(src, dst, typ, roots, stop, kind, start, end, source, global_kind, named, max_nodes, max_edges) "
+     "slice_units(lang, src, dst, typ, roots, stop, kind, start, end, source, max_nodes, max_edges) "
      "-> (node_off, edge_off, per_unit, columns)"},
     {"call_edges", native_call_edges, METH_VARARGS,
-     "call_edges(ctx, parent, within, mask, fids, selves, name_fid, params_fid, want_returns, want_calls, "
-     "want_formals, RETURNS_TO, CALLS, FORMAL_ARG_NAME) -> (type, src, dst) of a file's call edges"},
-    {"flow_tables", native_flow_tables, METH_VARARGS,
-     "flow_tables(flags, comp_of, sets, comps, params, param, body, jump_label, entry_fields) -> a language's "
-     "control-flow tables (parsers/controlflow.py: native_flow_tables)"},
-    {"build_cfg", native_build_cfg, METH_VARARGS,
-     "build_cfg(ctx, flow, parent, scope, hint) -> (anchor, reads, succ) of one scope"},
+     "call_edges(ctx, within, want) -> (type, src, dst) of a file's call edges of the edge type mask want"},
+    {"build_cfg", native_build_cfg, METH_VARARGS, "build_cfg(ctx, scope, hint) -> (anchor, reads, succ) of one scope"},
     {"scope_flows", native_scope_flows, METH_VARARGS,
-     "scope_flows(ctx, flow, parent, scopes, hints, want_cfg, want_lex, want_w, want_r, CFG_NEXT, LAST_WRITE, "
-     "LAST_READ, LAST_LEXICAL_USE): control flow and def-use edges of every scope"},
+     "scope_flows(ctx, scopes, hints, want): control flow and def-use edges of every scope"},
     {"take_edges", native_take_edges, METH_O,
      "take_edges(ctx) -> (type, src, dst) int64 buffers of the edges emitted into ctx since the last call"},
     {NULL, NULL, 0, NULL},
@@ -2887,11 +3053,25 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_native", NULL, -1, 
 #define GALLA_TREE_SITTER_VERSION "unknown"
 #endif
 
+/* ABI: every value shared with parsers/abi.py, by its name here. */
+static PyObject *abi_dict(void) {
+    PyObject *d = PyDict_New();
+    for (size_t i = 0; d && i < sizeof abi_values / sizeof abi_values[0]; i++) {
+        PyObject *v = PyLong_FromLongLong(abi_values[i].value);
+        if (!v || PyDict_SetItemString(d, abi_values[i].name, v) < 0) Py_CLEAR(d);
+        Py_XDECREF(v);
+    }
+    return d;
+}
+
 PyMODINIT_FUNC PyInit__native(void) {
     PyObject *m = PyModule_Create(&module);
-    if (m && PyModule_AddStringConstant(m, "TREE_SITTER_VERSION", GALLA_TREE_SITTER_VERSION) < 0) {
-        Py_DECREF(m);
-        return NULL;
-    }
+    if (!m) return NULL;
+    PyObject *abi = abi_dict();
+    int bad = !abi || PyModule_AddStringConstant(m, "TREE_SITTER_VERSION", GALLA_TREE_SITTER_VERSION) < 0 ||
+              PyModule_AddIntConstant(m, "ABI_VERSION", GALLA_ABI_VERSION) < 0 ||
+              PyModule_AddObjectRef(m, "ABI", abi) < 0;
+    Py_XDECREF(abi);
+    if (bad) Py_CLEAR(m);
     return m;
 }

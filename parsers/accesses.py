@@ -16,18 +16,20 @@ from bisect import bisect_left
 import numpy as np
 
 from parsers import tree as _tree
-from parsers.datatables import DataTables, _kind_masks, _native_tables, data_tables
+from parsers.abi import Event, KindFlag, Mode, PairClass
+from parsers.compiled import compiled
+from parsers.datatables import DataTables
 from parsers.languages import LanguageSpec
-from parsers.tree import FlatTree
+from parsers.tree import COLUMNS, FlatTree
 
-READ, WRITE, UPDATE = 1, 2, 3  # UPDATE = READ | WRITE
+READ, WRITE, UPDATE = Mode.READ, Mode.WRITE, Mode.UPDATE  # UPDATE = READ | WRITE
 
 
 Name = bytes | tuple[int, bytes]
 """A variable's key: its text, or (comprehension node, text) for a comprehension-local name."""
 
 
-SKIP, DEFER, COMP, IDENT, HEADER = 1, 2, 4, 8, 16
+SKIP, DEFER, COMP, IDENT, HEADER = Event.SKIP, Event.DEFER, Event.COMP, Event.IDENT, Event.HEADER
 
 
 class Events:
@@ -85,22 +87,28 @@ def access_modes(ft: FlatTree, dt: DataTables, ids: np.ndarray) -> np.ndarray:
     mode = np.full(len(ids), READ, dtype=np.int64)
     todo = np.arange(len(ids))
     cur = ids.copy()
-    to_mode = np.array([READ, 0, WRITE, UPDATE], dtype=np.int64)
+    to_mode = np.zeros(PairClass.ACCESS_MASK + 1, dtype=np.int64)  # 0: not a variable here
+    to_mode[[PairClass.UNDECIDED, PairClass.WRITE, PairClass.UPDATE]] = READ, WRITE, UPDATE
+    non_variable = PairClass.NON_VARIABLE
     has_value: np.ndarray | None = None
     while len(todo):
         p = parent[cur]
         pk = np.where(p < 0, no_parent, kind[np.maximum(p, 0)])
         kf = dt.kind_flags[pk]
-        cls = dt.pair_class[pk, field[cur]] & 7
+        cls = dt.pair_class[pk, field[cur]] & PairClass.ACCESS_MASK
         first = cur == p + 1
-        not_var = ((kf & 16) > 0) & ~first | ((kf & 32) > 0) & first
-        cls = np.where(not_var, 1, cls)
-        if (kf & 64).any():  # ``x: int``: an annotation without a value writes nothing
+        not_var = ((kf & KindFlag.FIRST_CHILD_ONLY) > 0) & ~first
+        not_var |= ((kf & KindFlag.FIRST_CHILD_NOT_VARIABLE) > 0) & first
+        cls = np.where(not_var, non_variable, cls)
+        needs_value = (kf & KindFlag.VALUE_REQUIRED) > 0
+        if needs_value.any():  # ``x: int``: an annotation without a value writes nothing
             if has_value is None:
                 has_value = _has_value(ft, dt)
-            cls = np.where(((kf & 64) > 0) & (cls == 2) & ~has_value[np.maximum(p, 0)], 1, cls)
+            cls = np.where(
+                needs_value & (cls == PairClass.WRITE) & ~has_value[np.maximum(p, 0)], non_variable, cls
+            )
         mode[todo] = to_mode[cls]
-        up = (cls == 0) & ((kf & 8) > 0)
+        up = (cls == PairClass.UNDECIDED) & ((kf & KindFlag.PATTERN) > 0)
         todo, cur = todo[up], p[up]
     if dt.op_updates:  # ``x += 1`` in grammars with one assignment kind and an operator token
         for j in np.flatnonzero(mode == WRITE).tolist():
@@ -136,24 +144,27 @@ def events(ft: FlatTree, dt: DataTables) -> Events:
     cached = ft.memo.get(key)
     if cached is not None:
         return cached  # type: ignore[return-value]
-    if _tree.native is not None:  # the same in C
-        cols = [np.frombuffer(b, dtype=np.int64) for b in _native_events(ft, dt)]
+    if _tree.native is not None:  # the same in C, made with the file's context
+        cols = [
+            np.frombuffer(b, dtype=np.int64)
+            for b in _tree.native.events(_native_context(ft, dt.flow.tab.spec))
+        ]
         ev = Events(tuple(cols[:5]), ft.source, tuple(cols[5:]))
         ft.memo[key] = ev
         return ev
     kind, parent, field, stop = ft.array("kind"), ft.array("parent"), ft.array("field"), ft.array("stop")
     kf = dt.kind_flags[kind]
-    ids = np.flatnonzero(kf & 1)
+    ids = np.flatnonzero(kf & KindFlag.IDENT)
     modes = access_modes(ft, dt, ids)
-    flag = (kf & 2 > 0) * SKIP | (kf & 4 > 0) * COMP
+    flag = (kf & KindFlag.SKIP > 0) * SKIP | (kf & KindFlag.COMPREHENSION > 0) * COMP
     defer_key = np.zeros(len(kind), dtype=np.int64)
     if len(kind) > 1:
         pk = np.concatenate(([len(dt.kind_flags) - 1], kind[parent[1:]]))
         pc = dt.pair_class[pk, field]
-        deferred = (pc & 8) > 0
+        deferred = (pc & PairClass.DEFERRED) > 0
         flag[deferred] |= DEFER
         defer_key[deferred] = stop[parent[deferred]] - 1  # right after the parent's last node
-        flag[(pc & 16) > 0] |= HEADER
+        flag[(pc & PairClass.HEADER) > 0] |= HEADER
     mode = np.zeros(len(kind), dtype=np.int64)
     mode[ids] = modes
     flag[ids[modes > 0]] |= IDENT
@@ -167,26 +178,6 @@ def events(ft: FlatTree, dt: DataTables) -> Events:
     ev = Events(columns, ft.source, ident)
     ft.memo[key] = ev
     return ev
-
-
-def _native_events(ft: FlatTree, dt: DataTables) -> tuple[bytes, ...]:
-    patterns, op_updates = _kind_masks(dt.flow.tab.spec)
-    return _tree.native.events(
-        *(ft.array(c) for c in ("kind", "parent", "field", "stop", "start", "end")),
-        ft.source,
-        dt.kind_flags,
-        dt.pair_class,
-        dt.pair_class.shape[1],
-        dt.value_field,
-        op_updates,
-        patterns,
-        dt.operator_field,
-        SKIP,
-        DEFER,
-        COMP,
-        IDENT,
-        HEADER,
-    )
 
 
 def subtree_accesses(ft: FlatTree, dt: DataTables, root: int) -> list[tuple[int, Name, int]]:
@@ -336,22 +327,12 @@ _NATIVE_KEY = "dataflow.native"
 
 
 def _native_context(ft: FlatTree, spec: LanguageSpec):
-    """The file's arrays and the language's tables, handed to the C core once per file."""
+    """The file's arrays and the language's tables, handed to the C core once per file (which makes
+    the file's scan events with them)."""
     ctx = ft.memo.get(_NATIVE_KEY)
     if ctx is None:
-        dt = data_tables(spec)
-        ev = events(ft, dt)
-        masks, pairs = _native_tables(spec)
-        arrays = [ft.array(c) for c in ("kind", "stop", "field", "start", "end")]
-        ctx = _tree.native.file_context(
-            ft.source,
-            *arrays,
-            *ev.arrays,
-            *masks,
-            pairs,
-            dt.flow.fid.get(dt.flow.tab.spec.name_field, -1),
-            dt.body_field,
-        )
+        lang = compiled(spec).native()
+        ctx = _tree.native.file_context(lang, ft.source, *(ft.array(c) for c in COLUMNS))
         ft.memo[_NATIVE_KEY] = ctx
     return ctx
 

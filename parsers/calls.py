@@ -13,17 +13,17 @@ functions whose qualified name ends with the written one, and a method defined o
 
 from __future__ import annotations
 
-from functools import cache
-
 import numpy as np
 
 from parsers import tree as _tree
+from parsers.abi import edge_mask
 from parsers.accesses import WRITE, _native_context, subtree_accesses
-from parsers.datatables import DataTables, data_tables
+from parsers.compiled import data_tables
+from parsers.datatables import DataTables
 from parsers.graph import EdgeType
 from parsers.languages import LanguageSpec
 from parsers.names import class_units, name_parts, name_tables, qualified_path, unit_name, unit_parameters
-from parsers.tree import FlatTree, kind_bits
+from parsers.tree import FlatTree
 
 
 def _child(ft: FlatTree, n: int, fid: int) -> int:
@@ -49,15 +49,8 @@ def call_edges(
     if _tree.native is not None and not qualified:
         found = _tree.native.call_edges(
             _native_context(ft, spec),
-            ft.array("parent"),
             b"" if within is None else np.ascontiguousarray(within).view(np.uint8),
-            *_native_call_tables(spec),
-            EdgeType.RETURNS_TO in want,
-            EdgeType.CALLS in want,
-            EdgeType.FORMAL_ARG_NAME in want,
-            EdgeType.RETURNS_TO,
-            EdgeType.CALLS,
-            EdgeType.FORMAL_ARG_NAME,
+            edge_mask(want),
         )
         for column, buf in zip(edges, found, strict=True):
             column.extend(np.frombuffer(buf, dtype=np.int64).tolist())
@@ -194,37 +187,6 @@ def call_edges(
                     es.append(a)
                     ed.append(formals[pos][1])
                 pos += 1
-
-
-@cache
-def _native_call_tables(spec: LanguageSpec) -> tuple[bytes, np.ndarray, tuple[bytes, ...], int, int]:
-    """The C core's form of the tables above: per kind CM_* bits (function, class, scope, identifier,
-    named, return or yield), per kind the call / member / keyword fields (-2: not such a kind), the
-    self names, and the name and parameters field ids."""
-    dt = data_tables(spec)
-    fl, tab = dt.flow, dt.flow.tab
-    returns = tab.kinds(spec.return_kinds | spec.yield_kinds)
-    named = [k for k, ok in enumerate(fl.named) if ok]
-    groups = (
-        (1, fl.functions),
-        (2, fl.classes),
-        (4, fl.scopes),
-        (8, dt.identifiers),
-        (16, named),
-        (32, returns),
-    )
-    mask = kind_bits(len(tab.names), groups)
-    fids = np.full((5, len(tab.names)), -2, dtype=np.int64)
-    for table, rows in ((spec.call_kinds, (0, 1)), (spec.member_kinds, (2, 3))):
-        for kname, fields in table.items():
-            for k in tab.kinds({kname}):
-                for row, f in zip(rows, fields, strict=True):
-                    fids[row, k] = tab.field(f)
-    for kname, (name_field, _) in spec.keyword_argument_kinds.items():
-        for k in tab.kinds({kname}):
-            fids[4, k] = tab.field(name_field)
-    selves = tuple(s.encode() for s in spec.self_names)
-    return mask.tobytes(), fids, selves, tab.field(spec.name_field), tab.field(spec.parameters_field)
 
 
 def _enclosing(ft: FlatTree, n: int, kinds: frozenset[int], stop_kinds: frozenset[int]) -> int:

@@ -14,8 +14,9 @@ enclosing ``if`` ...). Both walk the tree with loops and a memo, never recursion
 
 The language tables are in :mod:`parsers.flowtables`, the successor rules (``first``, ``after``,
 jumps) in :mod:`parsers.cfgtargets`; this module builds the points. Where the C core is built,
-``parsers/_native.c`` runs this same builder from :func:`native_flow_tables`
-(``parsers.dataflow.flow_edges``); the class here stays the reference the tests compare it with.
+``parsers/_native.c`` runs this same builder from the C form of the tables in
+:class:`parsers.compiled.CompiledLanguage` (``parsers.dataflow.flow_edges``); the class here stays the
+reference the tests compare it with.
 """
 
 from __future__ import annotations
@@ -23,8 +24,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from itertools import pairwise
 
+from parsers.abi import ROLES
 from parsers.cfgtargets import EXIT, Key, Targets
-from parsers.flowtables import ROLES, FlowTables, flow_tables, native_flow_tables
+from parsers.compiled import flow_tables
+from parsers.flowtables import FlowTables
 from parsers.languages import Compound, LanguageSpec
 from parsers.names import unit_parameters
 from parsers.tree import FlatTree
@@ -37,7 +40,6 @@ __all__ = [
     "ScopeCFG",
     "build_cfg",
     "flow_tables",
-    "native_flow_tables",
 ]
 
 

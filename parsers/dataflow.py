@@ -15,6 +15,7 @@ from bisect import bisect_left
 import numpy as np
 
 from parsers import tree as _tree
+from parsers.abi import Field, edge_mask
 from parsers.accesses import (
     _NATIVE_KEY,
     IDENT,
@@ -29,8 +30,9 @@ from parsers.accesses import (
     scan_points,
     subtree_accesses,
 )
-from parsers.controlflow import ScopeCFG, build_cfg, flow_tables, native_flow_tables
-from parsers.datatables import DataTables, _assignment_tables, data_tables
+from parsers.compiled import data_tables, flow_tables
+from parsers.controlflow import ScopeCFG, build_cfg
+from parsers.datatables import DataTables
 from parsers.graph import EdgeType
 from parsers.languages import LanguageSpec
 from parsers.names import unit_parameters
@@ -84,18 +86,9 @@ def flow_edges(
         return
     native.scope_flows(
         _native_context(ft, spec),
-        native_flow_tables(spec),
-        ft.array("parent"),
         np.asarray(scopes, dtype=np.int64),
         _parameter_hints(ft, spec, scopes),
-        EdgeType.CFG_NEXT in want,
-        EdgeType.LAST_LEXICAL_USE in want,
-        EdgeType.LAST_WRITE in want,
-        EdgeType.LAST_READ in want,
-        EdgeType.CFG_NEXT,
-        EdgeType.LAST_WRITE,
-        EdgeType.LAST_READ,
-        EdgeType.LAST_LEXICAL_USE,
+        edge_mask(want),
     )
 
 
@@ -103,11 +96,7 @@ def native_cfg(ft: FlatTree, spec: LanguageSpec, scope: int) -> ScopeCFG:
     """:func:`~parsers.controlflow.build_cfg` as the C core computes it (which it must equal)."""
     hint = _parameter_hints(ft, spec, [scope])
     anchor, reads, succ = _tree.native.build_cfg(
-        _native_context(ft, spec),
-        native_flow_tables(spec),
-        ft.array("parent"),
-        scope,
-        int(hint[0]) if len(hint) else -1,
+        _native_context(ft, spec), scope, int(hint[0]) if len(hint) else -1
     )
     return ScopeCFG(scope, anchor, reads, succ)
 
@@ -258,12 +247,12 @@ def computed_from(
     ``within``: a node mask; only assignments inside it are looked at.
     """
     dt = data_tables(spec)
-    assign, fields = _assignment_tables(spec)
+    assign = dt.assignments
     if not assign:
         return
     if _tree.native is not None:  # the same pass in C; its edges follow the scopes' (native_edges)
         nodes = np.asarray(ft.nodes_of(frozenset(assign), within), dtype=np.int64)
-        _tree.native.computed_from(_native_context(ft, spec), nodes, fields, EdgeType.COMPUTED_FROM)
+        _tree.native.computed_from(_native_context(ft, spec), nodes)
         return
     et, es, ed = edges
     kind, field, stop = ft.kind, ft.field, ft.stop
@@ -296,7 +285,7 @@ def computed_from(
             f = field[c]
             if f == tfid:
                 targets += accesses(c, WRITE)
-            elif f == vfid or (vfid == -2 and f != tfid):
+            elif f == vfid or (vfid == Field.EVERY_OTHER and f != tfid):
                 reads += accesses(c, READ)
             c = stop[c]
         for t in targets:

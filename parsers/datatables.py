@@ -1,17 +1,19 @@
 """Data-flow tables: a :class:`~parsers.languages.LanguageSpec`'s access rules (write, update and
 non-variable fields, patterns, deferred parts, comprehensions, assignments) compiled against its grammar,
-for :mod:`parsers.accesses` and :mod:`parsers.dataflow`, and the forms of them the C core reads."""
+for :mod:`parsers.accesses` and :mod:`parsers.dataflow`. Built once per language, into
+:class:`parsers.compiled.CompiledLanguage` (``compiled(spec).data``); the flag values are
+:mod:`parsers.abi`'s."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
 
 import numpy as np
 
-from parsers.controlflow import FlowTables, flow_tables
+from parsers.abi import Field, KindFlag, PairClass
+from parsers.flowtables import FlowTables
 from parsers.languages import LanguageSpec
-from parsers.tree import kind_bits, tables
+from parsers.tree import Tables
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,13 +35,14 @@ class DataTables:
     operator_field: int
     body_field: int
     kind_flags: np.ndarray
-    """Grammar kind id -> bits: 1 identifier, 2 nested scope/class (SKIP), 4 comprehension, 8 pattern,
-    16 first child only, 32 first child not a variable, 64 needs a value to write."""
+    """Grammar kind id (and one more: "no parent") -> :class:`~parsers.abi.KindFlag` bits."""
     value_field: np.ndarray
     """Grammar kind id -> field id of the value its target needs (``value_required``), else -1."""
     pair_class: np.ndarray
-    """(parent kind, field) -> 0 undecided, 1 non-variable, 2 write, 3 update; bit 8: deferred;
-    bit 16: a definition header part (read by the enclosing scope)."""
+    """(parent kind, field) -> a :class:`~parsers.abi.PairClass`: undecided, non-variable, write or update,
+    plus the deferred and definition-header bits."""
+    assignments: dict[int, tuple[int, int]]
+    """Assignment kind -> (target field, value field; ``Field.EVERY_OTHER``: every other child)."""
 
 
 def _pairs(tab, pairs) -> frozenset[tuple[int, int]]:
@@ -53,15 +56,13 @@ def _pairs(tab, pairs) -> frozenset[tuple[int, int]]:
     return frozenset(out)
 
 
-@cache
-def data_tables(spec: LanguageSpec) -> DataTables:
-    tab = tables(spec)
+def build_data_tables(spec: LanguageSpec, tab: Tables, flow: FlowTables) -> DataTables:
+    """The data-flow tables of ``spec`` (read them as ``parsers.compiled.data_tables(spec)``)."""
     comps = {}
     for kind, (clause, target) in spec.comprehension_kinds.items():
         ck = tab.kinds({clause})
         for k in tab.kinds({kind}):
             comps[k] = (next(iter(ck)) if ck else -1, tab.field(target))
-    flow = flow_tables(spec)
     nk = len(tab.names)
     nf = len(tab.field_names) + 1
     kind_flags = np.zeros(nk + 1, dtype=np.int64)  # index nk: "no parent"
@@ -70,24 +71,35 @@ def data_tables(spec: LanguageSpec) -> DataTables:
         for k in tab.kinds({kname}):
             value_field[k] = tab.field(fname)
     for bit, kinds in (
-        (1, tab.kinds(spec.identifier_kinds)),
-        (2, flow.scopes | flow.classes | tab.kinds(spec.opaque_kinds)),
-        (4, frozenset(comps)),
-        (8, tab.kinds(spec.pattern_kinds)),
-        (16, tab.kinds(spec.first_child_only_kinds)),
-        (32, tab.kinds(spec.first_child_not_variable_kinds)),
-        (64, tab.kinds(set(spec.value_required))),
+        (KindFlag.IDENT, tab.kinds(spec.identifier_kinds)),
+        (KindFlag.SKIP, flow.scopes | flow.classes | tab.kinds(spec.opaque_kinds)),
+        (KindFlag.COMPREHENSION, frozenset(comps)),
+        (KindFlag.PATTERN, tab.kinds(spec.pattern_kinds)),
+        (KindFlag.FIRST_CHILD_ONLY, tab.kinds(spec.first_child_only_kinds)),
+        (KindFlag.FIRST_CHILD_NOT_VARIABLE, tab.kinds(spec.first_child_not_variable_kinds)),
+        (KindFlag.VALUE_REQUIRED, tab.kinds(set(spec.value_required))),
+        (KindFlag.DEFINITION_NAME, tab.kinds(spec.identifier_kinds | spec.definition_name_kinds)),
+        (KindFlag.DEFINITION, flow.functions | flow.classes),
+        (KindFlag.UPDATE_OPERATOR, tab.kinds(spec.update_operator_kinds)),
     ):
         for k in kinds:
             kind_flags[k] |= bit
     pair_class = np.zeros((nk + 1, nf), dtype=np.int64)
-    for code, pairs in ((3, spec.update_fields), (2, spec.write_fields), (1, spec.non_variable_fields)):
+    for code, pairs in (
+        (PairClass.UPDATE, spec.update_fields),
+        (PairClass.WRITE, spec.write_fields),
+        (PairClass.NON_VARIABLE, spec.non_variable_fields),
+    ):
         for k, f in _pairs(tab, pairs):
             pair_class[k, f] = code
     for k, f in _pairs(tab, spec.deferred_fields):
-        pair_class[k, f] |= 8
+        pair_class[k, f] |= PairClass.DEFERRED
     for k, f in _pairs(tab, spec.header_fields):
-        pair_class[k, f] |= 16
+        pair_class[k, f] |= PairClass.HEADER
+    assignments = {}
+    for kname, (tfield, vfield) in spec.assignments.items():
+        for k in tab.kinds({kname}):
+            assignments[k] = (tab.field(tfield), Field.EVERY_OTHER if vfield == "*" else tab.field(vfield))
     return DataTables(
         flow=flow,
         identifiers=tab.kinds(spec.identifier_kinds),
@@ -105,44 +117,5 @@ def data_tables(spec: LanguageSpec) -> DataTables:
         kind_flags=kind_flags,
         pair_class=pair_class,
         value_field=value_field,
+        assignments=assignments,
     )
-
-
-@cache
-def _kind_masks(spec: LanguageSpec) -> tuple[bytes, bytes]:
-    """Per grammar kind: pattern, and update-operator assignment, flags (for the C core's events)."""
-    dt = data_tables(spec)
-    nk = len(dt.flow.tab.names)
-    patterns, op_updates = (kind_bits(nk, [(1, kinds)]).tobytes() for kinds in (dt.patterns, dt.op_updates))
-    return patterns, op_updates
-
-
-@cache
-def _native_tables(spec: LanguageSpec) -> tuple[tuple[bytes, ...], np.ndarray]:
-    """Per grammar kind: skip, definition-name, definition (function or class) and identifier flags as
-    bytes, and (comprehension clause kind, target field) as an int64 array (-1 where none)."""
-    dt = data_tables(spec)
-    nk = len(dt.flow.tab.names)
-    masks = tuple(
-        bytes(k in kinds for k in range(nk))
-        for kinds in (dt.skip, dt.definition_names, dt.flow.functions | dt.flow.classes, dt.identifiers)
-    )
-    pairs = np.full((2, nk), -1, dtype=np.int64)
-    for k, (clause, target) in dt.comprehensions.items():
-        pairs[0, k], pairs[1, k] = clause, target
-    return masks, pairs
-
-
-@cache
-def _assignment_tables(spec: LanguageSpec) -> tuple[dict[int, tuple[int, int]], np.ndarray]:
-    """Assignment kind -> (target field, value field; -2: every other child), also as two int64 rows
-    over all kinds for the C core."""
-    tab = tables(spec)
-    assign = {}
-    for kname, (tfield, vfield) in spec.assignments.items():
-        for k in tab.kinds({kname}):
-            assign[k] = (tab.field(tfield), -2 if vfield == "*" else tab.field(vfield))
-    rows = np.full((2, len(tab.names)), -3, dtype=np.int64)
-    for k, (t, v) in assign.items():
-        rows[0, k], rows[1, k] = t, v
-    return assign, rows

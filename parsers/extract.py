@@ -16,7 +16,7 @@ import numpy as np
 
 from parsers import tree as _tree
 from parsers.calls import call_edges
-from parsers.controlflow import flow_tables
+from parsers.compiled import compiled, flow_tables
 from parsers.dataflow import computed_from, flow_edges, native_edges
 from parsers.graph import EDGE_GROUPS, CodeGraph, EdgeType
 from parsers.languages import LanguageSpec, get_language, with_postponed_annotations
@@ -148,12 +148,11 @@ def extract_file(
     base = ft.array("start")[lo]
     if _tree.native is not None:  # the same cut in C
         node_off, edge_off, per_unit, columns = _tree.native.slice_units(
+            compiled(spec).native(),
             *(np.ascontiguousarray(x, dtype=np.int64) for x in (src, dst, typ)),
             lo,
             *(ft.array(c) for c in ("stop", "kind", "start", "end")),
             ft.source,
-            _global_kinds(spec),
-            _named(spec),
             max_nodes,
             max_edges,
         )
@@ -233,8 +232,8 @@ def _slice_units(
     kinds = ft.array("kind")[node_idx]
     ubase = base[unit_of_node]
     result.columns = {
-        "node_kind": _global_kinds(spec)[kinds],
-        "node_named": _named(spec)[kinds],
+        "node_kind": compiled(spec).global_kind[kinds],
+        "node_named": compiled(spec).named[kinds],
         "node_start_byte": (start - ubase).astype(np.int32),
         "node_end_byte": (end - ubase).astype(np.int32),
         "node_start_line": sline,
@@ -412,13 +411,3 @@ def _qualifier(ft: FlatTree, spec: LanguageSpec, n: int) -> str | None:
                 if ft.kind[j] in kinds:
                     return ft.text(j).decode("utf-8", errors="replace")
     return None
-
-
-@cache
-def _global_kinds(spec: LanguageSpec) -> np.ndarray:
-    return np.asarray(tables(spec).global_kind, dtype=np.int16)
-
-
-@cache
-def _named(spec: LanguageSpec) -> np.ndarray:
-    return np.asarray(flow_tables(spec).named, dtype=np.int8)

@@ -1,18 +1,14 @@
 """Control-flow tables: a :class:`~parsers.languages.LanguageSpec`'s statement kinds compiled against
-its grammar (kind ids and field ids), for :mod:`parsers.controlflow` and, as :func:`native_flow_tables`,
-for the C core's builder (``parsers/_native.c``)."""
+its grammar (kind ids and field ids), for :mod:`parsers.controlflow`. Built once per language, into
+:class:`parsers.compiled.CompiledLanguage` (``compiled(spec).flow``), which also holds the C core's form
+of them."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
-from typing import get_args
 
-import numpy as np
-
-from parsers import tree as _tree
-from parsers.languages import Compound, LanguageSpec, Role
-from parsers.tree import Tables, kind_bits, tables
+from parsers.languages import Compound, LanguageSpec
+from parsers.tree import Tables
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,9 +46,8 @@ class FlowTables:
     """Statements that jump to a labelled statement of their scope (``LanguageSpec.goto_kinds``)."""
 
 
-@cache
-def flow_tables(spec: LanguageSpec) -> FlowTables:
-    tab = tables(spec)
+def build_flow_tables(spec: LanguageSpec, tab: Tables) -> FlowTables:
+    """The control-flow tables of ``spec`` (read them as ``parsers.compiled.flow_tables(spec)``)."""
     lang = tab.language
     compound = {}
     for i, name in enumerate(tab.names):
@@ -100,69 +95,4 @@ def flow_tables(spec: LanguageSpec) -> FlowTables:
             for i, r in roles.items()
             if r in ("while", "for_each", "for", "do") or (r == "switch" and spec.break_leaves_switch)
         ),
-    )
-
-
-ROLES = get_args(Role)
-"""Compound roles in the order the C core numbers them (``parsers/_native.c``: ``R_IF`` ...), which is
-the order :data:`~parsers.languages.Role` lists them in."""
-
-_F_NONE, _F_STAR = -2, -3
-"""How the C core's tables write a field given as None, and ``"*"`` in a head."""
-
-
-@cache
-def native_flow_tables(spec: LanguageSpec) -> object:
-    """The C core's copy of :func:`flow_tables` (a capsule for ``_native.build_cfg`` / ``scope_flows``).
-
-    Kind sets become bits per grammar kind; fields become field ids (-1: absent from the grammar,
-    ``_F_NONE``: None in the table, so ``child`` takes the last block child as it does here)."""
-    fl = flow_tables(spec)
-    names = fl.tab.names
-    nk = len(names)
-
-    def fid(name: str | None) -> int:
-        return _F_NONE if name is None else fl.fid.get(name, -1)
-
-    statements = [i for i, ok in enumerate(fl.statement) if ok]
-    named = [i for i, ok in enumerate(fl.named) if ok]
-    groups = (  # _native.c's KB_BLOCK, KB_STATEMENT, ... in bit order
-        fl.blocks, statements, fl.functions, fl.scopes, fl.returns, fl.breaks, fl.continues, fl.raises,
-        fl.loops, fl.switches, fl.labels, fl.inline, fl.self_labelled, fl.fallthroughs, fl.break_targets,
-        fl.gotos, named,
-    )  # fmt: skip
-    flags = kind_bits(nk, ((1 << bit, kinds) for bit, kinds in enumerate(groups)), np.uint32)
-    comp_of = np.full(nk, -1, dtype=np.int32)
-    comps = []
-    sets = np.zeros((len(fl.compound), nk), dtype=np.uint8)
-    for j, (k, c) in enumerate(sorted(fl.compound.items())):
-        comp_of[k] = j
-        if c.role == "labeled":
-            flags[k] |= 1 << 17
-        for bit, group in enumerate(
-            (c.clauses, c.else_kinds, c.finally_kinds, c.default_kinds, c.empty_kinds, c.head_kinds)
-        ):
-            sets[j, [i for i, nm in enumerate(names) if nm in group]] |= 1 << bit
-        comps.append(
-            (
-                ROLES.index(c.role),
-                tuple(_F_STAR if h == "*" else fid(h) for h in c.head),
-                c.head == ("*",),
-                *(fid(f) for f in (c.body, c.alternative, c.target, c.iterable, c.init, c.update, c.label)),
-                tuple(fid(f) for f in c.tail),
-                c.fallthrough,
-                bool(c.head_kinds),
-                tuple(p.encode() for p in c.default_prefixes),
-            )
-        )
-    return _tree.native.flow_tables(
-        flags.tobytes(),
-        comp_of.tobytes(),
-        sets.tobytes(),
-        comps,
-        fid(spec.parameters_field),
-        fid(spec.parameter_field),
-        fid(spec.function_body_field),
-        fid(spec.jump_label_field),
-        tuple(fid(f) for f in spec.entry_fields),
     )

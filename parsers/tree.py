@@ -8,6 +8,7 @@ preorder range ``[i, stop[i])``. Nothing here recurses on tree depth.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dc_field
@@ -17,6 +18,7 @@ from importlib import metadata
 import numpy as np
 import tree_sitter
 
+from parsers.abi import NativeABIError, check_abi
 from parsers.languages import LanguageSpec
 from parsers.vocab import kind_id
 
@@ -25,7 +27,8 @@ _PUNCTUATION = set("()[]{},;:.`'\"\\")
 
 def _load_native():
     """The C core (``parsers/_native.c``) when it is built against the installed tree-sitter release
-    and not switched off with ``GALLA_NATIVE=0``; else None (the pure-Python engine, same output)."""
+    from these sources (:func:`parsers.abi.check_abi`; a warning says when not) and not switched off with
+    ``GALLA_NATIVE=0``; else None (the pure-Python engine, same output)."""
     if os.environ.get("GALLA_NATIVE", "1") == "0":
         return None
     try:
@@ -36,7 +39,14 @@ def _load_native():
         installed = metadata.version("tree-sitter")
     except metadata.PackageNotFoundError:
         return None
-    return _native if installed == _native.TREE_SITTER_VERSION else None
+    if installed != _native.TREE_SITTER_VERSION:
+        return None
+    try:
+        check_abi(_native)
+    except NativeABIError as err:  # a core built from other sources: its tables would be misread
+        warnings.warn(f"{err}. Using the pure-Python engine meanwhile.", RuntimeWarning, stacklevel=2)
+        return None
+    return _native
 
 
 native = _load_native()
@@ -59,9 +69,6 @@ class Tables:
     """Grammar field id -> field name (0 -> None)."""
     comments: frozenset[int] = frozenset()
     """Comment kind ids: dropped with their whole subtree (Rust's comments hold ``//`` tokens)."""
-    keep_bytes: bytes = b""
-    comment_bytes: bytes = b""
-    """``keep`` and ``comments`` as one byte per kind id, for the C core."""
 
     def kinds(self, names: frozenset[str] | set[str]) -> frozenset[int]:
         """Grammar kind ids whose name is in ``names``."""
@@ -102,8 +109,6 @@ def tables(spec: LanguageSpec) -> Tables:
         names,
         fields,
         comments,
-        bytes(keep),
-        bytes(i in comments for i in range(len(names))),
     )
 
 
@@ -212,19 +217,21 @@ class FlatTree:
         return starts
 
 
-_COLUMNS = ("kind", "field", "start", "end", "parent", "stop")
+COLUMNS = ("kind", "field", "start", "end", "parent", "stop")
+"""The node columns, in the order the C core's ``flatten`` returns and its ``file_context`` takes them."""
 
 
 def flatten(source: bytes, spec: LanguageSpec, use_native: bool | None = None) -> FlatTree:
     """Parse ``source`` and return its kept nodes in preorder (``use_native``: None = the C core
     where it is built; False = the pure-Python walk; both give the same tree)."""
     if native is not None and use_native is not False:
-        tab = tables(spec)
-        bufs, errors = native.flatten(spec.grammar(), source, tab.keep_bytes, tab.comment_bytes)
+        from parsers.compiled import compiled  # (it builds on this module)
+
+        bufs, errors = native.flatten(compiled(spec).native(), source)
         # memoryviews, not lists: the passes left in Python look up few nodes, and 11 M ints a corpus
         # cost more to make and free than those lookups save
         ft = FlatTree(source, *(memoryview(b).cast("q") for b in bufs), errors)
-        for name, buf in zip(_COLUMNS, bufs, strict=True):
+        for name, buf in zip(COLUMNS, bufs, strict=True):
             ft._arrays[name] = np.frombuffer(buf, dtype=np.int64)
         return ft
     tree = parser(spec).parse(source)

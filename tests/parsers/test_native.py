@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -13,7 +14,8 @@ import pytest
 from data_builders.corpora import stdlib_corpus
 from parsers import extract_file, get_language, tree
 from parsers.calls import call_edges
-from parsers.controlflow import build_cfg, flow_tables, native_flow_tables
+from parsers.compiled import compiled
+from parsers.controlflow import build_cfg, flow_tables
 from parsers.dataflow import _native_context, data_tables, events, native_cfg
 from parsers.extract import ALL_EDGES, _covered, _unit_roots
 from parsers.tree import flatten
@@ -210,30 +212,29 @@ def test_threads_share_the_core_safely():
 
 def test_bad_tables_raise_a_clear_error():
     spec = get_language("python")
+    lang = compiled(spec)
     with pytest.raises(ValueError, match="shorter than the grammar"):
-        tree.native.flatten(spec.grammar(), b"x = 1", b"\x01", b"\x00")
+        tree.native.language(dataclasses.replace(lang, keep=b"\x01"))
     ft = flatten(b"def f(a):\n    return a\n", spec)
     ctx = _native_context(ft, spec)
     with pytest.raises(ValueError, match="node out of range"):
         tree.native.scan_accesses(ctx, [10**6])
-    flow, parent = native_flow_tables(spec), ft.array("parent")
     with pytest.raises(ValueError, match="scope out of range"):
-        tree.native.build_cfg(ctx, flow, parent, len(ft), -1)
+        tree.native.build_cfg(ctx, len(ft), -1)
+    columns = {c: ft.array(c) for c in tree.COLUMNS}
+    short_parent = {**columns, "parent": columns["parent"][:-1]}
     with pytest.raises(ValueError, match="parent array of the wrong length"):
-        tree.native.build_cfg(ctx, flow, parent[:-1], 0, -1)
+        tree.native.file_context(lang.native(), ft.source, *short_parent.values())
     scopes = np.array([0, 10**6], dtype=np.int64)
     with pytest.raises(ValueError, match="scope out of range"):
-        tree.native.scope_flows(ctx, flow, parent, scopes, b"", True, True, True, True, 1, 2, 3, 4)
-    dt = data_tables(spec)
-    arrays = [ft.array(c) for c in ("kind", "parent", "field", "stop", "start", "end")]
-    arrays[1] = arrays[1][::-1].copy()  # parents after their children
+        tree.native.scope_flows(ctx, scopes, b"", -1)
+    parents_last = {**columns, "parent": columns["parent"][::-1].copy()}  # parents after their children
     with pytest.raises(ValueError, match="events: tree arrays or tables"):
-        tree.native.events(*arrays, ft.source, dt.kind_flags, dt.pair_class, dt.pair_class.shape[1],
-                           dt.value_field, b"", b"", 0, 1, 2, 4, 8, 16)  # fmt: skip
+        tree.native.file_context(lang.native(), ft.source, *parents_last.values())
     with pytest.raises(ValueError, match="tables of inconsistent lengths"):
-        tree.native.flow_tables(b"\0" * 8, b"\0" * 4, b"", [], 0, 0, 0, 0, ())
+        tree.native.language(dataclasses.replace(lang, flow_flags=lang.flow_flags[:2]))
     with pytest.raises(ValueError, match="inconsistent lengths"):
-        tree.native.file_context(b"", *([b"\0" * 8] * 10), *([b"\0"] * 4), b"", 0, 0)
+        tree.native.file_context(lang.native(), b"", b"\0" * 8, b"\0" * 8, b"", b"", b"", b"")
 
 
 def test_galla_native_0_switches_the_core_off():
