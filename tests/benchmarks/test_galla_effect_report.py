@@ -44,6 +44,7 @@ def test_report_pairs_items_and_averages_seeds(tmp_path: Path) -> None:
     assert row["vs_A"]["B"]["diff"] == pytest.approx((1 + 0.5 + 0 + 0) / 4) and row["vs_A"]["B"]["n"] == 4
     assert row["vs_A"]["C"]["diff"] == pytest.approx((1 - 0.5 + 0 + 0) / 4)
     assert row["B_vs"]["C"]["diff"] == pytest.approx(0.25) and "D" not in row["B_vs"]  # B - C, per item
+    assert row["B_minus_A_by_seed"] == {"0": pytest.approx(0.5)}  # B has seed 0 only
     held = p["held_out"]
     assert held["A"] == {"downstream/text": {"first": 1.4, "last": 1.2}}
     assert held["B"]["alignment/graph"] == {"first": 3.2, "last": 2.9}
