@@ -18,7 +18,8 @@ from functools import cache
 import numpy as np
 
 from parsers import tree as _tree
-from parsers.dataflow import WRITE, DataTables, _native_context, data_tables, subtree_accesses
+from parsers.accesses import WRITE, _native_context, subtree_accesses
+from parsers.datatables import DataTables, data_tables
 from parsers.graph import EdgeType
 from parsers.languages import LanguageSpec
 from parsers.names import class_units, name_parts, name_tables, qualified_path, unit_name, unit_parameters
