@@ -59,23 +59,54 @@ def use_disk(mode: str, graph_rows: int | None) -> bool:
     return mode == "disk"
 
 
+class _Batch:
+    """One record batch of the file as numpy views into the map (no copies, no Python objects per id)."""
+
+    def __init__(self, batch: pa.RecordBatch) -> None:
+        def lists(name: str) -> tuple[np.ndarray, np.ndarray]:
+            col = batch.column(name)
+            return col.offsets.to_numpy(), col.values.to_numpy()
+
+        self.ids = lists("ids")
+        self.graph = {c: lists(c) for c in _GRAPH_COLUMNS[:4]}
+        self.prompt = batch.column("prompt_len").to_numpy()
+        self.graph_at = batch.column("graph_at").to_numpy()
+        self.task = batch.column("task")
+        self.name = batch.column("name")
+
+    def row_ids(self, k: int) -> np.ndarray:
+        off, val = self.ids
+        return val[off[k] : off[k + 1]]
+
+    def row_graph(self, k: int) -> Data:
+        def col(c: str) -> np.ndarray:
+            off, val = self.graph[c]
+            return val[off[k] : off[k + 1]]
+
+        row = {c: col(c) for c in _GRAPH_COLUMNS[:4]}
+        return to_pyg({**row, "id": self.name[k].as_py() or ""})
+
+
 class DiskExamples(Sequence[Example]):
     """The encoded samples of one stream, memory-mapped from an Arrow file (a view when ``rows`` is set:
     :meth:`subset`). ``lengths`` and ``num_targets`` are in memory; samples are built on access."""
 
-    def __init__(self, path: Path, rows: np.ndarray | None = None, _table: pa.Table | None = None) -> None:
+    def __init__(self, path: Path, rows: np.ndarray | None = None, _file: tuple | None = None) -> None:
         self.path = Path(path)
-        if _table is None:
-            with pa.memory_map(str(self.path)) as source:
-                _table = pa.ipc.open_file(source).read_all()  # zero-copy: columns point into the map
-        self._table = _table
-        self._rows = np.arange(_table.num_rows) if rows is None else np.asarray(rows, dtype=np.int64)
-        ids = _table.column("ids")
-        sizes = np.concatenate([np.diff(c.offsets.to_numpy()) for c in ids.chunks]) if ids.num_chunks else []
-        prompt = _table.column("prompt_len").to_numpy()
-        self._all_lengths = np.asarray(sizes, dtype=np.int64)
-        self.lengths = self._all_lengths[self._rows]
-        self.num_targets = (self._all_lengths - prompt)[self._rows]
+        if _file is None:
+            source = pa.memory_map(str(self.path))  # kept open: the batches point into it
+            reader = pa.ipc.open_file(source)
+            batches = [_Batch(reader.get_batch(i)) for i in range(reader.num_record_batches)]
+            starts = np.cumsum([0] + [len(b.prompt) for b in batches])
+            sizes = np.concatenate([np.diff(b.ids[0]) for b in batches]) if batches else np.zeros(0, np.int64)
+            prompt = np.concatenate([b.prompt for b in batches]) if batches else np.zeros(0, np.int64)
+            _file = (source, batches, starts, sizes.astype(np.int64), sizes - prompt)
+        self._file = _file
+        _, self._batches, self._starts, lengths, targets = _file
+        total = int(self._starts[-1])
+        self._rows = np.arange(total) if rows is None else np.asarray(rows, dtype=np.int64)
+        self.lengths = lengths[self._rows]
+        self.num_targets = targets[self._rows]
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -89,27 +120,48 @@ class DiskExamples(Sequence[Example]):
         for a in range(0, len(self), ROWS_PER_BATCH):
             yield from self.take(range(a, min(a + ROWS_PER_BATCH, len(self))))
 
+    def _locate(self, row: int) -> tuple[_Batch, int]:
+        b = int(np.searchsorted(self._starts, row, side="right")) - 1
+        return self._batches[b], row - int(self._starts[b])
+
     def take(self, indices: Iterable[int]) -> list[Example]:
-        """The samples at ``indices`` (positions in this view), in that order."""
-        at = self._rows[np.asarray(list(indices), dtype=np.int64)]
-        if len(at) == 0:
-            return []
-        cols = self._table.take(pa.array(at)).select(["ids", "prompt_len", "task", "graph_at"]).to_pydict()
-        owners = sorted({int(g) for g in cols["graph_at"] if g >= 0})
+        """The samples at ``indices`` (positions in this view), in that order; samples of one unit taken
+        together share one graph."""
         graphs: dict[int, Data] = {}
-        if owners:  # the rows that hold the graphs: a sample's own row or an earlier one of its unit
-            held = self._table.take(pa.array(owners)).select(list(_GRAPH_COLUMNS)).to_pylist()
-            graphs = {g: to_pyg({**row, "id": row["name"]}) for g, row in zip(owners, held, strict=True)}
-        return [
-            Example(np.asarray(ids, TOKEN_DTYPE), int(prompt), task, graphs.get(int(g)))
-            for ids, prompt, task, g in zip(
-                cols["ids"], cols["prompt_len"], cols["task"], cols["graph_at"], strict=True
-            )
-        ]
+        out = []
+        for i in indices:
+            batch, k = self._locate(int(self._rows[int(i)]))
+            g = int(batch.graph_at[k])
+            graph = None
+            if g >= 0:
+                if g not in graphs:  # the row that holds it: this one or an earlier one of its unit
+                    graphs[g] = _graph_at(self, g)
+                graph = graphs[g]
+            ids = np.array(batch.row_ids(k), TOKEN_DTYPE)  # a copy: the map is read-only
+            out.append(Example(ids, int(batch.prompt[k]), batch.task[k].as_py(), graph))
+        return out
 
     def subset(self, indices: Sequence[int]) -> DiskExamples:
         """A view of the samples at ``indices`` (positions in this view), the same file underneath."""
-        return DiskExamples(self.path, self._rows[np.asarray(indices, dtype=np.int64)], self._table)
+        return DiskExamples(self.path, self._rows[np.asarray(indices, dtype=np.int64)], self._file)
+
+
+def _graph_at(samples: DiskExamples, row: int) -> Data:
+    batch, k = samples._locate(row)
+    return batch.row_graph(k)
+
+
+def _list_array(values: list[np.ndarray | None], dtype) -> pa.Array:
+    """A list array from per-row numpy arrays (None: a null row), built from one flat buffer."""
+    sizes = np.fromiter((0 if v is None else len(v) for v in values), np.int64, len(values))
+    offsets = np.zeros(len(values) + 1, np.int32)
+    np.cumsum(sizes, out=offsets[1:])
+    present = [v for v in values if v is not None]
+    flat = np.concatenate(present).astype(dtype, copy=False) if present else np.zeros(0, dtype)
+    mask = np.fromiter((v is None for v in values), bool, len(values))
+    return pa.ListArray.from_arrays(
+        pa.array(offsets), pa.array(flat), mask=pa.array(mask) if mask.any() else None
+    )
 
 
 def write_examples(examples: Iterable[Example | None], path: Path) -> tuple[DiskExamples | None, int]:
@@ -122,14 +174,15 @@ def write_examples(examples: Iterable[Example | None], path: Path) -> tuple[Disk
     with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, SCHEMA) as writer:
 
         def flush() -> None:
-            if buf["ids"]:
-                writer.write_batch(
-                    pa.record_batch(
-                        [pa.array(buf[n], SCHEMA.field(n).type) for n in SCHEMA.names], schema=SCHEMA
-                    )
-                )
-                for v in buf.values():
-                    v.clear()
+            if not buf["ids"]:
+                return
+            cols = [_list_array(buf["ids"], np.int32), pa.array(buf["prompt_len"], pa.int32())]
+            cols += [pa.array(buf["task"], pa.string()), pa.array(buf["graph_at"], pa.int64())]
+            cols += [_list_array(buf[c], np.int32) for c in _GRAPH_COLUMNS[:4]]
+            cols.append(pa.array(buf["name"], pa.string()))
+            writer.write_batch(pa.record_batch(cols, schema=SCHEMA))
+            for v in buf.values():
+                v.clear()
 
         for ex in examples:
             read += 1
@@ -140,19 +193,19 @@ def write_examples(examples: Iterable[Example | None], path: Path) -> tuple[Disk
                     "DPO pairs are the text stream, which stays in memory; write graph samples only"
                 )
             g = ex.graph
-            none = (None,) * len(_GRAPH_COLUMNS)
+            cols: tuple = (None,) * len(_GRAPH_COLUMNS)
             if g is None:
-                at, cols = -1, none
+                at = -1
             elif g is last_graph:
-                at, cols = last_at, none
+                at = last_at
             else:
                 at = last_at = written
                 last_graph = g
                 cols = (
-                    g.x.tolist(),
-                    g.edge_index[0].tolist(),
-                    g.edge_index[1].tolist(),
-                    g.edge_type.tolist(),
+                    g.x.numpy(),
+                    g.edge_index[0].numpy(),
+                    g.edge_index[1].numpy(),
+                    g.edge_type.numpy(),
                     str(getattr(g, "name", "") or ""),
                 )
             buf["ids"].append(ex.ids)
