@@ -118,8 +118,9 @@ def prepare(work: Path, shards: int) -> tuple[Path, Path, int, int]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from data_builders.content import SourceFile
     from data_builders.corpora import stdlib_corpus, stdlib_root
-    from data_builders.walk import SourceFile, iter_repository
+    from data_builders.walk import iter_repository
     from parsers.languages import extension_map
 
     root, lib = stdlib_root(), work / "lib"

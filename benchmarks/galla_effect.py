@@ -38,6 +38,7 @@ import copy
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import time
@@ -289,6 +290,7 @@ def report(cfg: dict[str, Any], out: Path, finished: dict[str, list[dict[str, An
             for ctl in ("C", "D")
             if "B" in finished and ctl in finished
         }
+        row["B_minus_A_by_seed"] = _by_seed(finished, task, metric)
         table.append(row)
     compute = {
         arm: {
@@ -353,6 +355,21 @@ def _fmt(metric: str, x: float) -> str:
     return f"{100 * x:.1f}" if metric.startswith(("pass", "acc", "score")) else f"{x:.2f}"
 
 
+def _by_seed(finished: dict[str, list[dict[str, Any]]], task: str, metric: str) -> dict[str, float]:
+    """B's score minus A's, seed by seed (the seeds both arms finished): how much the difference itself
+    moves with the seed, which the bootstrap over items does not show."""
+
+    def means(arm: str) -> dict[int, float]:
+        return {
+            r["seed"]: r["eval"]["tasks"][task][metric]["mean"]
+            for r in finished.get(arm, [])
+            if metric in r["eval"]["tasks"].get(task, {})
+        }
+
+    a, b = means("A"), means("B")
+    return {str(seed): b[seed] - a[seed] for seed in sorted(set(a) & set(b))}
+
+
 def _controls(arms: list[str]) -> list[str]:
     """The arms B is compared with directly (C: no graph tokens, D: shuffled graphs)."""
     return [c for c in ("C", "D") if "B" in arms and c in arms]
@@ -399,6 +416,22 @@ def _markdown(p: dict[str, Any]) -> str:
             + (" | " + " | ".join(diffs) if diffs else "")
             + " |"
         )
+    seeded = [row for row in p["table"] if len(row.get("B_minus_A_by_seed", {})) > 1]
+    if seeded:
+        lines += [
+            "",
+            "Δ B − A seed by seed (each seed's B minus the same seed's A; mean ± std over seeds):",
+            "",
+        ]
+        for row in seeded:
+            d = row["B_minus_A_by_seed"]
+            m, vals = row["metric"], list(d.values())
+            std = float(statistics.stdev(vals))
+            lines.append(
+                f"- {row['task']} {m}: "
+                + ", ".join(f"seed {k} {_fmt(m, v)}" for k, v in d.items())
+                + f"; {_fmt(m, statistics.fmean(vals))} ± {_fmt(m, std)}"
+            )
     lines += [
         "",
         "Compute (mean over seeds): "

@@ -48,6 +48,7 @@ from data_builders.cache import (
     _read_entry,
     _write_entry,
 )
+from data_builders.content import Skipped, SourceFile
 from data_builders.formats import DATA_FILE, DatasetWriter, file_batch, serialize_batch, write_galla_jsonl
 from data_builders.lock import FolderBusy, acquire, release
 from data_builders.manifest import (
@@ -69,7 +70,7 @@ from data_builders.options import (
     grammar_versions,
 )
 from data_builders.pool import _keep_freed_memory, _ordered_pool
-from data_builders.walk import Skipped, SourceFile, WalkError, iter_repository, shard_of
+from data_builders.walk import WalkError, iter_repository, shard_of
 from parsers.extract import extract_file
 from parsers.graph import EdgeType, parse_edge_types
 from parsers.languages import extension_map

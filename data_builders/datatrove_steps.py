@@ -45,8 +45,8 @@ def _extractor_class() -> type:
     from datatrove.data import Document
 
     from data_builders.build import BuildOptions, FileOutcome, extract_into
+    from data_builders.content import Skipped
     from data_builders.from_dataset import RowNamer, _join_path
-    from data_builders.walk import Skipped
     from parsers.extract import DEFAULT_MAX_EDGES, DEFAULT_MAX_NODES
     from parsers.languages import extension_map
 

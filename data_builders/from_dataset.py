@@ -25,7 +25,8 @@ from typing import IO, Any
 import pathspec
 import pyarrow as pa
 
-from data_builders.walk import Skipped, SourceFile, _LanguagePicker, _suffix, inspect_content
+from data_builders.content import Skipped, SourceFile, inspect_content
+from data_builders.walk import _LanguagePicker, _suffix
 
 __all__ = [
     "LANGUAGE_NAMES",

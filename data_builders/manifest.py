@@ -21,8 +21,8 @@ from data_builders.outputs import output_problem
 from parsers.graph import EdgeType, parse_edge_types
 
 if TYPE_CHECKING:
+    from data_builders.content import Skipped, SourceFile
     from data_builders.options import BuildOptions, FileOutcome
-    from data_builders.walk import Skipped, SourceFile
 
 MANIFEST = "manifest.json"
 

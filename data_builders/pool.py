@@ -19,8 +19,8 @@ from data_builders.cache import _close_db
 from data_builders.options import BuildError
 
 if TYPE_CHECKING:
+    from data_builders.content import SourceFile
     from data_builders.options import FileOutcome
-    from data_builders.walk import SourceFile
 
 
 def _keep_freed_memory() -> None:

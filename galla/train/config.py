@@ -31,6 +31,7 @@ PARAM_KINDS = ("full", "lora", "svft")
 GRAPH_TASKS = ("graph2code", "graph_qa")
 GRAPH_ABLATIONS = ("none", "no_graph", "shuffled")
 TEMPLATES = ("galla", "chat")
+ENCODED_PLACES = ("auto", "memory", "disk")
 DPO_REFERENCES = ("auto", "disable_adapter", "copy", "precompute")
 STRATEGIES = ("ddp", "fsdp", "fsdp_grad_op")
 PRECISIONS = ("auto", "fp32", "bf16")
@@ -135,8 +136,14 @@ class DataConfig(_Checked):
     without graph tokens (is it the graph or the extra text?), ``shuffled`` gives each record another
     unit's graph, a fixed derangement (does the structure matter?). Applies to ``data.graphs`` records."""
 
+    encoded: str = "auto"
+    """Where the encoded graph-stream samples are kept: ``memory``; ``disk``, a memory-mapped file in the
+    run directory (a corpus larger than memory trains); ``auto``: disk above 50,000 graph rows or for a
+    hub stream. The text stream is always in memory."""
+
     def __post_init__(self) -> None:
         self._check_types()
+        self._check("encoded", self.encoded in ENCODED_PLACES, f"choose one of {', '.join(ENCODED_PLACES)}")
         for key in ("graphs", "graph_tasks", "task_files", "text", "preference"):
             _list_of_str(self, key)
         self._check(

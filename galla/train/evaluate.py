@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -9,14 +10,15 @@ import torch
 
 from galla.train.config import TrainConfig
 from galla.train.data import Example, collate
+from galla.train.store import DiskExamples
 
 if TYPE_CHECKING:
     from galla.train.trainer import Trainer
 
 
 def split_held_out(
-    cfg: TrainConfig, streams: dict[str, list[Example]]
-) -> tuple[dict[str, list[Example]], dict[str, list[Example]]]:
+    cfg: TrainConfig, streams: dict[str, Sequence[Example]]
+) -> tuple[dict[str, Sequence[Example]], dict[str, list[Example]]]:
     """``(train, held_out)``: ``run.eval_samples`` of each stream (at most a fifth), seeded, set aside;
     the training samples keep their order."""
     train, held_out = dict(streams), {}
@@ -24,6 +26,10 @@ def split_held_out(
         for name, examples in streams.items():
             order = np.random.default_rng([cfg.run.seed, 7]).permutation(len(examples))
             k = min(cfg.run.eval_samples, len(examples) // 5)
+            if isinstance(examples, DiskExamples):  # the held-out few in memory, the rest a view
+                held_out[name] = examples.take(order[:k])
+                train[name] = examples.subset(np.sort(order[k:]))
+                continue
             held_out[name] = [examples[i] for i in order[:k]]
             train[name] = [examples[i] for i in np.sort(order[k:])]
     return train, held_out

@@ -9,6 +9,8 @@ number of processes with the same global batch, sees the same samples at the sam
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 from galla.train.config import TrainConfig
 from galla.train.data import Example, epoch_batches, graph_loss_scale, mix_schedule
 from galla.train.errors import TrainingError
@@ -21,14 +23,20 @@ def hash_name(name: str) -> int:
     return sum(ord(c) * 31**i for i, c in enumerate(name)) % 10_007
 
 
+def _lengths(samples: Sequence[Example]) -> list[int]:
+    lengths = getattr(samples, "lengths", None)
+    return [int(n) for n in lengths] if lengths is not None else [e.length for e in samples]
+
+
 class BatchPlan:
     """The step plan of ``streams`` (encoded examples by stream) for ``world`` processes.
 
     Raises :class:`TrainingError` when a stream holds less than one global batch or an epoch less than
     one optimizer step."""
 
-    def __init__(self, cfg: TrainConfig, streams: dict[str, list[Example]], world: int) -> None:
-        self.lengths = {k: [e.length for e in v] for k, v in streams.items()}
+    def __init__(self, cfg: TrainConfig, streams: Mapping[str, Sequence[Example]], world: int) -> None:
+        # a stream on disk (galla.train.store) knows its lengths without building its samples
+        self.lengths = {k: _lengths(v) for k, v in streams.items()}
         self.seed, self.grouping = cfg.run.seed, cfg.data.length_grouping
         self.batch_size, self.grad_accum = cfg.optim.batch_size, cfg.optim.grad_accum
         self.global_batch = gb = cfg.optim.batch_size * world

@@ -28,7 +28,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,7 +39,7 @@ from galla.config import ConfigError
 from galla.model import GraphLLM
 from galla.model.llm import llm_spec_problem
 from galla.run_layout import RunDir
-from galla.train import methods, sharding
+from galla.train import methods, sharding, store
 from galla.train.accel import lock_run_dir, make_accelerator, unlock_run_dir
 from galla.train.checkpoint import load_checkpoint
 from galla.train.config import TrainConfig
@@ -126,6 +126,9 @@ class Trainer:
             raise
 
     def _release(self) -> None:
+        if getattr(self, "encoded_file", None) is not None:  # the samples stay readable while mapped
+            store.remove(self.encoded_file)
+            self.encoded_file = None
         if self._locked:
             self._locked = False
             unlock_run_dir(self.out)
@@ -167,7 +170,8 @@ class Trainer:
             cfg.data.template,
             cfg.run.seed,
         )
-        self.streams: dict[str, list[Example]] = {}
+        self.streams: dict[str, Sequence[Example]] = {}
+        self.encoded_file: Path | None = None
         with encode_progress(cfg.run.progress and self.acc.is_main_process) as progress:
             bar = progress.add_task("graph rows", total=streams.graph_work, visible=streams.graph_work != 0)
             graph = streams.graph(lambda n: progress.advance(bar, n))
@@ -179,7 +183,9 @@ class Trainer:
                     progress.advance(text_bar)
 
             records = {
-                "graph": self._encode_stream("graph", graph, enc),
+                "graph": self._encode_stream(
+                    "graph", graph, enc, on_disk=store.use_disk(cfg.data.encoded, streams.graph_rows)
+                ),
                 "text": self._encode_stream("text", text(), enc),
             }
         check_graph_records(cfg, records["graph"])
@@ -188,10 +194,16 @@ class Trainer:
         self.stream_sizes = {k: v for k, v in records.items() if v}
         self.plan = BatchPlan(cfg, self.streams, self.world)
 
-    def _encode_stream(self, name: str, records: Iterable[dict], enc: Encoder) -> int:
-        """Encode ``records`` into ``self.streams[name]`` as they come; returns how many were read."""
-        encoded = list(enc.encode_stream(records, name))
-        n, examples = len(encoded), [ex for ex in encoded if ex is not None]
+    def _encode_stream(self, name: str, records: Iterable[dict], enc: Encoder, on_disk: bool = False) -> int:
+        """Encode ``records`` into ``self.streams[name]`` as they come (``on_disk``: into a memory-mapped
+        file of the run directory, :mod:`galla.train.store`); returns how many were read."""
+        examples: Sequence[Example] | None
+        if on_disk:
+            self.encoded_file = self.out / "encoded" / f"{name}.rank{self.rank}.arrow"
+            examples, n = store.write_examples(enc.encode_stream(records, name), self.encoded_file)
+        else:
+            encoded = list(enc.encode_stream(records, name))
+            n, examples = len(encoded), [ex for ex in encoded if ex is not None]
         if n and not examples:
             raise TrainingError(
                 f"data: every {name} sample is longer than data.max_length "
@@ -225,7 +237,17 @@ class Trainer:
 
     def _local(self, stream: str, rows: list[int]):
         mine = self.plan.local(rows, self.rank)
-        return collate([self.streams[stream][i] for i in mine], self.model.tokenizer.pad_token_id)
+        return collate(self._examples(stream, mine), self.model.tokenizer.pad_token_id)
+
+    def _examples(self, stream: str, rows: Sequence[int]) -> list[Example]:
+        samples = self.streams[stream]
+        return samples.take(rows) if isinstance(samples, store.DiskExamples) else [samples[i] for i in rows]
+
+    def _num_targets(self, stream: str, rows: Sequence[int]) -> int:
+        samples = self.streams[stream]
+        if isinstance(samples, store.DiskExamples):
+            return int(samples.num_targets[list(rows)].sum())
+        return sum(samples[i].num_targets for i in rows)
 
     # --- the loop ---------------------------------------------------------------------------------
 
@@ -324,8 +346,7 @@ class Trainer:
         sums: dict[str, float] = {}
         for k, (stream, rows) in enumerate(micro):
             batch = self._local(stream, rows).to(acc.device)
-            examples = [self.streams[stream][i] for i in rows]
-            denom = sum(e.num_targets for e in examples)  # global: every process knows every row
+            denom = self._num_targets(stream, rows)  # global: every process knows every row
             weight = self.graph_scale if stream == "graph" else 1.0
             scale = weight * self.world / denom / len(micro)
             sync = k == len(micro) - 1

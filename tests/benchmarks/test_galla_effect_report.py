@@ -44,6 +44,7 @@ def test_report_pairs_items_and_averages_seeds(tmp_path: Path) -> None:
     assert row["vs_A"]["B"]["diff"] == pytest.approx((1 + 0.5 + 0 + 0) / 4) and row["vs_A"]["B"]["n"] == 4
     assert row["vs_A"]["C"]["diff"] == pytest.approx((1 - 0.5 + 0 + 0) / 4)
     assert row["B_vs"]["C"]["diff"] == pytest.approx(0.25) and "D" not in row["B_vs"]  # B - C, per item
+    assert row["B_minus_A_by_seed"] == {"0": pytest.approx(0.5)}  # B has seed 0 only
     held = p["held_out"]
     assert held["A"] == {"downstream/text": {"first": 1.4, "last": 1.2}}
     assert held["B"]["alignment/graph"] == {"first": 3.2, "last": 2.9}
@@ -93,3 +94,20 @@ def test_a_run_held_by_another_process_is_left_to_it(tmp_path: Path) -> None:
         holder.wait()
     (run / "done.json").write_text("{}")  # finished elsewhere meanwhile: skipped, not redone
     assert run_one({}, "A", 0, run, {}) is False
+
+
+@pytest.mark.parametrize("preset", sorted(Path("configs/experiments").glob("*.yaml")), ids=lambda p: p.stem)
+def test_every_preset_gives_valid_train_configs(preset: Path, tmp_path: Path) -> None:
+    from benchmarks.galla_effect import load_preset, stage_configs
+    from galla.train.config import TrainConfig
+
+    cfg = load_preset(preset)
+    data = {"text": "t.jsonl", "graphs": "g", "task_data": "d"}
+    for arm, seeds in cfg["arms"].items():
+        stages = [TrainConfig.from_dict(s) for s in stage_configs(cfg, arm, seeds[0], tmp_path / arm, data)]
+        assert len(stages) == (2 if arm in ("B", "D") else 1)
+        assert stages[-1].model.llm == cfg["model"]["llm"] and stages[-1].run.seed == seeds[0]
+        if arm in ("B", "D"):
+            assert not stages[0].model.llm_trainable and stages[-1].init_from == str(
+                tmp_path / arm / "stage1" / "final"
+            )
