@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-from datasets import Dataset
+from datasets import Dataset, IterableDataset
 
 from data_builders.formats import (
     DATA_FILE,
@@ -63,6 +63,7 @@ __all__ = [
     "dedent_unit",
     "dpo_records",
     "graph2code_records",
+    "graph_input_rows",
     "graph_qa_records",
     "read_task_file",
     "row_from_graph",
@@ -80,6 +81,8 @@ ROWS_PER_READ = 256
 """Graph rows :func:`build_tasks` reads from a dataset at a time."""
 _SFT_FIELDS = (("human", "bot"), ("prompt", "completion"), ("instruction", "output"))
 _DPO_FIELDS = ("prompt", "chosen", "rejected")
+_GRAPH_INPUT = "pass a `galla build-graphs` output folder, or its rows as parquet (one file or a folder)"
+"""What to do, in the errors for a graph input that :func:`build_tasks` cannot read."""
 
 
 # --- downstream files ----------------------------------------------------------------------------
@@ -187,32 +190,37 @@ def read_task_file(path: str | Path, *, edge_type: EdgeType | None = None) -> li
 def _open_graphs(graphs: str | Path | Iterable) -> tuple[Iterable, str]:
     if not isinstance(graphs, (str, Path)):
         return graphs, f"<{type(graphs).__name__}>"
-    from datasets import load_from_disk
+    from data_builders.sources import SourceError, open_rows
 
     p = Path(graphs)
-    if not p.exists():
+    if not p.exists():  # checked here: a missing local path is a typo to name, never a hub id to fetch
         raise FileNotFoundError(
             f"graph directory '{p}' does not exist; build it: galla build-graphs ... --out {p}"
         )
-    try:
-        ds = load_from_disk(str(p))
-    except (FileNotFoundError, ValueError) as err:
-        raise ValueError(f"'{p}' is not a graph dataset (`galla build-graphs` output): {err}") from err
-    missing = [c for c in _REQUIRED if c not in getattr(ds, "column_names", ())]
-    if missing:
-        raise ValueError(f"'{p}' is not a graph dataset: it lacks columns {missing}")
+    try:  # a save_to_disk folder, memory-mapped, or parquet streamed: two passes need no random access
+        ds = open_rows(p, columns=_REQUIRED, streaming=True)
+    except SourceError as err:
+        raise ValueError(f"{err}, so it is not a graph dataset; {_GRAPH_INPUT}") from None
     return ds, str(p)
 
 
 def _each_row(rows: Iterable) -> Iterator[Mapping[str, Any]]:
-    """The rows of a ``Dataset`` read ``ROWS_PER_READ`` at a time (the rest stays in the Arrow file), or
-    of any other iterable as they are."""
-    if not isinstance(rows, Dataset):
+    """The rows of a ``Dataset`` read ``ROWS_PER_READ`` at a time (the rest stays in the Arrow file), of
+    an ``IterableDataset`` as it streams them in batches of that size, or of any other iterable as they
+    are."""
+    if not isinstance(rows, (Dataset, IterableDataset)):
         yield from rows
         return
     for batch in rows.iter(batch_size=ROWS_PER_READ):
         cols = list(batch)
         yield from (dict(zip(cols, values, strict=True)) for values in zip(*batch.values(), strict=True))
+
+
+def graph_input_rows(graphs: str | Path) -> Iterator[Mapping[str, Any]]:
+    """The rows of a graph input as :func:`build_tasks` reads them (a ``galla build-graphs`` folder or
+    parquet of its rows, streamed), one at a time."""
+    rows, _ = _open_graphs(graphs)
+    return _each_row(rows)
 
 
 class _Tally:
@@ -289,8 +297,11 @@ def build_tasks(
     ``to_dataset(graph2code_records(rows) + graph_qa_records(rows) + downstream)``.
 
     Args:
-        graph_dir_or_dataset: a ``galla build-graphs`` output directory, or rows (a ``datasets.Dataset``,
-            a list of rows or :class:`CodeGraph` objects).
+        graph_dir_or_dataset: a ``galla build-graphs`` output directory; its rows as parquet, a
+            ``.parquet`` file or a folder of shards such as ``datatrove_steps.graph_pipeline`` writes
+            (streamed record batch by record batch, once per task, with no copy:
+            :func:`data_builders.sources.open_rows`); or rows (a ``datasets.Dataset`` or
+            ``IterableDataset``, a list of rows or :class:`CodeGraph` objects).
         out_dir: a ``datasets.load_from_disk`` folder plus ``tasks_manifest.json``; an existing task
             directory is replaced, anything else there is refused.
         tasks: graph tasks to build, of ``graph2code`` and ``graph_qa``.
@@ -318,20 +329,33 @@ def build_tasks(
             f"'{out}' exists and is not a task dataset (no {MANIFEST}); refusing to overwrite it"
         )
     rows, source = _open_graphs(graph_dir_or_dataset)
-    if not isinstance(rows, (Dataset, Sequence)):
+    if not isinstance(rows, (Dataset, IterableDataset, Sequence)):
         rows = list(rows)  # read twice (graph2code, graph_qa)
+    streamed = isinstance(rows, IterableDataset)
+    units = 0 if streamed else len(rows)  # a stream's length is known once it has been read
+    first = next((t for t in ("graph2code", "graph_qa") if t in tasks), None)  # the pass that counts
     skipped: Counter = Counter()
     files: list[dict] = []
 
+    def graph_rows(counting: bool) -> Iterator[Mapping[str, Any]]:
+        nonlocal units
+        for row in _each_row(rows):
+            if streamed and counting:
+                units += 1
+            yield row
+
     def records() -> Iterator[dict]:
         # one row at a time: a unit's records are written before the next unit's are made
-        for row in _each_row(rows) if "graph2code" in tasks else ():
+        for row in graph_rows(first == "graph2code") if "graph2code" in tasks else ():
             yield from graph2code_records([row], with_question=with_question, seed=seed, skipped=skipped)
-        for row in _each_row(rows) if "graph_qa" in tasks else ():
+        for row in graph_rows(first == "graph_qa") if "graph_qa" in tasks else ():
             yield from graph_qa_records(
                 [row], per_graph=per_graph, seed=seed, subtasks=subtasks,
                 max_nodes_in_answer=max_nodes_in_answer, max_source_chars=max_source_chars, skipped=skipped,
             )  # fmt: skip
+        if first is None and streamed:
+            for _ in graph_rows(True):  # no graph task: the stream is read only to count its units
+                pass
         for f in downstream:
             recs = read_task_file(f)
             files.append({"path": str(f), "records": len(recs)})
@@ -342,7 +366,7 @@ def build_tasks(
     try:
         write_task_dataset(tally(records()), tmp, batch_size)
         manifest = {
-            "format": "galla-tasks-v1", "graphs": source, "graph_units": len(rows), "records": tally.records,
+            "format": "galla-tasks-v1", "graphs": source, "graph_units": units, "records": tally.records,
             "counts": dict(sorted(tally.counts.items())),
             "subtask_counts": {t: dict(c) for t, c in tally.by_subtask.items()},
             "edge_exists_answers": dict(sorted(tally.edge.items())), "skipped": dict(sorted(skipped.items())),

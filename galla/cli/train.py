@@ -31,11 +31,17 @@ def add_build_tasks(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "build-tasks",
         help="turn graph datasets into training tasks (Graph2Code, GraphQA; docstring SFT/DPO files)",
-        description="Build GALLa alignment records from a `galla build-graphs` output: Graph2Code and "
-        "GraphQA (edge existence, parent, children, reaching definitions; every answer checked against the "
-        "graph). --docstrings also writes docstring-summarisation SFT and DPO files from Python functions.",
+        description="Build GALLa alignment records from a `galla build-graphs` output or its rows as "
+        "parquet: Graph2Code and GraphQA (edge existence, parent, children, reaching definitions; every "
+        "answer checked against the graph). --docstrings also writes docstring-summarisation SFT and DPO "
+        "files from Python functions.",
     )
-    p.add_argument("graphs", type=Path, help="a galla build-graphs output directory")
+    p.add_argument(
+        "graphs",
+        type=Path,
+        help="a galla build-graphs output directory, or graph rows as a .parquet file or a folder of "
+        ".parquet shards (e.g. the datatrove graph_pipeline's output)",
+    )
     p.add_argument("--out", required=True, type=Path, help="output directory (a datasets dataset)")
     p.add_argument("--tasks", default="graph2code,graph_qa", help="comma-separated: graph2code, graph_qa")
     p.add_argument("--per-graph", type=int, default=4, help="GraphQA questions per graph and subtask")
@@ -52,7 +58,7 @@ def add_build_tasks(sub: argparse._SubParsersAction) -> None:
 def cmd_build_tasks(args: argparse.Namespace) -> int:
     from data_builders.downstream import docstring_pairs, docstring_records, write_jsonl
     from data_builders.outputs import output_problem, write_failure
-    from data_builders.tasks import build_tasks
+    from data_builders.tasks import build_tasks, graph_input_rows
     from galla.config import ConfigError
 
     problem = output_problem(args.out, "--out")
@@ -73,9 +79,7 @@ def cmd_build_tasks(args: argparse.Namespace) -> int:
             f"({', '.join(f'{k} {v:,}' for k, v in m['counts'].items())})"
         )
         if args.docstrings:
-            from galla.train.streams import iter_graph_rows  # imports torch: only where it is needed
-
-            recs = docstring_records(row for rows in iter_graph_rows([str(args.graphs)]) for row in rows)
+            recs = docstring_records(graph_input_rows(args.graphs))
             n = write_jsonl(recs, args.out / "docstrings.jsonl")
             k = write_jsonl(docstring_pairs(recs, seed=args.seed), args.out / "docstring_pairs.jsonl")
             console.print(f"galla build-tasks: {n:,} SFT and {k:,} DPO docstring records -> {args.out}")
